@@ -1,0 +1,56 @@
+"""Located, human-readable errors: `path:line:col: error: message`, the line, a caret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a piece of a spec came from (1-based line and column)."""
+
+    path: str
+    line: int
+    column: int
+    end_column: int | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    message: str
+    span: Span
+    hint: str | None = None
+
+    def render(self, source: str | None = None) -> str:
+        s = self.span
+        out = [f"{s.path}:{s.line}:{s.column}: error: {self.message}"]
+        lines = source.splitlines() if source is not None else []
+        if 1 <= s.line <= len(lines):
+            text = lines[s.line - 1].expandtabs(1)
+            width = max(1, (s.end_column or s.column + 1) - s.column)
+            width = min(width, max(1, len(text) - s.column + 1))
+            out.append(f"  {s.line:>4} | {text}")
+            out.append(f"       | {' ' * (s.column - 1)}^{'~' * (width - 1)}")
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+class ArchError(Exception):
+    """One or more problems in a spec the user wrote; never a bug of ours."""
+
+    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None):
+        self.diagnostics = list(diagnostics)
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.source) for d in self.diagnostics)
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A 'did you mean' hint for a misspelt name, or None."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -1,0 +1,205 @@
+"""Text -> Lark tree, with syntax errors a person can act on."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .errors import ArchError, Diagnostic, Span, did_you_mean
+from .ir import Comment
+
+_HERE = Path(__file__).resolve().parent
+# Installed wheels carry the grammar inside the package; a source checkout
+# keeps it in the top-level grammar/ folder.
+_GRAMMAR_PLACES = (_HERE / "grammar" / "arch.lark", _HERE.parent / "grammar" / "arch.lark")
+
+KEYWORDS = ("model", "input", "classes", "stem", "stage", "head")
+
+# Labelled examples for the most common slips (Lark's match_examples).
+_EXAMPLES = {
+    "a model starts with `model Name {`": [
+        "input 3x32x32\n",
+        "stage 16 {\n",
+        "model {\n",
+    ],
+    "a stage needs its output channels, then `{`": [
+        "model M {\nstage {\n",
+        "model M {\nstage stride 2 {\n",
+    ],
+    "missing `{` at the end of the stage line": [
+        "model M {\nstage 16\n",
+        "model M {\nstage 16 stride 2\n",
+    ],
+    "the stem needs a kernel and its output channels, like `stem conv3x3 16`": [
+        "model M {\nstem 16\n",
+        "model M {\nstem conv3x3\n",
+        "model M {\nstem conv3x3 stride 1\n",
+    ],
+    "the input shape is written CxHxW, like `input 3x32x32`": [
+        "model M {\ninput\n",
+        "model M {\ninput 3\n",
+    ],
+    "an option needs a whole-number value, like `stride 2`": [
+        "model M {\nstem conv3x3 16 stride\n",
+        "model M {\nstage 16 stride {\n",
+        "model M {\nstage 16 {\nBasicBlock conv3x3 branches\n",
+        "model M {\nstage 16 {\nBasicBlock conv3x3 branches x2\n",
+    ],
+    "the repetition `xN` ends the block line": [
+        "model M {\nstage 16 {\nBasicBlock conv3x3 x2 branches 2\n",
+        "model M {\nstage 16 {\nBasicBlock x2 conv3x3\n",
+    ],
+    "missing `}`": [
+        "model M {\ninput 3x32x32\n",
+        "model M {\nstage 16 {\nBasicBlock conv3x3\n",
+        "model M {\nstage 16 {\nBasicBlock conv3x3\n}\n",
+    ],
+}
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "INT": "a number",
+    "KERNEL": "a kernel such as conv3x3",
+    "REPEAT": "a repetition such as x5",
+    "SHAPE": "a shape such as 3x32x32",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    for place in _GRAMMAR_PLACES:
+        if place.is_file():
+            return Lark(
+                place.read_text(encoding="utf-8"),
+                parser="lalr",
+                strict=True,
+                propagate_positions=True,
+                maybe_placeholders=False,
+            )
+    raise RuntimeError(f"archgen is broken: arch.lark not found in {_GRAMMAR_PLACES}")
+
+
+def grammar_path() -> Path:
+    return next(p for p in _GRAMMAR_PLACES if p.is_file())
+
+
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
+    """Parse `source`; raise ArchError with one located diagnostic on a syntax error."""
+    comments: list[Comment] = []
+
+    def collect(token: Token) -> Token:
+        # `_NL` swallows comments (see the grammar); pull them out with positions.
+        line, col = token.line, token.column
+        for piece in re.split(r"(\n)", str(token)):
+            if piece == "\n":
+                line, col = line + 1, 1
+                continue
+            for m in _COMMENT.finditer(piece):
+                comments.append(Comment(line, col + m.start(), m.group().rstrip()))
+            col += len(piece)
+        return token
+
+    parser = _lark()
+    if not source.endswith("\n"):
+        source += "\n"
+    try:
+        tree = _parse(parser, source, collect)
+    except UnexpectedInput as err:
+        raise ArchError([_diagnose(parser, err, source, path)], source) from None
+    return tree, tuple(comments)
+
+
+def _parse(parser: Lark, source: str, collect) -> Tree:
+    # Lexer callbacks are fixed when Lark is built; watch the token stream instead.
+    interactive = parser.parse_interactive(source)
+    for token in interactive.iter_parse():
+        if token.type == "_NL":
+            collect(token)
+    return interactive.feed_eof()
+
+
+def _state_key(err: UnexpectedInput):
+    # Lark's own match_examples trips over lexer-raised errors, whose state is
+    # a ParserState rather than a number; compare state ids and accepted sets.
+    state = getattr(err, "state", None)
+    state = getattr(state, "position", state)
+    accepts = getattr(err, "accepts", None) or getattr(err, "expected", None) or ()
+    return state, frozenset(accepts)
+
+
+@functools.lru_cache(maxsize=1)
+def _example_keys() -> dict:
+    keys = {}
+    for label, examples in _EXAMPLES.items():
+        for example in examples:
+            try:
+                _lark().parse(example)
+            except UnexpectedInput as err:
+                keys.setdefault(_state_key(err), label)
+    return keys
+
+
+def _match_example(parser: Lark, err: UnexpectedInput) -> str | None:
+    return _example_keys().get(_state_key(err))
+
+
+def _describe(token: Token | None) -> str:
+    if token is None or token.type == "$END":
+        return "end of file"
+    if token.type == "_NL":
+        return "end of line"
+    return f"'{token}'"
+
+
+def _expected_words(parser: Lark, names) -> list[str]:
+    words = set()
+    for name in names:
+        if name in _FRIENDLY:
+            words.add(_FRIENDLY[name])
+            continue
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            continue
+        words.add(f"'{pattern.value}'" if pattern.type == "str" else name.lower())
+    return sorted(words)
+
+
+def _diagnose(parser: Lark, err: UnexpectedInput, source: str, path: str) -> Diagnostic:
+    line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
+    hint = None
+    if isinstance(err, UnexpectedCharacters):
+        char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else ""
+        message = f"unexpected character {char!r}"
+        hint = "names, numbers, kernels like conv3x3, shapes like 3x32x32, '{', '}' and # comments are all a spec holds"
+        return Diagnostic(message, Span(path, line, col, col + 1), hint)
+    token = getattr(err, "token", None)
+    if isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END"):
+        lines = source.rstrip("\n").splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    label = _match_example(parser, err)
+    expected = _expected_words(parser, getattr(err, "expected", None) or getattr(err, "accepts", ()) or ())
+    message = f"unexpected {_describe(token)}"
+    if label:
+        message += f": {label}"
+    elif expected:
+        message += f"; expected {', '.join(expected[:-1]) + ' or ' if len(expected) > 1 else ''}{expected[-1]}"
+    if token is not None and token.type == "NAME":
+        hint = did_you_mean(str(token), KEYWORDS)
+    if token is not None and token.type == "_NL" and line and token.line:
+        # Point at the end of the line the parser was reading, not the next one.
+        line = token.line
+        col = token.column
+    end = col + max(1, len(str(token))) if token is not None and token.type not in ("_NL", "$END") else col + 1
+    return Diagnostic(message, Span(path, line, col, end), hint)
