@@ -55,6 +55,7 @@ class BlockInstance:
     branches: int
     projection: bool
     line: int
+    options: tuple[tuple[str, int], ...] = ()  # every option of the kind, defaults filled in
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,8 @@ class _Walker:
             self.conv(f"{path}.downsample.0", shape, out_ch, 1, stride, line)
             self.bn(f"{path}.downsample.1", out, line)
         instance = BlockInstance(
-            path, kind.name, shape[0], out_ch, mid, kernel, stride, options["branches"], projection, line
+            path, kind.name, shape[0], out_ch, mid, kernel, stride, options["branches"], projection, line,
+            tuple(options.items()),
         )
         return instance, out
 
