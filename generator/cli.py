@@ -1,0 +1,222 @@
+"""The `archgen` command line. Exit codes: 0 ok, 1 a problem in a spec, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import keyword
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .errors import ArchError, Diagnostic, Span
+
+COMMANDS = ("generate", "check", "summary")
+TARGETS = ("torch", "aihwkit", "all")
+# Names the generated module defines or imports; a model class may not take them.
+RESERVED = {"nn", "Tensor", "build", "build_analog", "default_rpu_config", "annotations"}
+
+
+def _tile_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archgen",
+        description=(
+            "Check .arch specs of CNNs for analog in-memory computing and generate "
+            "PyTorch and aihwkit code from them. `archgen SPEC...` is short for "
+            "`archgen generate SPEC...`."
+        ),
+        epilog="Exit codes: 0 ok, 1 a problem in a spec, 2 a usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"archgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--tile-size", type=_tile_size, default=512, metavar="T",
+                       help="crossbar tile size T for the tile count (default: 512, aihwkit's)")
+        return p
+
+    gen = add("generate", "generate Python modules from specs (the default command)")
+    gen.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
+    gen.add_argument("-o", "--output", default="generated", metavar="DIR",
+                     help="folder to write into (default: generated/)")
+    gen.add_argument("--target", choices=TARGETS, default="torch",
+                     help="torch: <spec>.py; aihwkit: <spec>_aihwkit.py; all: both (default: torch)")
+
+    chk = add("check", "check specs and print their totals")
+    chk.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
+
+    summ = add("summary", "print the per-layer table of one spec")
+    summ.add_argument("spec", metavar="SPEC", help="an .arch file")
+    summ.add_argument("--json", action="store_true", help="print one JSON object instead")
+    return parser
+
+
+def expand(paths: list[str]) -> list[str]:
+    """Files as given; folders become the .arch files inside them, sorted."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            out.extend(str(f) for f in sorted(p.rglob("*.arch")))
+        else:
+            out.append(path)
+    return out
+
+
+def label(path: str) -> str:
+    """The spec's name in headers: relative to the current folder when inside it."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def load(path: str, tile_size: int):
+    from .checker import check
+    from .lower import parse_file
+
+    return check(parse_file(path), tile_size)
+
+
+def module_name(analysis, path: str) -> str:
+    """The generated module's name; problems become located errors."""
+    from .blocks import KINDS
+
+    stem = Path(path).stem
+    span = Span(path, 1, 1)
+    if not stem.isidentifier() or keyword.iskeyword(stem):
+        suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
+        if not suggestion or suggestion[0].isdigit():
+            suggestion = "m_" + suggestion
+        raise ArchError([Diagnostic(
+            f"'{stem}' cannot name a Python module", span,
+            f"rename the spec to {suggestion}.arch so that `from generated.{suggestion} import build` works",
+        )], analysis.spec.source)
+    name = analysis.model.name
+    taken = set(KINDS) | {k.removesuffix("Block") + "Branch" for k in KINDS} | RESERVED
+    if name in taken or keyword.iskeyword(name):
+        raise ArchError([Diagnostic(
+            f"model name '{name}' clashes with a name the generated module defines",
+            analysis.model.span, "choose another model name",
+        )], analysis.spec.source)
+    return stem
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_generate(args) -> int:
+    from .backends import BACKENDS
+    from .render import render
+    from .report import totals_line
+
+    targets = list(BACKENDS) if args.target == "all" else [args.target]
+    out_dir = Path(args.output)
+    planned: list[tuple[Path, str]] = []
+    lines: list[str] = []
+    problems: list[ArchError] = []
+    for path in expand(args.specs):
+        try:
+            analysis = load(path, args.tile_size)
+            name = module_name(analysis, path)
+        except ArchError as err:
+            problems.append(err)
+            continue
+        for target in targets:
+            backend = BACKENDS[target]
+            file = out_dir / f"{name}{backend.suffix}.py"
+            planned.append((file, render(analysis, backend, label(path))))
+            lines.append(f"wrote {file}")
+        lines.append(f"  {totals_line(analysis)}")
+    if problems:
+        for err in problems:
+            print(err.render(), file=sys.stderr)
+        print(f"archgen: {len(problems)} spec(s) with errors; nothing written", file=sys.stderr)
+        return 1
+    # Everything rendered: only now touch the disk.
+    init = out_dir / "__init__.py"
+    if planned and not init.exists():
+        planned.insert(0, (init, '"""Modules generated by archgen from .arch specs."""\n'))
+    for file, text in planned:
+        write_atomically(file, text)
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .report import totals_line
+
+    status = 0
+    for path in expand(args.specs):
+        try:
+            analysis = load(path, args.tile_size)
+        except ArchError as err:
+            print(err.render(), file=sys.stderr)
+            status = 1
+            continue
+        print(f"{path}: ok: {totals_line(analysis)}")
+    return status
+
+
+def cmd_summary(args) -> int:
+    from .report import summary_json, summary_table
+
+    try:
+        analysis = load(args.spec, args.tile_size)
+    except ArchError as err:
+        print(err.render(), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary_json(analysis), indent=2))
+    else:
+        print(summary_table(analysis))
+    return 0
+
+
+HANDLERS = {"generate": cmd_generate, "check": cmd_check, "summary": cmd_summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    # `archgen SPEC...` means `archgen generate SPEC...`.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in HANDLERS and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]):
+        argv.insert(0, "generate")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return HANDLERS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        print(f"archgen: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
