@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import keyword
 import os
@@ -13,7 +15,9 @@ from pathlib import Path
 from . import __version__
 from .errors import ArchError, Diagnostic, Span
 
-COMMANDS = ("generate", "check", "summary")
+# Commands that live in their own module: name -> module exposing HELP,
+# configure(parser) and run(args) -> exit code.
+MODULE_COMMANDS = {"diff": "generator.diff", "graph": "generator.graph", "fmt": "generator.fmt"}
 TARGETS = ("torch", "aihwkit", "all")
 # Names the generated module defines or imports; a model class may not take them.
 RESERVED = {"nn", "Tensor", "build", "build_analog", "default_rpu_config", "annotations"}
@@ -61,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     summ = add("summary", "print the per-layer table of one spec")
     summ.add_argument("spec", metavar="SPEC", help="an .arch file")
     summ.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+    for name, module_path in MODULE_COMMANDS.items():
+        if importlib.util.find_spec(module_path) is None:
+            continue
+        module = importlib.import_module(module_path)
+        module.configure(sub.add_parser(name, help=module.HELP, description=module.HELP))
     return parser
 
 
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # `archgen SPEC...` means `archgen generate SPEC...`.
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first is not None and first not in HANDLERS and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]):
+    if first is not None and first not in HANDLERS and first not in MODULE_COMMANDS and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]):
         argv.insert(0, "generate")
     try:
         args = parser.parse_args(argv)
@@ -214,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in MODULE_COMMANDS:
+            return importlib.import_module(MODULE_COMMANDS[args.command]).run(args)
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130
