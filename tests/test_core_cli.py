@@ -1,0 +1,126 @@
+"""The archgen command line, run as users run it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from generator import __version__
+from generator.cli import main
+
+T500 = str(ROOT / "specs" / "t500.arch")
+RESNET32 = str(ROOT / "specs" / "resnet32.arch")
+
+
+def test_generate_writes_modules_and_prints_the_figures(tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main([T500, RESNET32, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["__init__.py", "resnet32.py", "t500.py"]
+    assert "422,010 analog weights" in printed and "27 tiles" in printed
+    assert "464,442 analog weights" in printed and "43 tiles" in printed and "466,906 params" in printed
+
+
+def test_target_all_writes_both_renderings(tmp_path):
+    assert main(["generate", T500, "-o", str(tmp_path), "--target", "all"]) == 0
+    assert {p.name for p in tmp_path.iterdir()} >= {"t500.py", "t500_aihwkit.py"}
+
+
+def test_existing_init_is_left_alone(tmp_path):
+    (tmp_path / "__init__.py").write_text("# mine\n")
+    assert main([T500, "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "__init__.py").read_text() == "# mine\n"
+
+
+def test_a_bad_spec_writes_nothing_at_all(tmp_path, capsys):
+    bad = tmp_path / "bad.arch"
+    bad.write_text(Path(T500).read_text().replace("    BottleneckBlock", "    BotleneckBlock", 1))
+    out = tmp_path / "out"
+    assert main([T500, str(bad), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:17:5: error: unknown block 'BotleneckBlock'" in err
+    assert "did you mean 'BottleneckBlock'?" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_spec_name_must_make_a_module(tmp_path, capsys):
+    spec = tmp_path / "t-500.arch"
+    spec.write_text(Path(T500).read_text())
+    assert main([str(spec), "-o", str(tmp_path / "o")]) == 1
+    assert "rename the spec to t_500.arch" in capsys.readouterr().err
+
+
+def test_model_name_may_not_clash(tmp_path, capsys):
+    spec = tmp_path / "m.arch"
+    spec.write_text(Path(T500).read_text().replace("model T500", "model BottleneckBlock"))
+    assert main([str(spec), "-o", str(tmp_path / "o")]) == 1
+    assert "clashes" in capsys.readouterr().err
+
+
+def test_missing_file_is_an_error_not_a_traceback(capsys):
+    assert main(["check", "nope.arch"]) == 1
+    err = capsys.readouterr().err
+    assert "nope.arch" in err and "cannot read spec" in err
+
+
+def test_check_folder(capsys):
+    assert main(["check", str(ROOT / "specs")]) == 0
+    out = capsys.readouterr().out
+    assert "resnet32.arch: ok" in out and "t500.arch: ok" in out
+
+
+def test_summary_json_has_every_documented_field(capsys):
+    assert main(["summary", RESNET32, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("name", "input", "output", "params_total", "params_analog", "macs", "tiles", "tile_size", "layers"):
+        assert key in data
+    assert (data["params_analog"], data["params_total"], data["tiles"], data["tile_size"]) == (464442, 466906, 43, 512)
+    assert data["input"] == [3, 32, 32] and data["output"] == [10]
+    layer = data["layers"][0]
+    assert {"path", "op", "kernel", "stride", "output", "params", "macs", "tiles", "line"} <= set(layer)
+    assert layer["path"] == "stem.0" and layer["line"] == 15
+    assert sum(x["params"] for x in data["layers"]) == data["params_total"]
+    assert sum(x["tiles"] for x in data["layers"]) == data["tiles"]
+
+
+def test_summary_table_and_tile_size(capsys):
+    assert main(["summary", RESNET32, "--tile-size", "256"]) == 0
+    out = capsys.readouterr().out
+    assert "stage3.4.conv2" in out and "at 256x256" in out
+
+
+@pytest.mark.parametrize("argv", [["summary", RESNET32, "--tile-size", "0"], ["generate"], ["--bogus"], []])
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+
+
+def test_version_and_help(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"archgen {__version__}"
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("generate", "check", "summary"):
+        assert command in out
+
+
+def test_console_script_generates_without_importing_torch(tmp_path):
+    code = (
+        "import sys; from generator.cli import main;"
+        f"rc = main([{T500!r}, '-o', {str(tmp_path)!r}, '--target', 'all']);"
+        "assert rc == 0; assert 'torch' not in sys.modules and 'aihwkit' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_generated_module_imports_from_a_fresh_process(tmp_path):
+    assert main([T500, "-o", str(tmp_path / "generated")]) == 0
+    code = "from generated.t500 import build; import torch; print(build()(torch.randn(1, 3, 32, 32)).shape)"
+    env = {**os.environ, "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "torch.Size([1, 10])" in result.stdout
