@@ -107,7 +107,7 @@ def module_name(analysis, path: str) -> str:
     from .blocks import KINDS
 
     stem = Path(path).stem
-    span = Span(path, 1, 1)
+    span = Span(path, 0, 0)
     if not stem.isidentifier() or keyword.iskeyword(stem):
         suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
         if not suggestion or suggestion[0].isdigit():
@@ -158,6 +158,12 @@ def cmd_generate(args) -> int:
         for target in targets:
             backend = BACKENDS[target]
             file = out_dir / f"{name}{backend.suffix}.py"
+            if any(file == other for other, _ in planned):
+                problems.append(ArchError([Diagnostic(
+                    f"another spec given also writes {file}", Span(path, 0, 0),
+                    "give the specs different file names, or generate them into different folders with -o",
+                )], analysis.spec.source))
+                break
             planned.append((file, render(analysis, backend, label(path))))
             lines.append(f"wrote {file}")
         lines.append(f"  {totals_line(analysis)}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Span:
-    """Where a piece of a spec came from (1-based line and column)."""
+    """Where a piece of a spec came from (1-based line and column; line 0 is the whole file)."""
 
     path: str
     line: int
@@ -23,7 +23,8 @@ class Diagnostic:
 
     def render(self, source: str | None = None) -> str:
         s = self.span
-        out = [f"{s.path}:{s.line}:{s.column}: error: {self.message}"]
+        where = f"{s.path}:{s.line}:{s.column}" if s.line else s.path  # line 0: the whole file
+        out = [f"{where}: error: {self.message}"]
         lines = source.splitlines() if source is not None else []
         if 1 <= s.line <= len(lines):
             text = lines[s.line - 1].expandtabs(1)

@@ -124,3 +124,12 @@ def test_generated_module_imports_from_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "torch.Size([1, 10])" in result.stdout
+
+
+def test_two_specs_writing_one_file_is_an_error(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    copy = tmp_path / "a" / "t500.arch"
+    copy.write_text(Path(T500).read_text())
+    assert main([T500, str(copy), "-o", str(tmp_path / "o")]) == 1
+    assert "also writes" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
