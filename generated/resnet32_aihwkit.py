@@ -3,7 +3,8 @@
 # Source sha256: d1be1add91c666a25244dc6f129d529f584932452b0ccba4fcf9f27530155b64
 """ResNet32 (aihwkit): 3x32x32 -> 10.
 
-466,906 parameters, 464,442 of them on crossbars, 69,124,736 MACs, 43 tiles of 512x512.
+466,906 parameters (464,442 on crossbars), 69,124,736 MACs,
+43 tiles of 512x512.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TILE_SIZE = 512
 
 
 class BasicBlock(nn.Module):
-    """Two kxk convs with BN; branches are summed, then added to the shortcut."""
+    """Two kxk convs with BN; branches summed, then added to the shortcut."""
 
     def __init__(
         self,
@@ -88,7 +89,8 @@ class BasicBlock(nn.Module):
 class ResNet32(AnalogContainerBase, nn.Module):
     """ResNet32 (aihwkit): 3x32x32 -> 10.
 
-    466,906 parameters, 464,442 of them on crossbars, 69,124,736 MACs, 43 tiles of 512x512.
+    466,906 parameters (464,442 on crossbars), 69,124,736 MACs,
+    43 tiles of 512x512.
     """
 
     def __init__(self, *, rpu_config: RPUConfigBase) -> None:

@@ -3,7 +3,8 @@
 # Source sha256: 75ba11cb5afda824f71ec02ba6f3276b805072ef0a9b9766fb272ece9fffeb34
 """T500 (aihwkit): 3x32x32 -> 10.
 
-426,106 parameters, 422,010 of them on crossbars, 102,115,040 MACs, 27 tiles of 512x512.
+426,106 parameters (422,010 on crossbars), 102,115,040 MACs,
+27 tiles of 512x512.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class BottleneckBranch(nn.Module):
 
 
 class BottleneckBlock(nn.Module):
-    """1x1 -> kxk -> 1x1 convs with BN; branches are summed, then added to the shortcut."""
+    """1x1 -> kxk -> 1x1 convs with BN; branches summed, then added to the shortcut."""
 
     def __init__(
         self,
@@ -129,7 +130,8 @@ class BottleneckBlock(nn.Module):
 class T500(AnalogContainerBase, nn.Module):
     """T500 (aihwkit): 3x32x32 -> 10.
 
-    426,106 parameters, 422,010 of them on crossbars, 102,115,040 MACs, 27 tiles of 512x512.
+    426,106 parameters (422,010 on crossbars), 102,115,040 MACs,
+    27 tiles of 512x512.
     """
 
     def __init__(self, *, rpu_config: RPUConfigBase) -> None:

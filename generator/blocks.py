@@ -41,7 +41,7 @@ BASIC = BlockKind(
         ConvSpec("conv1", 0, True, "in", "out", True),
         ConvSpec("conv2", 0, False, "out", "out", False),
     ),
-    doc="Two kxk convs with BN; branches are summed, then added to the shortcut.",
+    doc="Two kxk convs with BN; branches summed, then added to the shortcut.",
 )
 
 BOTTLENECK = BlockKind(
@@ -52,7 +52,7 @@ BOTTLENECK = BlockKind(
         ConvSpec("conv2", 0, True, "mid", "mid", True),
         ConvSpec("conv3", 1, False, "mid", "out", False),
     ),
-    doc="1x1 -> kxk -> 1x1 convs with BN; branches are summed, then added to the shortcut.",
+    doc="1x1 -> kxk -> 1x1 convs with BN; branches summed, then added to the shortcut.",
 )
 
 KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (BASIC, BOTTLENECK)}

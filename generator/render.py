@@ -147,8 +147,8 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
     out = "x".join(map(str, analysis.output))
     doc = (
         f"{model.name} ({backend.name}): {input_shape} -> {out}.\n\n"
-        f"{analysis.params_total:,} parameters, {analysis.params_analog:,} of them on crossbars, "
-        f"{analysis.macs:,} MACs, {analysis.tiles} tiles of {analysis.tile_size}x{analysis.tile_size}."
+        f"{analysis.params_total:,} parameters ({analysis.params_analog:,} on crossbars), {analysis.macs:,} MACs,\n"
+        f"{analysis.tiles} tiles of {analysis.tile_size}x{analysis.tile_size}."
     )
     constants = (
         Attribute("INPUT_SHAPE", f"({', '.join(map(str, model.input))},)" if len(model.input) == 1 else f"({', '.join(map(str, model.input))})"),
