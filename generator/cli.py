@@ -7,13 +7,12 @@ import importlib
 import importlib.util
 import json
 import keyword
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import __version__
 from .errors import ArchError, Diagnostic, Span
+from .files import write_atomically
 
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
@@ -124,18 +123,6 @@ def module_name(analysis, path: str) -> str:
             analysis.model.span, "choose another model name",
         )], analysis.spec.source)
     return stem
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_generate(args) -> int:

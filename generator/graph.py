@@ -1,0 +1,311 @@
+"""`archgen graph`: draw checked specs as Graphviz pictures, like the AnalogNAS figure.
+
+Left to right: input, stem conv, one cluster per run of identical residual blocks
+(parallel branches stacked, joined with the shortcut at a "+", a "×N" badge for
+repetition), then the head. Several specs stack top to bottom, first on top.
+`to_dot` is pure; only `run` touches the disk or the `dot` binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .blocks import KINDS
+from .checker import Analysis, BlockInstance
+from .errors import ArchError
+from .files import write_atomically
+from .report import short
+
+HELP = "draw specs as a left-to-right diagram (.svg, .png or .dot); several specs stack top to bottom"
+FORMATS = ("svg", "png", "dot")
+INSTALL_HINT = (
+    "archgen graph: error: writing .{fmt} needs Graphviz's `dot` program, which is not on PATH\n"
+    "  install it with `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz` (macOS),\n"
+    "  or write the DOT text instead: -o {dot_name}"
+)
+
+# Fill colours by kernel size, so 1x1 and 3x3 convs tell apart at a glance as in the figure.
+CONV_FILL = {1: "#d6e6f5", 3: "#fbdcc0"}
+CONV_FILL_OTHER = "#d5ecd0"
+HEAD_NAMES = {
+    "avgpool": "AvgPool",
+    "maxpool": "MaxPool",
+    "flatten": "Flatten",
+    "relu": "ReLU",
+    "linear": "FC",
+}
+
+
+def _output(text: str) -> str:
+    # An argparse type: a wrong extension becomes argparse's usage error (exit 2).
+    if Path(text).suffix.lower().lstrip(".") not in FORMATS:
+        raise argparse.ArgumentTypeError(f"FILE must end in .svg, .png or .dot, got {text!r}")
+    return text
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them; the first is drawn on top"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=_output,
+        metavar="FILE",
+        help="picture to write: .svg or .png (needs Graphviz's dot) or .dot (DOT text)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .checker import DEFAULT_TILE_SIZE
+    from .cli import expand, load
+
+    out = Path(args.output)
+    fmt = out.suffix.lower().lstrip(".")
+    dot = shutil.which("dot")
+    if fmt != "dot" and dot is None:
+        print(INSTALL_HINT.format(fmt=fmt, dot_name=out.with_suffix(".dot")), file=sys.stderr)
+        return 2
+    analyses: list[Analysis] = []
+    problems: list[ArchError] = []
+    for path in expand(args.specs):
+        try:
+            analyses.append(load(path, DEFAULT_TILE_SIZE))
+        except ArchError as err:
+            problems.append(err)
+    if problems:
+        for problem in problems:
+            print(problem.render(), file=sys.stderr)
+        print(f"archgen: {len(problems)} spec(s) with errors; nothing written", file=sys.stderr)
+        return 1
+    if not analyses:
+        print("archgen graph: error: no .arch specs found", file=sys.stderr)
+        return 2
+    text = to_dot(analyses)
+    if dot is None or fmt == "dot":  # dot is None here only when writing .dot (see above)
+        data = text.encode("utf-8")
+    else:
+        done = subprocess.run([dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True)
+        if done.returncode != 0:
+            print(
+                f"archgen graph: error: dot failed: {done.stderr.decode(errors='replace').strip()}",
+                file=sys.stderr,
+            )
+            return 2
+        data = done.stdout
+    write_atomically(out, data)
+    print(f"wrote {out}")
+    return 0
+
+
+# -- DOT text -------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class _Html(str):
+    """An HTML-like label, written as <...> instead of a quoted string."""
+
+
+def _value(value: str) -> str:
+    return f"<{value}>" if isinstance(value, _Html) else _quote(value)
+
+
+def _html(
+    title: str, detail: str | None = None, bold: bool = False, size: int = 9, left: bool = False
+) -> _Html:
+    """An HTML-like DOT label: a title and an optional smaller second line."""
+    text = html.escape(title, quote=False)
+    if bold:
+        text = f"<B>{text}</B>"
+    br = '<BR ALIGN="LEFT"/>' if left else "<BR/>"
+    if detail:
+        text += f'{br}<FONT POINT-SIZE="{size}">{html.escape(detail, quote=False)}</FONT>'
+    if left:
+        text += br  # a line break with ALIGN ends the last line too, else it centres
+    return _Html(text)
+
+
+def _attrs(**attrs: str) -> str:
+    return "[" + ", ".join(f"{key}={_value(value)}" for key, value in attrs.items()) + "]"
+
+
+def _conv_detail(width: int, stride: int) -> str:
+    return f"{width}, stride {stride}" if stride != 1 else str(width)
+
+
+def _groups(blocks: tuple[BlockInstance, ...]) -> list[tuple[BlockInstance, int]]:
+    """Runs of identical blocks -> (block, count). A stage's first block often differs
+    (stride, width, projection) from the rest, so it gets its own cluster."""
+    groups: list[tuple[BlockInstance, int]] = []
+    for block in blocks:
+        key = _signature(block)
+        if groups and _signature(groups[-1][0]) == key:
+            groups[-1] = (groups[-1][0], groups[-1][1] + 1)
+        else:
+            groups.append((block, 1))
+    return groups
+
+
+def _signature(b: BlockInstance) -> tuple:
+    return (
+        b.kind,
+        b.kernel,
+        b.stride,
+        b.branches,
+        b.in_channels,
+        b.mid_channels,
+        b.out_channels,
+        b.projection,
+        b.options,
+    )
+
+
+class _Dot:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 1
+
+    def add(self, line: str) -> None:
+        self.lines.append("  " * self.depth + line)
+
+    def node(self, name: str, **attrs: str) -> None:
+        self.add(f"{name} {_attrs(**attrs)}")
+
+    def edge(self, tail: str, head: str, **attrs: str) -> None:
+        self.add(f"{tail} -> {head}" + (f" {_attrs(**attrs)}" if attrs else ""))
+
+    def open(self, name: str, **attrs: str) -> None:
+        self.add(f"subgraph {name} {{")
+        self.depth += 1
+        for key, value in attrs.items():
+            self.add(f"{key}={_value(value)}")
+
+    def close(self) -> None:
+        self.depth -= 1
+        self.add("}")
+
+
+def _conv(dot: _Dot, name: str, kernel: int, width: int, stride: int) -> None:
+    dot.node(
+        name,
+        label=_html(f"Conv {kernel}x{kernel}", _conv_detail(width, stride)),
+        fillcolor=CONV_FILL.get(kernel, CONV_FILL_OTHER),
+    )
+
+
+def _model(dot: _Dot, m: int, a: Analysis) -> str:
+    """Draw one model's cluster; return its input node."""
+    about = "  ·  ".join(filter(None, [", ".join(a.kinds), f"{short(a.params_analog)} analog weights"]))
+    dot.open(
+        f"cluster_m{m}",
+        label=_html(a.name, about, bold=True, size=10, left=True),
+        labeljust="l",
+        style="rounded",
+        color="#9a9a9a",
+        fontsize="14",
+    )
+    first = prev = f"m{m}_input"
+    dot.node(prev, label=_html("Input", "x".join(map(str, a.model.input))), shape="plain", style="solid")
+    stem = a.model.stem
+    if stem is not None:
+        dot.node(
+            f"m{m}_stem",
+            label=_html(f"Conv {stem.kernel}x{stem.kernel}", _conv_detail(stem.channels, stem.stride)),
+            fillcolor=CONV_FILL.get(stem.kernel, CONV_FILL_OTHER),
+        )
+        dot.edge(prev, f"m{m}_stem")
+        prev = f"m{m}_stem"
+    g = 0
+    for stage in a.stages:
+        for block, count in _groups(stage.blocks):
+            prev = _block(dot, f"m{m}_b{g}", block, count, prev)
+            g += 1
+    for h, layer in enumerate(a.head):
+        name = f"m{m}_h{h}"
+        detail = str(layer.out_features) if layer.op == "linear" else None
+        dot.node(name, label=_html(HEAD_NAMES.get(layer.op, layer.op), detail), fillcolor="#e9e9e9")
+        dot.edge(prev, name)
+        prev = name
+    dot.close()
+    return first
+
+
+def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
+    """One cluster for `count` identical blocks fed by `prev`; returns its "+" node."""
+    kind = KINDS[b.kind]
+    widths = {"in": b.in_channels, "mid": b.mid_channels, "out": b.out_channels}
+    badge = _html(f"×{count}", bold=True) if count > 1 else ""
+    dot.open(
+        f"cluster_{name}",
+        label=badge,
+        labeljust="r",
+        style="rounded,filled",
+        fillcolor="#f6f6f6",
+        color="#c8c8c8",
+        fontsize="13",
+        tooltip=f"{b.path}: {b.kind}" + (f" ×{count}" if count > 1 else ""),
+    )
+    add = f"{name}_add"
+    # Edges go after the cluster: an edge written inside a subgraph would pull
+    # `prev` (the block's input, outside) into the cluster.
+    edges: list[tuple[str, str]] = []
+    for r in range(b.branches):
+        tail = prev
+        for c, conv in enumerate(kind.convs):
+            node = f"{name}_r{r}_c{c}"
+            _conv(dot, node, conv.kernel or b.kernel, widths[conv.out_width], b.stride if conv.strided else 1)
+            edges.append((tail, node))
+            tail = node
+        edges.append((tail, add))
+    if b.projection:
+        dot.node(
+            f"{name}_sc",
+            label=_html("1x1 conv", _conv_detail(b.out_channels, b.stride)),
+            style="rounded,dashed,filled",
+            fillcolor="white",
+        )
+        edges += [(prev, f"{name}_sc"), (f"{name}_sc", add)]
+        # Keep the projection above the branches, where identity shortcuts arc too:
+        # a flat edge puts its tail below its head in LR.
+        dot.add(f"{{rank=same; {name}_r0_c0; {name}_sc}}")
+        dot.edge(f"{name}_r0_c0", f"{name}_sc", style="invis")
+    dot.node(add, label="+", shape="circle", width="0.28", fixedsize="true", fontsize="14", fillcolor="white")
+    dot.close()
+    for tail, head in edges:
+        dot.edge(tail, head)
+    if not b.projection:
+        # The identity shortcut: a plain edge around the branches.
+        dot.edge(prev, add, color="#666666")
+    return add
+
+
+def to_dot(analyses: list[Analysis]) -> str:
+    """The DOT text of one picture holding every model, the first on top."""
+    dot = _Dot()
+    dot.lines.append("digraph archgen {")
+    dot.add(
+        'graph [rankdir=LR, newrank=true, nodesep=0.12, ranksep=0.22, fontname="Helvetica", '
+        'bgcolor="white", pad=0.15]'
+    )
+    dot.add(
+        'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, height=0.3, '
+        'margin="0.09,0.04", penwidth=0.8]'
+    )
+    dot.add("edge [arrowsize=0.5, penwidth=0.8]")
+    # Within a rank, LR draws the nodes laid out first at the bottom, and the models
+    # are unconnected, so declaring them last-to-first puts the first spec on top.
+    inputs = [_model(dot, m, analyses[m]) for m in reversed(range(len(analyses)))]
+    if len(inputs) > 1:
+        dot.add("{rank=same; " + "; ".join(inputs) + "}")
+    dot.lines.append("}")
+    return "\n".join(dot.lines) + "\n"
