@@ -14,6 +14,9 @@ from .blocks import KINDS, BlockKind
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import BlockCall, HeadOp, Model, Spec
 
+# Repetition and branches are unrolled into explicit modules; past this a spec is
+# almost surely a typo, and the generated file would be unreadable anyway.
+MAX_UNROLL = 1024
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size = 512
 HEAD_OPS = ("avgpool", "maxpool", "flatten", "relu", "fc")
 
@@ -233,6 +236,9 @@ class _Walker:
                 ok &= self.stride_fits(shape, stage.stride, stage.stride_span)
             blocks = []
             for rep in stage.body:
+                if rep.count > MAX_UNROLL:
+                    self.error(f"x{rep.count} is more blocks than archgen unrolls", rep.span, f"use at most x{MAX_UNROLL}")
+                    continue
                 for _ in range(max(rep.count, 0)):
                     position = len(blocks)
                     stride = stage.stride if position == 0 else 1
@@ -284,6 +290,9 @@ class _Walker:
                 ok = False
                 continue
             ok &= self.positive(option.value, option.name, option.span)
+            if option.value > MAX_UNROLL:
+                self.error(f"{option.name} {option.value} is more than archgen builds", option.span, f"use at most {MAX_UNROLL}")
+                ok = False
             options[option.name] = option.value
         kernel = 3 if call.kernel is None else call.kernel
         if call.kernel is not None:

@@ -47,6 +47,7 @@ CASES = {
     "zero stem channels": (swap("conv3x3 16", "conv3x3 0"), 4, 16, "stem channels must be at least 1", None),
     "zero stage channels": (swap("stage 32", "stage 0"), 5, 9, "stage channels must be at least 1", None),
     "zero branches": (swap("branches 2", "branches 0"), 6, 29, "branches must be at least 1", None),
+    "huge repetition": (swap("branches 2", "branches 2 x100000"), 6, 40, "x100000 is more blocks", "x1024"),
     "x0": (swap("branches 2", "branches 2 x0"), 6, 40, "x0 repeats the block zero times", "x1"),
     "stride shrinks below 1": (swap("input 3x32x32", "input 3x1x1"), 5, 19, "stride 2 shrinks the 1x1 feature map", None),
     "missing input": (GOOD.replace("  input 3x32x32\n", ""), 1, 7, "has no input shape", "input 3x32x32"),
