@@ -290,7 +290,7 @@ class _Walker:
                 ok = False
                 continue
             ok &= self.positive(option.value, option.name, option.span)
-            if option.value > MAX_UNROLL:
+            if option.name == "branches" and option.value > MAX_UNROLL:
                 self.error(f"{option.name} {option.value} is more than archgen builds", option.span, f"use at most {MAX_UNROLL}")
                 ok = False
             options[option.name] = option.value
