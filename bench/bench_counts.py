@@ -35,7 +35,9 @@ def best(fn, repeat: int) -> float:
 def main() -> None:
     import torch  # noqa: F401  (imported up front: its import time is not what we measure)
 
-    print(f"{'spec':10} {'check':>10} {'torch':>10} {'aihwkit':>10} {'torch/check':>12} {'aihwkit/check':>14}")
+    print(
+        f"{'spec':10} {'check':>10} {'torch':>10} {'aihwkit':>10} {'torch/check':>12} {'aihwkit/check':>14}"
+    )
     for name in ("resnet32", "t500"):
         source = (ROOT / "specs" / f"{name}.arch").read_text()
         module = importlib.import_module(f"generated.{name}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .blocks import KINDS, BlockKind
+from .blocks import KINDS
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import BlockCall, HeadOp, Model, Spec
 
@@ -161,7 +161,11 @@ class _Walker:
 
     def kernel_ok(self, kernel: int, span: Span) -> bool:
         if kernel <= 0:
-            self.error(f"kernel size must be at least 1, got conv{kernel}x{kernel}", span, "use conv1x1, conv3x3, conv5x5, ...")
+            self.error(
+                f"kernel size must be at least 1, got conv{kernel}x{kernel}",
+                span,
+                "use conv1x1, conv3x3, conv5x5, ...",
+            )
             return False
         if kernel % 2 == 0:
             self.error(
@@ -181,7 +185,13 @@ class _Walker:
         rows = c * kernel * kernel
         self.layers.append(
             Layer(
-                path, "conv", out, kernel, stride, c, out_ch,
+                path,
+                "conv",
+                out,
+                kernel,
+                stride,
+                c,
+                out_ch,
                 params=rows * out_ch,
                 macs=rows * out_ch * oh * ow,
                 tiles=tiles_for(rows, out_ch, self.tile_size),
@@ -191,7 +201,11 @@ class _Walker:
         return out
 
     def bn(self, path, shape: Shape, line: int) -> Shape:
-        self.layers.append(Layer(path, "bn", shape, in_channels=shape[0], out_channels=shape[0], params=2 * shape[0], line=line))
+        self.layers.append(
+            Layer(
+                path, "bn", shape, in_channels=shape[0], out_channels=shape[0], params=2 * shape[0], line=line
+            )
+        )
         return shape
 
     def stride_fits(self, shape: Shape, stride: int, span: Span) -> bool:
@@ -215,7 +229,6 @@ class _Walker:
         if model.stem is not None:
             shape = self.stem(model, shape)
         kinds: list[str] = []
-        calls: list[tuple[str, BlockCall, dict[str, int]]] = []
         for stage in model.stages:
             for rep in stage.body:
                 kind = KINDS.get(rep.block.kind)
@@ -237,12 +250,18 @@ class _Walker:
             blocks = []
             for rep in stage.body:
                 if rep.count > MAX_UNROLL:
-                    self.error(f"x{rep.count} is more blocks than archgen unrolls", rep.span, f"use at most x{MAX_UNROLL}")
+                    self.error(
+                        f"x{rep.count} is more blocks than archgen unrolls",
+                        rep.span,
+                        f"use at most x{MAX_UNROLL}",
+                    )
                     continue
                 for _ in range(max(rep.count, 0)):
                     position = len(blocks)
                     stride = stage.stride if position == 0 else 1
-                    instance, shape = self.block(f"{name}.{position}", rep.block, shape, stage.channels if ok else 0, stride, multi)
+                    instance, shape = self.block(
+                        f"{name}.{position}", rep.block, shape, stage.channels if ok else 0, stride, multi
+                    )
                     if instance is None:
                         break
                     blocks.append(instance)
@@ -272,7 +291,9 @@ class _Walker:
         self.layers.append(Layer("stem.2", "relu", shape, line=line))
         return shape
 
-    def block(self, path: str, call: BlockCall, shape: Shape, out_ch: int, stride: int, multi) -> tuple[BlockInstance | None, Shape]:
+    def block(
+        self, path: str, call: BlockCall, shape: Shape, out_ch: int, stride: int, multi
+    ) -> tuple[BlockInstance | None, Shape]:
         kind = KINDS.get(call.kind)
         if kind is None:
             hint = did_you_mean(call.kind, KINDS) or f"known blocks: {', '.join(KINDS)}"
@@ -291,7 +312,11 @@ class _Walker:
                 continue
             ok &= self.positive(option.value, option.name, option.span)
             if option.name == "branches" and option.value > MAX_UNROLL:
-                self.error(f"{option.name} {option.value} is more than archgen builds", option.span, f"use at most {MAX_UNROLL}")
+                self.error(
+                    f"{option.name} {option.value} is more than archgen builds",
+                    option.span,
+                    f"use at most {MAX_UNROLL}",
+                )
                 ok = False
             options[option.name] = option.value
         kernel = 3 if call.kernel is None else call.kernel
@@ -326,7 +351,16 @@ class _Walker:
             self.conv(f"{path}.downsample.0", shape, out_ch, 1, stride, line)
             self.bn(f"{path}.downsample.1", out, line)
         instance = BlockInstance(
-            path, kind.name, shape[0], out_ch, mid, kernel, stride, options["branches"], projection, line,
+            path,
+            kind.name,
+            shape[0],
+            out_ch,
+            mid,
+            kernel,
+            stride,
+            options["branches"],
+            projection,
+            line,
             tuple(options.items()),
         )
         return instance, out
@@ -376,7 +410,13 @@ class _Walker:
                 features = shape[0]
                 self.layers.append(
                     Layer(
-                        name, "linear", (width,), None, None, features, width,
+                        name,
+                        "linear",
+                        (width,),
+                        None,
+                        None,
+                        features,
+                        width,
                         params=features * width + width,
                         macs=features * width,
                         tiles=tiles_for(features, width, self.tile_size),
@@ -401,7 +441,11 @@ class _Walker:
                 self.error("a hidden 'fc' needs its width", op.span, "write it like `fc 256`")
                 return None
             if model.classes is None:
-                self.error("the last 'fc' needs the number of classes", op.span, "write `fc 10`, or add `classes 10` to the model")
+                self.error(
+                    "the last 'fc' needs the number of classes",
+                    op.span,
+                    "write `fc 10`, or add `classes 10` to the model",
+                )
                 return None
             return model.classes
         if not self.positive(op.value, "fc width", op.span):

@@ -22,7 +22,7 @@ TARGETS = ("torch", "aihwkit", "all")
 RESERVED = {"nn", "Tensor", "build", "build_analog", "default_rpu_config", "annotations"}
 
 
-def _tile_size(text: str) -> int:
+def tile_size_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -40,23 +40,40 @@ def _parser() -> argparse.ArgumentParser:
             "PyTorch and aihwkit code from them. `archgen SPEC...` is short for "
             "`archgen generate SPEC...`."
         ),
-        epilog="Exit codes: 0 ok, 1 a problem in a spec, 2 a usage error.",
+        epilog=(
+            "Exit codes: 0 ok; 1 a problem in a spec (diff: the architectures differ, "
+            "fmt --check: files would change); 2 a usage error (diff: any error)."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"archgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--tile-size", type=_tile_size, default=512, metavar="T",
-                       help="crossbar tile size T for the tile count (default: 512, aihwkit's)")
+        p.add_argument(
+            "--tile-size",
+            type=tile_size_arg,
+            default=512,
+            metavar="T",
+            help="crossbar tile size T for the tile count (default: 512, aihwkit's)",
+        )
         return p
 
     gen = add("generate", "generate Python modules from specs (the default command)")
     gen.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
-    gen.add_argument("-o", "--output", default="generated", metavar="DIR",
-                     help="folder to write into (default: generated/)")
-    gen.add_argument("--target", choices=TARGETS, default="torch",
-                     help="torch: <spec>.py; aihwkit: <spec>_aihwkit.py; all: both (default: torch)")
+    gen.add_argument(
+        "-o",
+        "--output",
+        default="generated",
+        metavar="DIR",
+        help="folder to write into (default: generated/)",
+    )
+    gen.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="torch",
+        help="torch: <spec>.py; aihwkit: <spec>_aihwkit.py; all: both (default: torch)",
+    )
 
     chk = add("check", "check specs and print their totals")
     chk.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
@@ -111,17 +128,29 @@ def module_name(analysis, path: str) -> str:
         suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
         if not suggestion or suggestion[0].isdigit():
             suggestion = "m_" + suggestion
-        raise ArchError([Diagnostic(
-            f"'{stem}' cannot name a Python module", span,
-            f"rename the spec to {suggestion}.arch so that `from generated.{suggestion} import build` works",
-        )], analysis.spec.source)
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"'{stem}' cannot name a Python module",
+                    span,
+                    f"rename the spec to {suggestion}.arch so that `from generated.{suggestion} import build` works",
+                )
+            ],
+            analysis.spec.source,
+        )
     name = analysis.model.name
     taken = set(KINDS) | {k.removesuffix("Block") + "Branch" for k in KINDS} | RESERVED
     if name in taken or keyword.iskeyword(name):
-        raise ArchError([Diagnostic(
-            f"model name '{name}' clashes with a name the generated module defines",
-            analysis.model.span, "choose another model name",
-        )], analysis.spec.source)
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"model name '{name}' clashes with a name the generated module defines",
+                    analysis.model.span,
+                    "choose another model name",
+                )
+            ],
+            analysis.spec.source,
+        )
     return stem
 
 
@@ -146,10 +175,18 @@ def cmd_generate(args) -> int:
             backend = BACKENDS[target]
             file = out_dir / f"{name}{backend.suffix}.py"
             if any(file == other for other, _ in planned):
-                problems.append(ArchError([Diagnostic(
-                    f"another spec given also writes {file}", Span(path, 0, 0),
-                    "give the specs different file names, or generate them into different folders with -o",
-                )], analysis.spec.source))
+                problems.append(
+                    ArchError(
+                        [
+                            Diagnostic(
+                                f"another spec given also writes {file}",
+                                Span(path, 0, 0),
+                                "give the specs different file names, or generate them into different folders with -o",
+                            )
+                        ],
+                        analysis.spec.source,
+                    )
+                )
                 break
             planned.append((file, render(analysis, backend, label(path))))
             lines.append(f"wrote {file}")
@@ -207,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # `archgen SPEC...` means `archgen generate SPEC...`.
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first is not None and first not in HANDLERS and first not in MODULE_COMMANDS and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]):
+    if (
+        first is not None
+        and first not in HANDLERS
+        and first not in MODULE_COMMANDS
+        and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)])
+    ):
         argv.insert(0, "generate")
     try:
         args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from lark import Token, Tree
 
 from .errors import ArchError, Diagnostic, Span, did_you_mean
+from .files import read_spec
 from .ir import BlockCall, HeadOp, Model, Option, Repeat, Spec, Stage, Stem
 from .parser import parse_tree
 
@@ -25,14 +26,9 @@ def parse(source: str, path: str = "<spec>") -> Spec:
 
 
 def parse_file(path: str) -> Spec:
-    from pathlib import Path
-
-    try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise ArchError([Diagnostic(f"cannot read spec: {reason}", Span(path, 0, 0))]) from None
-    return parse(source, path)
+    # Universal newlines, as a text-mode read would give: CRLF specs parse like LF ones.
+    source = read_spec(path)
+    return parse(source.replace("\r\n", "\n").replace("\r", "\n"), path)
 
 
 class _Lowering:
@@ -158,7 +154,9 @@ class _Lowering:
         opts = self.options(options, STAGE_OPTIONS, "stage")
         stride, stride_span = opts.get("stride", (1, self.span(channels)))
         if not blocks:
-            self.error("stage has no blocks", node, "add a line like `BasicBlock conv3x3 x5` inside the braces")
+            self.error(
+                "stage has no blocks", node, "add a line like `BasicBlock conv3x3 x5` inside the braces"
+            )
         return Stage(
             channels=int(channels),
             stride=stride,

@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+)
 
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import Comment
@@ -194,12 +198,16 @@ def _diagnose(parser: Lark, err: UnexpectedInput, source: str, path: str) -> Dia
     if label:
         message += f": {label}"
     elif expected:
-        message += f"; expected {', '.join(expected[:-1]) + ' or ' if len(expected) > 1 else ''}{expected[-1]}"
+        message += (
+            f"; expected {', '.join(expected[:-1]) + ' or ' if len(expected) > 1 else ''}{expected[-1]}"
+        )
     if token is not None and token.type == "NAME":
         hint = did_you_mean(str(token), KEYWORDS)
     if token is not None and token.type == "_NL" and line and token.line:
         # Point at the end of the line the parser was reading, not the next one.
         line = token.line
         col = token.column
-    end = col + max(1, len(str(token))) if token is not None and token.type not in ("_NL", "$END") else col + 1
+    end = (
+        col + max(1, len(str(token))) if token is not None and token.type not in ("_NL", "$END") else col + 1
+    )
     return Diagnostic(message, Span(path, line, col, end), hint)

@@ -75,12 +75,16 @@ def summary_table(a: Analysis) -> str:
                 str(layer.line),
             )
         )
-    rows.append(("total", "", "", "", shape_text(a.output), f"{a.params_total:,}", f"{a.macs:,}", str(a.tiles), ""))
+    rows.append(
+        ("total", "", "", "", shape_text(a.output), f"{a.params_total:,}", f"{a.macs:,}", str(a.tiles), "")
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {3, 5, 6, 7, 8}
     lines = [f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}", ""]
     for index, row in enumerate(rows):
-        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))

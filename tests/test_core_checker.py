@@ -50,7 +50,14 @@ def test_checker_does_not_import_torch():
 
 @pytest.mark.parametrize(
     "rows, cols, size, expected",
-    [(27, 16, 512, 1), (512, 512, 512, 1), (513, 512, 512, 2), (576, 64, 512, 2), (1024, 1030, 512, 6), (75, 48, 64, 2)],
+    [
+        (27, 16, 512, 1),
+        (512, 512, 512, 1),
+        (513, 512, 512, 2),
+        (576, 64, 512, 2),
+        (1024, 1030, 512, 6),
+        (75, 48, 64, 2),
+    ],
 )
 def test_tiles_for(rows, cols, size, expected):
     assert tiles_for(rows, cols, size) == expected

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from generator import __version__
 from generator.cli import main
 
@@ -77,9 +77,24 @@ def test_check_folder(capsys):
 def test_summary_json_has_every_documented_field(capsys):
     assert main(["summary", RESNET32, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    for key in ("name", "input", "output", "params_total", "params_analog", "macs", "tiles", "tile_size", "layers"):
+    for key in (
+        "name",
+        "input",
+        "output",
+        "params_total",
+        "params_analog",
+        "macs",
+        "tiles",
+        "tile_size",
+        "layers",
+    ):
         assert key in data
-    assert (data["params_analog"], data["params_total"], data["tiles"], data["tile_size"]) == (464442, 466906, 43, 512)
+    assert (data["params_analog"], data["params_total"], data["tiles"], data["tile_size"]) == (
+        464442,
+        466906,
+        43,
+        512,
+    )
     assert data["input"] == [3, 32, 32] and data["output"] == [10]
     layer = data["layers"][0]
     assert {"path", "op", "kernel", "stride", "output", "params", "macs", "tiles", "line"} <= set(layer)
@@ -121,7 +136,9 @@ def test_generated_module_imports_from_a_fresh_process(tmp_path):
     assert main([T500, "-o", str(tmp_path / "generated")]) == 0
     code = "from generated.t500 import build; import torch; print(build()(torch.randn(1, 3, 32, 32)).shape)"
     env = {**os.environ, "PYTHONPATH": ""}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "torch.Size([1, 10])" in result.stdout
 

@@ -33,14 +33,54 @@ def swap(old: str, new: str) -> str:
 CASES = {
     "syntax: missing brace": (swap("stage 32 stride 2 {", "stage 32 stride 2"), 5, 20, "missing `{`", None),
     "syntax: repetition not last": (
-        swap("BottleneckBlock conv3x3 branches 2", "BottleneckBlock x2 branches 2"), 6, 24, "xN", None
+        swap("BottleneckBlock conv3x3 branches 2", "BottleneckBlock x2 branches 2"),
+        6,
+        24,
+        "xN",
+        None,
     ),
-    "syntax: misspelt keyword": (swap("stage 32", "stgae 32"), 5, 3, "unexpected 'stgae'", "did you mean 'stage'"),
-    "syntax: stray character": (swap("stem conv3x3 16", "stem conv3x3 16;"), 4, 18, "unexpected character ';'", None),
-    "unknown block": (swap("BottleneckBlock", "BotleneckBlock"), 6, 5, "unknown block 'BotleneckBlock'", "did you mean 'BottleneckBlock'"),
-    "unknown block option": (swap("branches 2", "branch 2"), 6, 29, "unknown option 'branch'", "did you mean 'branches'"),
-    "stride on a block": (swap("branches 2", "stride 2"), 6, 29, "unknown option 'stride'", "belongs to the stage"),
-    "unknown head op": (swap("avgpool flatten", "avgpol flatten"), 8, 8, "unknown op 'avgpol'", "did you mean 'avgpool'"),
+    "syntax: misspelt keyword": (
+        swap("stage 32", "stgae 32"),
+        5,
+        3,
+        "unexpected 'stgae'",
+        "did you mean 'stage'",
+    ),
+    "syntax: stray character": (
+        swap("stem conv3x3 16", "stem conv3x3 16;"),
+        4,
+        18,
+        "unexpected character ';'",
+        None,
+    ),
+    "unknown block": (
+        swap("BottleneckBlock", "BotleneckBlock"),
+        6,
+        5,
+        "unknown block 'BotleneckBlock'",
+        "did you mean 'BottleneckBlock'",
+    ),
+    "unknown block option": (
+        swap("branches 2", "branch 2"),
+        6,
+        29,
+        "unknown option 'branch'",
+        "did you mean 'branches'",
+    ),
+    "stride on a block": (
+        swap("branches 2", "stride 2"),
+        6,
+        29,
+        "unknown option 'stride'",
+        "belongs to the stage",
+    ),
+    "unknown head op": (
+        swap("avgpool flatten", "avgpol flatten"),
+        8,
+        8,
+        "unknown op 'avgpol'",
+        "did you mean 'avgpool'",
+    ),
     "even kernel": (swap("stem conv3x3", "stem conv4x4"), 4, 8, "even kernel conv4x4", "conv3x3 or conv5x5"),
     "zero kernel": (swap("stem conv3x3", "stem conv0x0"), 4, 8, "kernel size must be at least 1", None),
     "non-square kernel": (swap("stem conv3x3", "stem conv3x5"), 4, 8, "not square", None),
@@ -49,14 +89,38 @@ CASES = {
     "zero branches": (swap("branches 2", "branches 0"), 6, 29, "branches must be at least 1", None),
     "huge repetition": (swap("branches 2", "branches 2 x100000"), 6, 40, "x100000 is more blocks", "x1024"),
     "x0": (swap("branches 2", "branches 2 x0"), 6, 40, "x0 repeats the block zero times", "x1"),
-    "stride shrinks below 1": (swap("input 3x32x32", "input 3x1x1"), 5, 19, "stride 2 shrinks the 1x1 feature map", None),
+    "stride shrinks below 1": (
+        swap("input 3x32x32", "input 3x1x1"),
+        5,
+        19,
+        "stride 2 shrinks the 1x1 feature map",
+        None,
+    ),
     "missing input": (GOOD.replace("  input 3x32x32\n", ""), 1, 7, "has no input shape", "input 3x32x32"),
     "input with two dims": (swap("input 3x32x32", "input 32x32"), 2, 9, "has 2 dimensions", "3x32x32"),
     "duplicate input": (swap("  classes 10\n", "  input 3x16x16\n"), 3, 3, "duplicate 'input'", "line 2"),
     "duplicate option": (swap("stride 2", "stride 2 stride 1"), 5, 21, "duplicate option 'stride'", None),
-    "reduction too large": (swap("branches 2", "reduction 64"), 6, 29, "reduction 64 leaves no channels", None),
-    "fc before flatten": (swap("avgpool flatten fc", "avgpool fc"), 8, 16, "'fc' needs a flat input", "add `flatten`"),
-    "fc width against classes": (swap("flatten fc", "flatten fc 12"), 8, 24, "gives 12 outputs but the model has classes 10", None),
+    "reduction too large": (
+        swap("branches 2", "reduction 64"),
+        6,
+        29,
+        "reduction 64 leaves no channels",
+        None,
+    ),
+    "fc before flatten": (
+        swap("avgpool flatten fc", "avgpool fc"),
+        8,
+        16,
+        "'fc' needs a flat input",
+        "add `flatten`",
+    ),
+    "fc width against classes": (
+        swap("flatten fc", "flatten fc 12"),
+        8,
+        24,
+        "gives 12 outputs but the model has classes 10",
+        None,
+    ),
 }
 
 
@@ -80,7 +144,11 @@ def test_bad_spec_is_located(name):
 
 
 def test_all_errors_of_a_spec_are_reported_at_once():
-    source = swap("BottleneckBlock", "BotleneckBlock").replace("conv3x3 16", "conv4x4 16").replace("avgpool", "avgpol")
+    source = (
+        swap("BottleneckBlock", "BotleneckBlock")
+        .replace("conv3x3 16", "conv4x4 16")
+        .replace("avgpool", "avgpol")
+    )
     err = errors_of(source)
     assert [d.span.line for d in err.diagnostics] == [4, 6, 8]
 

@@ -1,16 +1,18 @@
 """Whatever a user types, archgen answers with a result or an ArchError, never a crash."""
 
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import specs
 
-from conftest import ROOT
 from generator.checker import check
 from generator.errors import ArchError
 from generator.lower import parse
-from strategies import specs
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (ROOT / "specs" / "resnet32.arch").read_text()
-PIECES = st.sampled_from(list("model{}\n #x0123456789\t;-\r") + ["stage ", "stem ", "conv3x3 ", "BasicBlock ", "x0", "fc", "head "])
+PIECES = st.sampled_from(
+    list("model{}\n #x0123456789\t;-\r") + ["stage ", "stem ", "conv3x3 ", "BasicBlock ", "x0", "fc", "head "]
+)
 FRAGMENTS = st.lists(PIECES, max_size=60).map("".join)
 
 

@@ -4,10 +4,9 @@ import difflib
 import subprocess
 import sys
 
-import black
 import pytest
-
 from conftest import ROOT, SHIPPED
+
 from generator.backends import BACKENDS
 from generator.checker import check
 from generator.lower import parse_file
@@ -17,7 +16,9 @@ REGENERATE = "archgen --target all specs/"
 
 
 def fresh(name: str, backend: str) -> str:
-    return render(check(parse_file(str(ROOT / "specs" / f"{name}.arch"))), BACKENDS[backend], f"specs/{name}.arch")
+    return render(
+        check(parse_file(str(ROOT / "specs" / f"{name}.arch"))), BACKENDS[backend], f"specs/{name}.arch"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -27,7 +28,9 @@ def test_committed_file_equals_a_fresh_rendering(name, backend):
     committed = path.read_text()
     expected = fresh(name, backend)
     if committed != expected:
-        diff = "".join(difflib.unified_diff(committed.splitlines(True), expected.splitlines(True), str(path), "fresh"))
+        diff = "".join(
+            difflib.unified_diff(committed.splitlines(True), expected.splitlines(True), str(path), "fresh")
+        )
         pytest.fail(f"{path.name} is stale; run `{REGENERATE}`\n{diff}")
 
 
@@ -39,7 +42,9 @@ def test_rendering_is_deterministic(name):
 def test_black_check_passes_on_generated():
     files = sorted(str(p) for p in (ROOT / "generated").glob("*.py"))
     result = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--line-length", "88", *files], capture_output=True, text=True
+        [sys.executable, "-m", "black", "--check", "--line-length", "88", *files],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 

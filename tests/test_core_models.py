@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("aihwkit")
 
 from conftest import ROOT, SHIPPED  # noqa: E402
+
 from generator.checker import check  # noqa: E402
 from generator.lower import parse_file  # noqa: E402
 
@@ -27,7 +28,10 @@ def test_digital_model_params_and_forward(name):
     a = analysis(name)
     assert sum(p.numel() for p in model.parameters()) == a.params_total == module.PARAMS_TOTAL
     analog = sum(
-        p.numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for p in m.parameters()
+        p.numel()
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+        for p in m.parameters()
     )
     assert analog == a.params_analog == module.PARAMS_ANALOG
     model.eval()

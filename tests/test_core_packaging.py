@@ -5,7 +5,6 @@ import sys
 import zipfile
 
 import pytest
-
 from conftest import ROOT
 
 pytest.importorskip("hatchling")
@@ -15,7 +14,18 @@ pytest.importorskip("hatchling")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+        ],
         check=True,
     )
     (built,) = out.glob("archgen-*.whl")
@@ -32,7 +42,8 @@ def test_wheel_carries_grammar_and_templates(wheel):
 def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
     )
     work = tmp_path / "work"
     work.mkdir()
@@ -45,7 +56,11 @@ def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
     # Only the wheel's copy of archgen is importable: the checkout is not on the path.
     env_path = [str(target)] + [p for p in sys.path if p and not p.startswith(str(ROOT))]
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=work, capture_output=True, text=True, env={"PYTHONPATH": ":".join(env_path)}
+        [sys.executable, "-c", code],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": ":".join(env_path)},
     )
     assert result.returncode == 0, result.stderr
     assert "43 tiles" in result.stdout

@@ -1,0 +1,179 @@
+"""`archgen fmt`: rewrite .arch specs in one canonical layout, keeping every comment.
+
+The formatter reads the Lark tree and the comments of `parser.parse_tree`, never the
+checker's result: a spec with semantic errors (an unknown block, say) still formats,
+and only a syntax error stops it. Tokens are printed as written and in the order
+written, so formatting changes layout, never meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass
+
+from lark import Token, Tree
+
+from .cli import expand
+from .errors import ArchError
+from .files import read_spec, write_atomically
+from .parser import parse_tree
+
+HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
+INDENT = "  "
+# Whitespace the grammar skips between tokens or folds into a newline.
+_SPACE = " \t\f\r"
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of code, canonically spelt; `depth` counts enclosing braces."""
+
+    depth: int
+    text: str
+    opens: bool = False  # ends with `{`: no blank line right after it
+    closes: bool = False  # a `}`: no blank line right before it
+
+
+def format_source(source: str, path: str = "<spec>") -> str:
+    """The canonical text of a spec; raise ArchError on a syntax error."""
+    tree, comments = parse_tree(source, path)
+    code = _code_lines(tree.children[0])
+    rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
+    # The grammar puts every statement, header and `}` on a line of its own, and
+    # everything else is blank or a comment: the n-th row holding code is the n-th line.
+    code_rows = [n for n, row in enumerate(rows, 1) if row.lstrip(_SPACE)[:1] not in ("", "#")]
+    if len(code_rows) != len(code):
+        raise RuntimeError(f"archgen fmt is broken: {len(code)} code lines, {len(code_rows)} in {path}")
+    line_at = dict(zip(code_rows, code))
+    comment_at = {c.line: c.text for c in comments}
+
+    # Code lines (with their trailing comment), whole-line comments (str) and
+    # blank lines (None), at most one blank in a row and none after `{` or before `}`.
+    entries: list[_Line | str | None] = []
+    for n in range(1, len(rows) + 1):
+        if n in line_at:
+            line = line_at[n]
+            if n in comment_at:
+                line = dataclasses.replace(line, text=f"{line.text}  {comment_at[n]}")
+            if line.closes and entries and entries[-1] is None:
+                entries.pop()
+            entries.append(line)
+        elif n in comment_at:
+            entries.append(comment_at[n])
+        else:  # a blank row: never at the top, after `{` or twice in a row
+            prev = entries[-1] if entries else None
+            if prev is not None and not (isinstance(prev, _Line) and prev.opens):
+                entries.append(None)
+    while entries and entries[-1] is None:
+        entries.pop()
+
+    # Walk upwards so that each comment takes the depth of the code line below it;
+    # above a `}` that is the block's inner depth, after the model's `}` it is 0.
+    out: list[str] = []
+    depth = 0
+    for entry in reversed(entries):
+        if isinstance(entry, _Line):
+            depth = entry.depth + 1 if entry.closes else entry.depth
+            out.append(INDENT * entry.depth + entry.text)
+        else:
+            out.append("" if entry is None else INDENT * depth + entry)
+    return "\n".join(reversed(out)) + "\n"
+
+
+def _code_lines(model: Tree) -> list[_Line]:
+    """Every line of code of the model, in source order."""
+    name, *statements = model.children
+    lines = [_Line(0, f"model {name} {{", opens=True)]
+    for statement in statements:
+        if statement.data == "stage":
+            channels, *rest = statement.children
+            options = [c for c in rest if c.data == "option"]
+            lines.append(_Line(1, f"{_words('stage', channels, *options)} {{", opens=True))
+            lines += [_Line(2, _words(*c.children)) for c in rest if c.data == "block"]
+            lines.append(_Line(1, "}", closes=True))
+        else:
+            # input, classes, stem and head: the rule is named after its keyword.
+            lines.append(_Line(1, _words(str(statement.data), *statement.children)))
+    lines.append(_Line(0, "}", closes=True))
+    return lines
+
+
+def _words(*parts: str | Token | Tree) -> str:
+    # Tokens print as written (`016` stays `016`); option and op subtrees print their tokens.
+    return " ".join(_words(*p.children) if isinstance(p, Tree) else str(p) for p in parts)
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any spec would be reformatted"
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="write nothing; print a unified diff of the changes"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = list(dict.fromkeys(expand(args.specs)))  # a file named twice is formatted once
+    dry = args.check or args.diff
+    if not paths:
+        print("archgen: no .arch files found; nothing to do", file=sys.stderr)
+        return 0
+    changed: list[tuple[str, str, str]] = []
+    problems: list[ArchError] = []
+    for path in paths:
+        try:
+            old = read_spec(path)
+            # Newlines as parse_file reads them (universal), so errors point at the same lines.
+            new = format_source(old.replace("\r\n", "\n").replace("\r", "\n"), path)
+        except ArchError as err:
+            problems.append(err)
+            continue
+        if new != old:
+            changed.append((path, old, new))
+    if problems:
+        for err in problems:
+            print(err.render(), file=sys.stderr)
+        written = "" if dry else "; nothing written"
+        print(f"archgen: {_count(len(problems), 'spec')} with errors{written}", file=sys.stderr)
+        return 1
+    # Like black: the diff on stdout (so it can be piped to `patch`), reports on stderr.
+    for path, old, new in changed:
+        if args.diff:
+            sys.stdout.write(_diff(path, old, new))
+        if not dry:
+            write_atomically(path, new)
+        print(f"{'would reformat' if dry else 'reformatted'} {path}", file=sys.stderr)
+    print(_summary(len(changed), len(paths) - len(changed), dry), file=sys.stderr)
+    return 1 if args.check and changed else 0
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    out = []
+    for line in difflib.unified_diff(_rows(old), _rows(new), path, path):
+        # Mark a missing final newline the way diff(1) does, so patch(1) agrees.
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _rows(text: str) -> list[str]:
+    """Lines with their "\\n"; unlike splitlines(), \\f and \\u2028 do not end a line."""
+    rows = [row + "\n" for row in text.split("\n")]
+    rows[-1] = rows[-1][:-1]
+    return rows if rows[-1] else rows[:-1]
+
+
+def _summary(changed: int, unchanged: int, dry: bool) -> str:
+    verbs = ("would be reformatted", "would be left unchanged") if dry else ("reformatted", "left unchanged")
+    parts = [f"{_count(n, 'file')} {verb}" for n, verb in zip((changed, unchanged), verbs) if n]
+    return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
