@@ -20,11 +20,11 @@ TILES = 43
 TILE_SIZE = 512
 
 
-class BasicBlock(nn.Module):
-    """Two kxk convs with BN; branches summed, then added to the shortcut."""
+class BasicBlockResidual(nn.Module):
+    """One 'residual' arm of a BasicBlock."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
@@ -36,6 +36,7 @@ class BasicBlock(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
             out_channels,
             out_channels,
@@ -44,24 +45,46 @@ class BasicBlock(nn.Module):
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        return out
+
+
+class BasicBlock(nn.Module):
+    """BasicBlock, as defined in resnet.arch."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        branches: int = 1,
+    ) -> None:
+        super().__init__()
+        self.residual = nn.ModuleList(
+            [
+                BasicBlockResidual(in_channels, out_channels, kernel_size, stride)
+                for _ in range(branches)
+            ]
+        )
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
+        residual = sum(branch(x) for branch in self.residual)
+        downsample = x if self.downsample is None else self.downsample(x)
+        out = residual + downsample
         out = self.relu(out)
         return out
 

@@ -20,32 +20,32 @@ TILES = 27
 TILE_SIZE = 512
 
 
-class BottleneckBranch(nn.Module):
-    """One branch of a BottleneckBlock."""
+class BottleneckBlockResidual(nn.Module):
+    """One 'residual' arm of a BottleneckBlock."""
 
     def __init__(
         self,
         in_channels: int,
-        mid_channels: int,
         out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
+        kernel_size: int,
+        stride: int,
+        reduction: int,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels // reduction, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels // reduction)
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
-            mid_channels,
-            mid_channels,
+            out_channels // reduction,
+            out_channels // reduction,
             kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
         )
-        self.bn2 = nn.BatchNorm2d(mid_channels)
-        self.conv3 = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels // reduction)
+        self.conv3 = nn.Conv2d(out_channels // reduction, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)
@@ -60,7 +60,7 @@ class BottleneckBranch(nn.Module):
 
 
 class BottleneckBlock(nn.Module):
-    """1x1 -> kxk -> 1x1 convs with BN; branches summed, then added to the shortcut."""
+    """BottleneckBlock, as defined in resnet.arch."""
 
     def __init__(
         self,
@@ -72,31 +72,26 @@ class BottleneckBlock(nn.Module):
         reduction: int = 4,
     ) -> None:
         super().__init__()
-        mid_channels = out_channels // reduction
-        self.branches = nn.ModuleList(
+        self.residual = nn.ModuleList(
             [
-                BottleneckBranch(
-                    in_channels, mid_channels, out_channels, kernel_size, stride
+                BottleneckBlockResidual(
+                    in_channels, out_channels, kernel_size, stride, reduction
                 )
                 for _ in range(branches)
             ]
         )
-        self.relu = nn.ReLU(inplace=True)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.branches[0](x)
-        for branch in self.branches[1:]:
-            out = out + branch(x)
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
+        residual = sum(branch(x) for branch in self.residual)
+        downsample = x if self.downsample is None else self.downsample(x)
+        out = residual + downsample
         out = self.relu(out)
         return out
 

@@ -25,39 +25,43 @@ TILES = 27
 TILE_SIZE = 512
 
 
-class BottleneckBranch(nn.Module):
-    """One branch of a BottleneckBlock."""
+class BottleneckBlockResidual(nn.Module):
+    """One 'residual' arm of a BottleneckBlock."""
 
     def __init__(
         self,
         in_channels: int,
-        mid_channels: int,
         out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
+        kernel_size: int,
+        stride: int,
+        reduction: int,
         *,
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
         self.conv1 = AnalogConv2d(
-            in_channels, mid_channels, 1, bias=False, rpu_config=rpu_config
+            in_channels, out_channels // reduction, 1, bias=False, rpu_config=rpu_config
         )
-        self.bn1 = nn.BatchNorm2d(mid_channels)
+        self.bn1 = nn.BatchNorm2d(out_channels // reduction)
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = AnalogConv2d(
-            mid_channels,
-            mid_channels,
+            out_channels // reduction,
+            out_channels // reduction,
             kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
             rpu_config=rpu_config,
         )
-        self.bn2 = nn.BatchNorm2d(mid_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels // reduction)
         self.conv3 = AnalogConv2d(
-            mid_channels, out_channels, 1, bias=False, rpu_config=rpu_config
+            out_channels // reduction,
+            out_channels,
+            1,
+            bias=False,
+            rpu_config=rpu_config,
         )
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)
@@ -72,7 +76,7 @@ class BottleneckBranch(nn.Module):
 
 
 class BottleneckBlock(nn.Module):
-    """1x1 -> kxk -> 1x1 convs with BN; branches summed, then added to the shortcut."""
+    """BottleneckBlock, as defined in resnet.arch."""
 
     def __init__(
         self,
@@ -86,21 +90,19 @@ class BottleneckBlock(nn.Module):
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
-        mid_channels = out_channels // reduction
-        self.branches = nn.ModuleList(
+        self.residual = nn.ModuleList(
             [
-                BottleneckBranch(
+                BottleneckBlockResidual(
                     in_channels,
-                    mid_channels,
                     out_channels,
                     kernel_size,
                     stride,
+                    reduction,
                     rpu_config=rpu_config,
                 )
                 for _ in range(branches)
             ]
         )
-        self.relu = nn.ReLU(inplace=True)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = AnalogSequential(
@@ -114,15 +116,12 @@ class BottleneckBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.branches[0](x)
-        for branch in self.branches[1:]:
-            out = out + branch(x)
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
+        residual = sum(branch(x) for branch in self.residual)
+        downsample = x if self.downsample is None else self.downsample(x)
+        out = residual + downsample
         out = self.relu(out)
         return out
 

@@ -120,8 +120,6 @@ def load(path: str, tile_size: int):
 
 def module_name(analysis, path: str) -> str:
     """The generated module's name; problems become located errors."""
-    from .blocks import KINDS
-
     stem = Path(path).stem
     span = Span(path, 0, 0)
     if not stem.isidentifier() or keyword.iskeyword(stem):
@@ -139,7 +137,10 @@ def module_name(analysis, path: str) -> str:
             analysis.spec.source,
         )
     name = analysis.model.name
-    taken = set(KINDS) | {k.removesuffix("Block") + "Branch" for k in KINDS} | RESERVED
+    from .backends import TORCH
+    from .render import build_view
+
+    taken = {cls.name for cls in build_view(analysis, TORCH, path).classes} | RESERVED | {"Shift"}
     if name in taken or keyword.iskeyword(name):
         raise ArchError(
             [

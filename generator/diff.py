@@ -120,15 +120,18 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
             changes.append(Change(path, name, va, vb))
 
     field("input", "shape", _shape(a.model.input), _shape(b.model.input))
-    stems = (a.model.stem, b.model.stem)
+    stems = (_stem(a), _stem(b))
     if None not in stems:
-        for name in ("kernel", "channels", "stride"):
-            field("stem", name, getattr(stems[0], name), getattr(stems[1], name))
+        for name in ("kernel", "channels", "stride", "layers"):
+            field("stem", name, stems[0][name], stems[1][name])
     else:
         for side, stem in zip(only, stems):
             if stem is not None:
                 side.append(
-                    Part("stem", f"conv{stem.kernel}x{stem.kernel} {stem.channels} stride {stem.stride}")
+                    Part(
+                        "stem",
+                        f"conv{stem['kernel']}x{stem['kernel']} {stem['channels']} stride {stem['stride']}",
+                    )
                 )
     for sa, sb in zip_longest(a.stages, b.stages):
         if sa is None or sb is None:
@@ -172,6 +175,19 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _shortcut(block: BlockInstance) -> str:
     return "projection" if block.projection else "identity"
+
+
+def _stem(analysis: Analysis) -> dict[str, Value] | None:
+    """The stem's first conv and its layer sequence, evaluated."""
+    if not analysis.stem:
+        return None
+    conv = next((dict(s.args) for s in analysis.stem if s.op == "conv"), {})
+    return {
+        "kernel": conv.get("kernel", 0),
+        "channels": analysis.stem[-1].in_channels if not conv else conv["out"],
+        "stride": conv.get("stride", 1),
+        "layers": " ".join(s.op for s in analysis.stem),
+    }
 
 
 def _head(analysis: Analysis) -> str:

@@ -40,13 +40,16 @@ class Diagnostic:
 class ArchError(Exception):
     """One or more problems in a spec the user wrote; never a bug of ours."""
 
-    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None):
+    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None, sources: dict | None = None):
         self.diagnostics = list(diagnostics)
         self.source = source
+        # path -> text: a problem may sit in a file the spec uses
+        self.sources: dict[str, str] = dict(sources or {})
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(d.render(self.source) for d in self.diagnostics)
+        fallback = None if self.sources else self.source
+        return "\n".join(d.render(self.sources.get(d.span.path, fallback)) for d in self.diagnostics)
 
 
 def did_you_mean(word: str, choices) -> str | None:

@@ -40,7 +40,7 @@ class _Line:
 def format_source(source: str, path: str = "<spec>") -> str:
     """The canonical text of a spec; raise ArchError on a syntax error."""
     tree, comments = parse_tree(source, path)
-    code = _code_lines(tree.children[0])
+    code = _code_lines(tree)
     rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
     # The grammar puts every statement, header and `}` on a line of its own, and
     # everything else is blank or a comment: the n-th row holding code is the n-th line.
@@ -83,27 +83,155 @@ def format_source(source: str, path: str = "<spec>") -> str:
     return "\n".join(reversed(out)) + "\n"
 
 
-def _code_lines(model: Tree) -> list[_Line]:
-    """Every line of code of the model, in source order."""
+def _code_lines(tree: Tree) -> list[_Line]:
+    """Every line of code of the file, in source order."""
+    lines: list[_Line] = []
+    for item in tree.children:
+        if item.data == "use":
+            lines.append(_Line(0, f"use {item.children[0]}"))
+        elif item.data == "let":
+            name, value = item.children
+            lines.append(_Line(0, f"let {name} = {_expr(value)}"))
+        elif item.data == "block_def":
+            name, *rest = item.children
+            params = [p for p in rest if isinstance(p, Tree) and p.data == "param"]
+            body = [c for c in rest if isinstance(c, Tree) and c.data != "param"]
+            lines.append(_Line(0, f"block {name}({', '.join(_param(p) for p in params)}) {{", opens=True))
+            lines += _body(body, 1)
+            lines.append(_Line(0, "}", closes=True))
+        else:
+            lines += _model(item)
+    return lines
+
+
+def _model(model: Tree) -> list[_Line]:
     name, *statements = model.children
     lines = [_Line(0, f"model {name} {{", opens=True)]
     for statement in statements:
-        if statement.data == "stage":
+        kind = statement.data
+        if kind == "stage":
             channels, *rest = statement.children
-            options = [c for c in rest if c.data == "option"]
-            lines.append(_Line(1, f"{_words('stage', channels, *options)} {{", opens=True))
-            lines += [_Line(2, _words(*c.children)) for c in rest if c.data == "block"]
+            options = [_option(c) for c in rest if c.data == "option"]
+            lines.append(_Line(1, " ".join(["stage", _expr(channels), *options]) + " {", opens=True))
+            lines += [_Line(2, _block_line(c)) for c in rest if c.data == "block"]
             lines.append(_Line(1, "}", closes=True))
-        else:
-            # input, classes, stem and head: the rule is named after its keyword.
-            lines.append(_Line(1, _words(str(statement.data), *statement.children)))
+        elif kind == "stem_body":
+            lines.append(_Line(1, "stem {", opens=True))
+            lines += _body(list(statement.children), 2)
+            lines.append(_Line(1, "}", closes=True))
+        elif kind == "stem":
+            kernel, channels, *options = statement.children
+            lines.append(_Line(1, " ".join(["stem", str(kernel), _expr(channels), *map(_option, options)])))
+        elif kind == "head":
+            lines.append(_Line(1, " ".join(["head", *map(_head_op, statement.children)])))
+        elif kind == "digital":
+            paths = (".".join(map(str, p.children)) for p in statement.children)
+            lines.append(_Line(1, " ".join(["digital", *paths])))
+        elif kind == "input":
+            lines.append(_Line(1, f"input {statement.children[0]}"))
+        else:  # classes
+            lines.append(_Line(1, f"classes {_expr(statement.children[0])}"))
     lines.append(_Line(0, "}", closes=True))
     return lines
 
 
-def _words(*parts: str | Token | Tree) -> str:
-    # Tokens print as written (`016` stays `016`); option and op subtrees print their tokens.
-    return " ".join(_words(*p.children) if isinstance(p, Tree) else str(p) for p in parts)
+def _body(items: list[Tree], depth: int) -> list[_Line]:
+    lines: list[_Line] = []
+    for item in items:
+        if item.data == "layer":
+            name, call = item.children
+            lines.append(_Line(depth, f"{name}{_call(call)}"))
+            continue
+        lines.append(_Line(depth, f"{item.data} {{", opens=True))  # sum / cat
+        for arm in item.children:
+            name, count, condition, *body = arm.children
+            head = str(name)
+            if count is not None:
+                head += f" * {_expr(count)}"
+            if condition is not None:
+                head += f" if {_expr(condition)}"
+            lines.append(_Line(depth + 1, head + " {", opens=True))
+            lines += _body(body, depth + 2)
+            lines.append(_Line(depth + 1, "}", closes=True))
+        lines.append(_Line(depth, "}", closes=True))
+    return lines
+
+
+def _param(node: Tree) -> str:
+    name, type_, default = node.children
+    return f"{name}: {type_}" + ("" if default is None else f" = {_expr(default)}")
+
+
+def _call(call: Tree | None) -> str:
+    if call is None:
+        return ""
+    parts = []
+    for arg in call.children:
+        if arg is None:
+            continue
+        if arg.data == "kwarg":
+            parts.append(f"{arg.children[0]}={_expr(arg.children[1])}")
+        else:
+            parts.append(_expr(arg))
+    return f"({', '.join(parts)})"
+
+
+def _option(node: Tree) -> str:
+    name, value = node.children
+    text = _expr(value)
+    # An option's value is one atom: a compound expression keeps its parentheses.
+    return f"{name} {text}" if _precedence(value) >= 8 else f"{name} ({text})"
+
+
+def _block_line(node: Tree) -> str:
+    parts = []
+    for child in node.children:
+        parts.append(_option(child) if isinstance(child, Tree) else str(child))
+    return " ".join(parts)
+
+
+def _head_op(node: Tree) -> str:
+    name, value = node.children
+    if value is None:
+        return str(name)
+    if isinstance(value, Token):
+        return f"{name} {value}"
+    return f"{name}{_call(value)}"
+
+
+# Binding strength of each expression rule; atoms bind tightest.
+_LEVELS = {"or_": 1, "and_": 2, "not_": 3, "compare": 4, "neg": 7}
+_ARITH = {"+": 5, "-": 5, "*": 6, "//": 6, "/": 6}
+
+
+def _precedence(node: Tree) -> int:
+    if node.data == "binop":
+        return _ARITH[str(node.children[1])]
+    return _LEVELS.get(node.data, 8)
+
+
+def _expr(node: Tree, parent: int = 0, right: bool = False) -> str:
+    """An expression with single spaces around operators and only the parentheses it needs."""
+    kind = node.data
+    if kind in ("int", "float", "var"):
+        text = str(node.children[0])
+    elif kind == "func":
+        name, *args = node.children
+        text = f"{name}({', '.join(_expr(a) for a in args if a is not None)})"
+    elif kind == "neg":
+        text = f"-{_expr(node.children[0], 7)}"
+    elif kind == "not_":
+        text = f"not {_expr(node.children[0], 3)}"
+    else:
+        level = _precedence(node)
+        if kind in ("or_", "and_"):
+            left, right_node = node.children
+            op = kind[:-1]
+        else:
+            left, op, right_node = node.children
+        text = f"{_expr(left, level)} {op} {_expr(right_node, level, True)}"
+    level = _precedence(node)
+    return f"({text})" if level < parent or (right and level == parent and level < 8) else text
 
 
 # -- command line ---------------------------------------------------------------

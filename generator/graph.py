@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .blocks import KINDS
 from .checker import Analysis, BlockInstance
 from .errors import ArchError
 from .files import write_atomically
@@ -242,8 +241,6 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
 
 def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
     """One cluster for `count` identical blocks fed by `prev`; returns its "+" node."""
-    kind = KINDS[b.kind]
-    widths = {"in": b.in_channels, "mid": b.mid_channels, "out": b.out_channels}
     badge = _html(f"×{count}", bold=True) if count > 1 else ""
     dot.open(
         f"cluster_{name}",
@@ -261,16 +258,18 @@ def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str
     edges: list[tuple[str, str]] = []
     for r in range(b.branches):
         tail = prev
-        for c, conv in enumerate(kind.convs):
+        for c, conv in enumerate(b.branch_convs):
             node = f"{name}_r{r}_c{c}"
-            _conv(dot, node, conv.kernel or b.kernel, widths[conv.out_width], b.stride if conv.strided else 1)
+            _conv(dot, node, conv.kernel, conv.out_channels, conv.stride)
             edges.append((tail, node))
             tail = node
         edges.append((tail, add))
-    if b.projection:
+    if b.projection and b.branch_convs:
+        convs = b.shortcut_convs
+        title = " → ".join(f"{c.kernel}x{c.kernel} conv" for c in convs) or "shortcut"
         dot.node(
             f"{name}_sc",
-            label=_html("1x1 conv", _conv_detail(b.out_channels, b.stride)),
+            label=_html(title, _conv_detail(b.out_channels, b.stride)),
             style="rounded,dashed,filled",
             fillcolor="white",
         )
@@ -283,7 +282,7 @@ def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str
     dot.close()
     for tail, head in edges:
         dot.edge(tail, head)
-    if not b.projection:
+    if not (b.projection and b.branch_convs):
         # The identity shortcut: a plain edge around the branches.
         dot.edge(prev, add, color="#666666")
     return add

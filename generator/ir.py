@@ -1,14 +1,133 @@
 """The intermediate representation: small frozen dataclasses, each with its span.
 
-The IR says what the spec says, no more: repetition stays `Repeat(block, n)`,
-block kinds stay names, and nothing here knows about shapes or torch.
+The IR says what the spec says, no more: numbers stay expressions until the
+checker evaluates them, repetition stays `Repeat(block, n)`, block kinds stay
+names, and nothing here knows about shapes or torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 from .errors import Span
+
+# -- expressions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: int | float
+    span: Span
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """`a + b`, `a - b`, `a * b`, `a // b`, `a / b`, `a == b` ..., `a and b`, `a or b`."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`-a`, `not a`."""
+
+    op: str
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Func:
+    """`round(x)`, `int(x)`, `min(a, b)`, `max(a, b)`."""
+
+    name: str
+    args: tuple["Expr", ...]
+    span: Span
+
+
+Expr = Union[Num, Var, BinOp, Unary, Func]
+
+
+# -- block definitions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """`branches: int = 1` in a block's header."""
+
+    name: str
+    type: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a call: positional (`name` None) or `name=value`."""
+
+    name: str | None
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Layer:
+    """`conv(kernel, out, stride=stride)`, `bn`, or a call of another block."""
+
+    op: str
+    args: tuple[Arg, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a `sum` or `cat`: `branch * branches { ... }`, `skip if in != out { ... }`.
+
+    An arm whose condition is false is the identity; an arm with no body too.
+    """
+
+    name: str
+    count: Expr | None
+    condition: Expr | None
+    body: tuple["Node", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Group:
+    """`sum { arms }` adds the arms' outputs; `cat { arms }` concatenates channels."""
+
+    kind: str  # "sum" or "cat"
+    arms: tuple[Arm, ...]
+    span: Span
+
+
+Node = Union[Layer, Group]
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """`block Name(params) { body }`. Inside, `in`, `out`, `stride` and `kernel` are
+    known too: the input channels, and what the stage (or the caller) passes."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Node, ...]
+    span: Span
+    path: str  # the file it was defined in
+
+
+# -- the model ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -16,21 +135,20 @@ class Option:
     """`name value`, e.g. `stride 2` or `branches 3`."""
 
     name: str
-    value: int
+    value: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class Stem:
-    """`stem conv5x5 48 stride 1`: conv, BN, ReLU."""
+    """`stem conv5x5 48 stride 1` (conv, BN, ReLU) or `stem { layers }`."""
 
-    kernel: int
-    channels: int
-    stride: int
+    kernel: int | None
+    channels: Expr | None
+    stride: Expr | None
+    body: tuple[Layer, ...]
     span: Span
     kernel_span: Span
-    channels_span: Span
-    stride_span: Span
 
 
 @dataclass(frozen=True)
@@ -57,20 +175,17 @@ class Repeat:
 class Stage:
     """`stage 32 stride 2 { ... }`: blocks at one width; the first one strides."""
 
-    channels: int
-    stride: int
+    channels: Expr
+    stride: Expr | None
     body: tuple[Repeat, ...]
     span: Span
-    channels_span: Span
-    stride_span: Span
 
 
 @dataclass(frozen=True)
-class HeadOp:
-    """One op of the head: `avgpool`, `flatten`, `fc 10`."""
+class DigitalMark:
+    """`digital stem fc stage1.0`: modules kept off the crossbars."""
 
-    name: str
-    value: int | None
+    path: str
     span: Span
 
 
@@ -78,13 +193,29 @@ class HeadOp:
 class Model:
     name: str
     input: tuple[int, ...]
-    classes: int | None
+    classes: Expr | None
     stem: Stem | None
     stages: tuple[Stage, ...]
-    head: tuple[HeadOp, ...]
+    head: tuple[Layer, ...]
+    digital: tuple[DigitalMark, ...]
     span: Span
     input_span: Span
-    classes_span: Span | None
+
+
+# -- files -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Use:
+    target: str  # as written, relative to the including file
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -96,9 +227,12 @@ class Comment:
 
 @dataclass(frozen=True)
 class Spec:
-    """A parsed .arch file."""
+    """One parsed .arch file (a model file or a block library)."""
 
     path: str
     source: str
-    model: Model
+    uses: tuple[Use, ...]
+    lets: tuple[Let, ...]
+    blocks: tuple[BlockDef, ...]
+    model: Model | None
     comments: tuple[Comment, ...] = ()

@@ -1,6 +1,6 @@
-"""Lark tree -> IR. Catches what makes a spec ill-formed before any checking:
-duplicate or missing statements, malformed kernels and shapes, unknown options
-of the built-in statements."""
+"""Lark tree -> IR. Catches what makes one file ill-formed before any checking:
+duplicate or missing statements, malformed kernels and shapes, options the
+built-in statements do not take."""
 
 from __future__ import annotations
 
@@ -8,21 +8,44 @@ from lark import Token, Tree
 
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .files import read_spec
-from .ir import BlockCall, HeadOp, Model, Option, Repeat, Spec, Stage, Stem
+from .ir import (
+    Arg,
+    Arm,
+    BinOp,
+    BlockCall,
+    BlockDef,
+    DigitalMark,
+    Expr,
+    Func,
+    Group,
+    Layer,
+    Let,
+    Model,
+    Num,
+    Option,
+    Param,
+    Repeat,
+    Spec,
+    Stage,
+    Stem,
+    Unary,
+    Use,
+    Var,
+)
 from .parser import parse_tree
 
-STEM_OPTIONS = {"stride": 1}
-STAGE_OPTIONS = {"stride": 1}
+STEM_OPTIONS = ("stride",)
+STAGE_OPTIONS = ("stride",)
 
 
 def parse(source: str, path: str = "<spec>") -> Spec:
-    """Parse and lower a spec; raise ArchError listing every problem found."""
+    """Parse and lower one file; raise ArchError listing every problem found."""
     tree, comments = parse_tree(source, path)
     lowering = _Lowering(path)
-    model = lowering.model(tree.children[0])
+    spec = lowering.file(tree, source, comments)
     if lowering.problems:
         raise ArchError(lowering.problems, source)
-    return Spec(path=path, source=source, model=model, comments=comments)
+    return spec
 
 
 def parse_file(path: str) -> Spec:
@@ -36,7 +59,7 @@ class _Lowering:
         self.path = path
         self.problems: list[Diagnostic] = []
 
-    # -- helpers -------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------
     def span(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
             return Span(self.path, node.line, node.column, node.end_column)
@@ -58,38 +81,147 @@ class _Lowering:
             )
         return height
 
-    def options(self, nodes: list[Tree], allowed: dict[str, int], owner: str) -> dict[str, tuple[int, Span]]:
-        seen: dict[str, tuple[int, Span]] = {}
+    def options(self, nodes: list[Tree], allowed: tuple[str, ...] | None, owner: str) -> tuple[Option, ...]:
+        """`name value` pairs; `allowed` None leaves the names to the checker."""
+        seen: dict[str, Span] = {}
+        out = []
         for node in nodes:
             name, value = node.children
             key = str(name)
-            if key not in allowed:
-                known = ", ".join(sorted(allowed)) or "none"
-                hint = did_you_mean(key, allowed) or f"{owner} takes: {known}"
+            if allowed is not None and key not in allowed:
+                hint = did_you_mean(key, allowed) or f"{owner} takes: {', '.join(allowed) or 'no options'}"
                 self.error(f"unknown option '{key}' for {owner}", name, hint)
                 continue
             if key in seen:
                 self.error(
-                    f"duplicate option '{key}'",
-                    name,
-                    f"first given at line {seen[key][1].line}; keep one",
+                    f"duplicate option '{key}'", name, f"first given at line {seen[key].line}; keep one"
                 )
                 continue
-            seen[key] = (int(value), self.span(value))
-        return seen
+            seen[key] = self.span(name)
+            out.append(Option(key, self.expr(value), self.span(node)))
+        return tuple(out)
 
-    # -- statements ----------------------------------------------------------
+    # -- expressions ---------------------------------------------------------------
+    def expr(self, node: Tree | Token) -> Expr:
+        kind = node.data
+        span = self.span(node)
+        if kind == "int":
+            return Num(int(node.children[0]), span)
+        if kind == "float":
+            return Num(float(node.children[0]), span)
+        if kind == "var":
+            return Var(str(node.children[0]), span)
+        if kind == "func":
+            name, *args = node.children
+            return Func(str(name), tuple(self.expr(a) for a in args if a is not None), span)
+        if kind in ("binop", "compare"):
+            left, op, right = node.children
+            return BinOp(str(op), self.expr(left), self.expr(right), span)
+        if kind in ("or_", "and_"):
+            left, right = node.children
+            return BinOp(kind[:-1], self.expr(left), self.expr(right), span)
+        if kind == "not_":
+            return Unary("not", self.expr(node.children[0]), span)
+        if kind == "neg":
+            return Unary("-", self.expr(node.children[0]), span)
+        raise AssertionError(f"unknown expression {kind}")
+
+    # -- files -----------------------------------------------------------------------
+    def file(self, tree: Tree, source: str, comments) -> Spec:
+        uses, lets, blocks, models = [], [], [], []
+        for item in tree.children:
+            if item.data == "use":
+                uses.append(Use(str(item.children[0])[1:-1], self.span(item)))
+            elif item.data == "let":
+                name, value = item.children
+                lets.append(Let(str(name), self.expr(value), self.span(name)))
+            elif item.data == "block_def":
+                blocks.append(self.block_def(item))
+            else:
+                models.append(item)
+        for extra in models[1:]:
+            self.error(
+                "a file holds one model", extra.children[0], f"the first is at line {models[0].meta.line}"
+            )
+        model = self.model(models[0]) if models else None
+        return Spec(self.path, source, tuple(uses), tuple(lets), tuple(blocks), model, comments)
+
+    # -- block definitions ---------------------------------------------------------
+    def block_def(self, node: Tree) -> BlockDef:
+        name, *rest = node.children
+        params: list[Param] = []
+        for p in (c for c in rest if isinstance(c, Tree) and c.data == "param"):
+            pname, ptype, default = p.children
+            if any(q.name == str(pname) for q in params):
+                self.error(f"duplicate parameter '{pname}'", pname)
+                continue
+            params.append(
+                Param(str(pname), str(ptype), None if default is None else self.expr(default), self.span(p))
+            )
+        body = self.body([c for c in rest if isinstance(c, Tree) and c.data != "param"])
+        return BlockDef(str(name), tuple(params), body, self.span(name), self.path)
+
+    def body(self, nodes: list[Tree]) -> tuple:
+        return tuple(self.layer(n) if n.data == "layer" else self.group(n) for n in nodes)
+
+    def layer(self, node: Tree) -> Layer:
+        name, call = node.children
+        return Layer(str(name), self.call(call), self.span(node))
+
+    def call(self, call: Tree | None) -> tuple[Arg, ...]:
+        if call is None:
+            return ()
+        args: list[Arg] = []
+        for a in call.children:
+            if a is None:
+                continue
+            if a.data == "kwarg":
+                key, value = a.children
+                if any(x.name == str(key) for x in args):
+                    self.error(f"duplicate argument '{key}'", key)
+                    continue
+                args.append(Arg(str(key), self.expr(value), self.span(a)))
+            else:
+                if any(x.name is not None for x in args):
+                    self.error("a positional argument after a named one", a, "put positional arguments first")
+                    continue
+                args.append(Arg(None, self.expr(a), self.span(a)))
+        return tuple(args)
+
+    def group(self, node: Tree) -> Group:
+        arms = []
+        for arm in node.children:
+            name, count, condition, *body = arm.children
+            arms.append(
+                Arm(
+                    str(name),
+                    None if count is None else self.expr(count),
+                    None if condition is None else self.expr(condition),
+                    self.body(body),
+                    self.span(name),
+                )
+            )
+        names = [a.name for a in arms]
+        for arm in arms:
+            if names.count(arm.name) > 1 and names.index(arm.name) != arms.index(arm):
+                self.error(f"duplicate arm '{arm.name}'", arm.span, "give each arm its own name")
+        if not arms:
+            self.error(f"empty '{node.data}'", node, "a group holds arms like `branch { ... }`")
+        return Group(str(node.data), tuple(arms), self.span(node))
+
+    # -- the model -------------------------------------------------------------------
     def model(self, node: Tree) -> Model:
         name_token, *statements = node.children
         first: dict[str, Tree] = {}
         stages: list[Stage] = []
+        digital: list[DigitalMark] = []
         input_shape: tuple[int, ...] = ()
         input_span = self.span(name_token)
-        classes = classes_span = stem = None
-        head: tuple[HeadOp, ...] = ()
+        classes = stem = None
+        head: tuple[Layer, ...] = ()
         for statement in statements:
-            kind = statement.data
-            if kind != "stage":
+            kind = "stem" if statement.data == "stem_body" else statement.data
+            if kind not in ("stage", "digital"):
                 if kind in first:
                     line = first[kind].meta.line
                     self.error(f"duplicate '{kind}'", statement, f"'{kind}' was already given at line {line}")
@@ -98,13 +230,18 @@ class _Lowering:
             if kind == "input":
                 input_shape, input_span = self.shape(statement.children[0]), self.span(statement.children[0])
             elif kind == "classes":
-                classes, classes_span = int(statement.children[0]), self.span(statement.children[0])
-            elif kind == "stem":
+                classes = self.expr(statement.children[0])
+            elif statement.data == "stem":
                 stem = self.stem(statement)
+            elif statement.data == "stem_body":
+                stem = self.stem_body(statement)
             elif kind == "stage":
                 stages.append(self.stage(statement))
             elif kind == "head":
                 head = tuple(self.head_op(op) for op in statement.children)
+            elif kind == "digital":
+                for path in statement.children:
+                    digital.append(DigitalMark(".".join(map(str, path.children)), self.span(path)))
         if "input" not in first:
             self.error(
                 f"model '{name_token}' has no input shape",
@@ -118,9 +255,9 @@ class _Lowering:
             stem=stem,
             stages=tuple(stages),
             head=head,
+            digital=tuple(digital),
             span=self.span(name_token),
             input_span=input_span,
-            classes_span=classes_span,
         )
 
     def shape(self, token: Token) -> tuple[int, ...]:
@@ -135,43 +272,47 @@ class _Lowering:
 
     def stem(self, node: Tree) -> Stem:
         kernel, channels, *options = node.children
-        opts = self.options(options, STEM_OPTIONS, "stem")
-        stride, stride_span = opts.get("stride", (1, self.span(kernel)))
+        opts = {o.name: o.value for o in self.options(options, STEM_OPTIONS, "stem")}
         return Stem(
             kernel=self.kernel(kernel),
-            channels=int(channels),
-            stride=stride,
+            channels=self.expr(channels),
+            stride=opts.get("stride"),
+            body=(),
             span=self.span(node),
             kernel_span=self.span(kernel),
-            channels_span=self.span(channels),
-            stride_span=stride_span,
         )
+
+    def stem_body(self, node: Tree) -> Stem:
+        body = self.body(list(node.children))
+        for item in body:
+            if isinstance(item, Group):
+                self.error("the stem holds layers only", item.span, "define a block for a sum or cat")
+        layers = tuple(item for item in body if isinstance(item, Layer))
+        if not layers:
+            self.error("empty stem", node, "write layers like `conv(7, 32, padding=1)` inside the braces")
+        return Stem(None, None, None, layers, self.span(node), self.span(node))
 
     def stage(self, node: Tree) -> Stage:
         channels, *rest = node.children
         options = [c for c in rest if c.data == "option"]
         blocks = [c for c in rest if c.data == "block"]
-        opts = self.options(options, STAGE_OPTIONS, "stage")
-        stride, stride_span = opts.get("stride", (1, self.span(channels)))
+        opts = {o.name: o.value for o in self.options(options, STAGE_OPTIONS, "stage")}
         if not blocks:
             self.error(
                 "stage has no blocks", node, "add a line like `BasicBlock conv3x3 x5` inside the braces"
             )
         return Stage(
-            channels=int(channels),
-            stride=stride,
+            channels=self.expr(channels),
+            stride=opts.get("stride"),
             body=tuple(self.block(b) for b in blocks),
             span=self.span(node),
-            channels_span=self.span(channels),
-            stride_span=stride_span,
         )
 
     def block(self, node: Tree) -> Repeat:
         kind, *rest = node.children
         kernel = kernel_span = None
         count, count_span = 1, self.span(node)
-        options: list[Option] = []
-        seen: dict[str, Span] = {}
+        option_nodes = []
         for child in rest:
             if isinstance(child, Token) and child.type == "KERNEL":
                 kernel, kernel_span = self.kernel(child), self.span(child)
@@ -180,19 +321,15 @@ class _Lowering:
                 if count == 0:
                     self.error("x0 repeats the block zero times", child, "use x1 or more, or delete the line")
             else:
-                name, value = child.children
-                if str(name) in seen:
-                    self.error(
-                        f"duplicate option '{name}'",
-                        name,
-                        f"first given at line {seen[str(name)].line}; keep one",
-                    )
-                    continue
-                seen[str(name)] = self.span(name)
-                options.append(Option(str(name), int(value), self.span(child)))
-        call = BlockCall(str(kind), kernel, tuple(options), self.span(kind), kernel_span)
+                option_nodes.append(child)
+        options = self.options(option_nodes, None, str(kind))
+        call = BlockCall(str(kind), kernel, options, self.span(kind), kernel_span)
         return Repeat(call, count, count_span)
 
-    def head_op(self, node: Tree) -> HeadOp:
-        name, *value = node.children
-        return HeadOp(str(name), int(value[0]) if value else None, self.span(node))
+    def head_op(self, node: Tree) -> Layer:
+        name, value = node.children
+        if isinstance(value, Token):  # `fc 10`
+            args: tuple[Arg, ...] = (Arg(None, Num(int(value), self.span(value)), self.span(value)),)
+        else:
+            args = self.call(value)
+        return Layer(str(name), args, self.span(node))

@@ -21,7 +21,20 @@ _HERE = Path(__file__).resolve().parent
 # keeps it in the top-level grammar/ folder.
 _GRAMMAR_PLACES = (_HERE / "grammar" / "arch.lark", _HERE.parent / "grammar" / "arch.lark")
 
-KEYWORDS = ("model", "input", "classes", "stem", "stage", "head")
+KEYWORDS = (
+    "model",
+    "input",
+    "classes",
+    "stem",
+    "stage",
+    "head",
+    "digital",
+    "block",
+    "let",
+    "use",
+    "sum",
+    "cat",
+)
 
 # Labelled examples for the most common slips (Lark's match_examples).
 _EXAMPLES = {
@@ -86,7 +99,7 @@ def _lark() -> Lark:
                 parser="lalr",
                 strict=True,
                 propagate_positions=True,
-                maybe_placeholders=False,
+                maybe_placeholders=True,
             )
     raise RuntimeError(f"archgen is broken: arch.lark not found in {_GRAMMAR_PLACES}")
 

@@ -1,14 +1,15 @@
 """Analysis -> Python source: build a view, fill a Jinja template, run black.
 
-The view holds every string the template prints; the template only loops.
-Output is byte-stable: no timestamps, fixed black mode, sorted nothing that
-the spec orders.
+Python writes every statement of every class from the block definitions (one
+class per block, one per counted arm); the templates only lay out the file and
+loop. Output is byte-stable: no timestamps and a fixed black mode.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,32 +18,24 @@ import jinja2
 
 from . import __version__
 from .backends import Backend
-from .blocks import KINDS, BlockKind
 from .checker import Analysis, BlockInstance
+from .errors import ArchError, Diagnostic
+from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
+from .layout import arm_class, arm_form, is_module, sequence_names
+from .pyexpr import RENAME, body_names, channels_after, to_python
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
-_WIDTH_VAR = {"in": "in_channels", "mid": "mid_channels", "out": "out_channels"}
+RESERVED = {"x", "out", "self", "torch", "nn", "F", "Tensor", "super"}
 
 
 @dataclass(frozen=True)
-class ConvView:
+class ClassView:
     name: str
-    bn: str
-    args: str  # positional and keyword arguments of the conv, without the backend's
-    width: str  # its output width, for the BN
-    relu_after: bool
-
-
-@dataclass(frozen=True)
-class BlockView:
-    name: str  # the block's class
-    branch: str | None  # the class of one branch, when the block has a list of them
+    bases: str
     doc: str
     params: str  # __init__ parameters after self
-    mid: str | None  # how mid_channels is computed, if the kind has it
-    branch_params: str
-    branch_args: str
-    convs: tuple[ConvView, ...]
+    init: tuple[str, ...]  # statements of __init__ after super().__init__()
+    forward: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,97 +50,315 @@ class ModelView:
     doc: str
     imports: tuple[str, ...]
     constants: tuple[Attribute, ...]
-    blocks: tuple[BlockView, ...]
+    classes: tuple[ClassView, ...]
     name: str
-    attributes: tuple[tuple[str, tuple[str, ...] | str], ...]  # name -> expr or list of items
+    attributes: tuple[tuple[str, tuple[str, ...] | str], ...]  # name -> expr or items of a Sequential
     forward: tuple[str, ...]
+    digital: tuple[str, ...]
 
 
 def sha256_of(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def _block_view(kind: BlockKind, multi: bool, backend: Backend) -> BlockView:
-    convs = []
-    for conv in kind.convs:
-        kernel = "kernel_size" if conv.kernel == 0 else str(conv.kernel)
-        args = [_WIDTH_VAR[conv.in_width], _WIDTH_VAR[conv.out_width], kernel]
-        if conv.strided:
-            args.append("stride=stride")
-        if conv.kernel != 1:
-            args.append("padding=kernel_size // 2")
-        args.append("bias=False")
-        convs.append(
-            ConvView(
-                conv.name, f"bn{conv.name[-1]}", ", ".join(args), _WIDTH_VAR[conv.out_width], conv.relu_after
+class _Classes:
+    """Writes the classes of the block definitions a model uses."""
+
+    def __init__(self, analysis: Analysis, backend: Backend):
+        self.analysis = analysis
+        self.backend = backend
+        self.blocks = analysis.program.blocks
+        self.constants = analysis.values
+        self.uses: set[str] = set()  # "shift", "cat": helpers the file needs
+        self.classes: list[ClassView] = []
+
+    def py(self, expr: Expr) -> str:
+        return to_python(expr, self.constants)
+
+    # -- one layer ---------------------------------------------------------------------
+    def ctor(self, node: Layer, channels: Expr, inplace: bool) -> str:
+        """The constructor call of one layer that reads `channels` channels."""
+        b = self.backend
+        args = {a.name: a.value for a in node.args if a.name}
+        plain = [a.value for a in node.args if a.name is None]
+        cin = self.py(channels)
+        if node.op == "conv":
+            kernel, out = plain[0], plain[1] if len(plain) > 1 else args["out"]
+            parts = [cin, self.py(out), self.py(kernel)]
+            if "stride" in args:
+                parts.append(f"stride={self.py(args['stride'])}")
+            padding = args.get("padding")
+            if padding is not None:
+                parts.append(f"padding={self.py(padding)}")
+            elif not (isinstance(kernel, Num) and kernel.value == 1):
+                parts.append(
+                    f"padding={self.py(kernel)} // 2"
+                    if not isinstance(kernel, Num)
+                    else f"padding={kernel.value // 2}"
+                )
+            if "groups" in args:
+                parts.append(f"groups={self.py(args['groups'])}")
+            parts.append(f"bias={self.py(args['bias'])}" if "bias" in args else "bias=False")
+            return f"{b.conv}({', '.join(parts)}{b.layer_kwargs})"
+        if node.op == "fc":
+            out = plain[0] if plain else args["out"]
+            bias = f", bias={self.py(args['bias'])}" if "bias" in args else ""
+            return f"{b.linear}({cin}, {self.py(out)}{bias}{b.layer_kwargs})"
+        if node.op == "bn":
+            return f"nn.BatchNorm2d({cin})"
+        if node.op == "relu":
+            return "nn.ReLU(inplace=True)" if inplace else "nn.ReLU()"
+        if node.op == "flatten":
+            return "nn.Flatten()"
+        if node.op == "shift":
+            self.uses.add("shift")
+            return "Shift()"
+        if node.op in ("avgpool", "maxpool"):
+            cls = "AvgPool2d" if node.op == "avgpool" else "MaxPool2d"
+            if not plain and "kernel" not in args:
+                return f"nn.Adaptive{cls}(1)"
+            parts = [self.py(plain[0] if plain else args["kernel"])]
+            parts += [f"{k}={self.py(args[k])}" for k in ("stride", "padding") if k in args]
+            return f"nn.{cls}({', '.join(parts)})"
+        # a block call: pass the input width, then what differs from inheriting
+        callee = self.blocks[node.op]
+        parts = [cin, self.py(args.get("out", Var("out", node.span)))]
+        parts.append(f"kernel_size={self.py(args.get('kernel', Var('kernel', node.span)))}")
+        parts.append(f"stride={self.py(args.get('stride', Var('stride', node.span)))}")
+        parts += [f"{p.name}={self.py(args[p.name])}" for p in callee.params if p.name in args]
+        return f"{callee.name}({', '.join(parts)}{b.block_kwarg})"
+
+    def after(self, node: Layer, channels: Expr) -> Expr:
+        return channels_after((node,), channels, self.blocks)
+
+    # -- a sequence of layers and groups -------------------------------------------------
+    def sequence(self, owner: str, body, start: Expr, init: list[str], forward: list[str]) -> None:
+        names = sequence_names(body)
+        channels = start
+        current = "x"
+        relu_on_input = any(
+            isinstance(n, Layer) and n.op == "relu" and i == _first_module(body) for i, n in enumerate(body)
+        )
+        declared: set[str] = set()
+        for node, name in zip(body, names):
+            if isinstance(node, Group):
+                channels, current = self.group(owner, node, channels, current, init, forward)
+                continue
+            if name is None:
+                continue  # identity
+            if name not in declared:
+                init.append(f"self.{name} = {self.ctor(node, channels, inplace=not relu_on_input)}")
+                declared.add(name)
+            forward.append(f"out = self.{name}({current})")
+            current = "out"
+            channels = self.after(node, channels)
+        if current == "x":
+            forward.append("out = x")
+
+    def group(
+        self, owner: str, group: Group, channels: Expr, current: str, init: list[str], forward: list[str]
+    ):
+        terms = []
+        widths = []
+        for arm in group.arms:
+            form = arm_form(arm)
+            attr = arm.name
+            if attr in RESERVED or keyword.iskeyword(attr):
+                raise ArchError(
+                    [
+                        Diagnostic(
+                            f"arm name '{attr}' is taken in the generated code", arm.span, "rename the arm"
+                        )
+                    ]
+                )
+            build: list[str] = []
+            if form.kind == "identity":
+                terms.append(current)
+                widths.append(channels)
+                continue
+            if form.kind == "list":
+                cls = self.arm_class(owner, arm)
+                args = self.arm_args(arm, channels)
+                count = self.py(arm.count)
+                build.append(f"self.{attr} = nn.ModuleList([{cls}({args}) for _ in range({count})])")
+                expr = f"sum(branch({current}) for branch in self.{attr})"
+            else:
+                ctors, width = [], channels
+                for node in form.modules:
+                    ctors.append(self.ctor(node, width, inplace=False))
+                    width = self.after(node, width)
+                value = (
+                    ctors[0] if form.kind == "module" else f"{self.backend.sequential}({', '.join(ctors)})"
+                )
+                build.append(f"self.{attr} = {value}")
+                expr = f"self.{attr}({current})"
+            widths.append(channels_after(arm.body, channels, self.blocks))
+            if arm.condition is not None:
+                init.append(f"self.{attr}: nn.Module | None = None")
+                init.append(f"if {self.py(arm.condition)}:")
+                init += [f"    {line}" for line in build]
+                expr = f"{current} if self.{attr} is None else self.{attr}({current})"
+            else:
+                init += build
+            forward.append(f"{attr} = {expr}")
+            terms.append(attr)
+        if group.kind == "sum":
+            forward.append(f"out = {' + '.join(terms)}")
+            return widths[0], "out"
+        self.uses.add("cat")
+        forward.append(f"out = torch.cat([{', '.join(terms)}], dim=1)")
+        total = widths[0]
+        for width in widths[1:]:
+            from .ir import BinOp
+
+            total = BinOp("+", total, width, group.span)
+        return total, "out"
+
+    def arm_names(self, arm: Arm) -> list[str]:
+        """The block names an arm class needs, in a fixed order."""
+        used = body_names(arm.body)
+        block = self.blocks[self._owner]
+        order = ["out", "kernel", "stride"] + [p.name for p in block.params]
+        return [
+            n
+            for n in order
+            if n in used or (n in ("kernel", "stride", "out") and _calls_block(arm.body, self.blocks))
+        ]
+
+    def arm_args(self, arm: Arm, channels: Expr) -> str:
+        return (
+            ", ".join([self.py(channels)] + [RENAME.get(n, n) for n in self.arm_names(arm)])
+            + self.backend.block_kwarg
+        )
+
+    def arm_class(self, owner: str, arm: Arm) -> str:
+        name = arm_class(owner, arm)
+        init: list[str] = []
+        forward: list[str] = []
+        self.sequence(owner, arm.body, Var("in", arm.span), init, forward)
+        params = ["in_channels: int"] + [
+            f"{RENAME.get(n, n)}: {self.type_of(n)}" for n in self.arm_names(arm)
+        ]
+        self.classes.append(
+            ClassView(
+                name=name,
+                bases="nn.Module",
+                doc=f"One '{arm.name}' arm of a {owner}.",
+                params=", ".join(params) + self.backend.init_param,
+                init=tuple(init),
+                forward=tuple(forward + ["return out"]),
             )
         )
-    options = [o for o in kind.options if o != "branches"]
-    has_mid = any("mid" in (c.in_width, c.out_width) for c in kind.convs)
-    params = ["in_channels: int", "out_channels: int", "kernel_size: int = 3", "stride: int = 1"]
-    if multi:
-        params.append(f"branches: int = {kind.options['branches']}")
-    params += [f"{o}: int = {kind.options[o]}" for o in options]
-    branch_params = (
-        ["in_channels: int"]
-        + (["mid_channels: int"] if has_mid else [])
-        + [
-            "out_channels: int",
-            "kernel_size: int = 3",
-            "stride: int = 1",
+        return name
+
+    def type_of(self, name: str) -> str:
+        for param in self.blocks[self._owner].params:
+            if param.name == name:
+                return param.type
+        return "int"
+
+    # -- one block definition -------------------------------------------------------------
+    def block(self, block: BlockDef) -> None:
+        self._owner = block.name
+        init: list[str] = []
+        forward: list[str] = []
+        self.sequence(block.name, block.body, Var("in", block.span), init, forward)
+        params = ["in_channels: int", "out_channels: int", "kernel_size: int = 3", "stride: int = 1"]
+        for param in block.params:
+            default = f" = {self.py(param.default)}" if param.default is not None else ""
+            params.append(f"{param.name}: {param.type}{default}")
+        doc = _doc_of(block)
+        self.classes.append(
+            ClassView(
+                name=block.name,
+                bases="nn.Module",
+                doc=doc,
+                params=", ".join(params) + self.backend.init_param,
+                init=tuple(init),
+                forward=tuple(forward + ["return out"]),
+            )
+        )
+
+
+def _first_module(body) -> int:
+    for i, node in enumerate(body):
+        if isinstance(node, Group) or is_module(node):
+            return i
+    return -1
+
+
+def _calls_block(body, blocks) -> bool:
+    return any(isinstance(n, Layer) and n.op in blocks for n in body)
+
+
+def _doc_of(block: BlockDef) -> str:
+    return f"{block.name}, as defined in {Path(block.path).name}."
+
+
+def _block_call(analysis: Analysis, b: BlockInstance, backend: Backend) -> str:
+    block = analysis.program.blocks[b.kind]
+    args = [str(b.in_channels), str(b.out_channels), f"kernel_size={b.kernel}"]
+    if b.stride != 1:
+        args.append(f"stride={b.stride}")
+    for param in block.params:
+        value = dict(b.options)[param.name]
+        default = param.default.value if isinstance(param.default, Num) else None
+        if value != default:
+            args.append(f"{param.name}={value!r}")
+    return f"{b.kind}({', '.join(args)}{backend.block_kwarg})"
+
+
+def _layer_ctor(op: str, args: dict, cin: int, backend: Backend, inplace: bool = True) -> str:
+    if op == "conv":
+        parts = [
+            str(cin),
+            str(args["out"]),
+            f"kernel_size={args['kernel']}",
+            f"stride={args['stride']}",
+            f"padding={args['padding']}",
         ]
-    )
-    branch_args = (
-        ["in_channels"] + (["mid_channels"] if has_mid else []) + ["out_channels", "kernel_size", "stride"]
-    )
-    return BlockView(
-        name=kind.name,
-        branch=kind.name.removesuffix("Block") + "Branch" if multi else None,
-        doc=kind.doc,
-        params=", ".join(params) + backend.init_param,
-        mid="out_channels // reduction" if has_mid and "reduction" in kind.options else None,
-        branch_params=", ".join(branch_params) + backend.init_param,
-        branch_args=", ".join(branch_args) + backend.block_kwarg,
-        convs=tuple(convs),
-    )
-
-
-def _block_call(block: BlockInstance, multi: bool, backend: Backend) -> str:
-    kind = KINDS[block.kind]
-    args = [str(block.in_channels), str(block.out_channels), f"kernel_size={block.kernel}"]
-    if block.stride != 1:
-        args.append(f"stride={block.stride}")
-    for name, value in block.options:
-        if value != kind.options[name] and (name != "branches" or multi):
-            args.append(f"{name}={value}")
-    return f"{block.kind}({', '.join(args)}{backend.block_kwarg})"
+        if args["groups"] != 1:
+            parts.append(f"groups={args['groups']}")
+        parts.append(f"bias={args['bias']}")
+        return f"{backend.conv}({', '.join(parts)}{backend.layer_kwargs})"
+    if op == "linear":
+        bias = "" if args.get("bias", True) else ", bias=False"
+        return f"{backend.linear}({cin}, {args['out']}{bias}{backend.layer_kwargs})"
+    if op == "bn":
+        return f"nn.BatchNorm2d({cin})"
+    if op == "relu":
+        return "nn.ReLU(inplace=True)" if inplace else "nn.ReLU()"
+    if op == "flatten":
+        return "nn.Flatten()"
+    if op in ("avgpool", "maxpool"):
+        cls = "AvgPool2d" if op == "avgpool" else "MaxPool2d"
+        if not args:
+            return f"nn.Adaptive{cls}(1)"
+        return f"nn.{cls}({args['kernel']}, stride={args['stride']}, padding={args['padding']})"
+    if op == "shift":
+        return "Shift()"
+    raise AssertionError(op)
 
 
 def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelView:
     model = analysis.model
-    kinds = [KINDS[k] for k in analysis.kinds]
-    blocks = tuple(_block_view(kind, kind.name in analysis.multi_branch, backend) for kind in kinds)
+    writer = _Classes(analysis, backend)
+    for kind in analysis.kinds:
+        writer.block(analysis.program.blocks[kind])
     attributes: list[tuple[str, tuple[str, ...] | str]] = []
     forward = []
-    if model.stem is not None:
-        stem = model.stem
-        conv = f"{backend.conv}({model.input[0]}, {stem.channels}, kernel_size={stem.kernel}, stride={stem.stride}, padding={stem.kernel // 2}, bias=False{backend.layer_kwargs})"
-        attributes.append(("stem", (conv, f"nn.BatchNorm2d({stem.channels})", "nn.ReLU(inplace=True)")))
+    if analysis.stem:
+        items = tuple(_layer_ctor(s.op, dict(s.args), s.in_channels, backend) for s in analysis.stem)
+        if any(s.op == "shift" for s in analysis.stem):
+            writer.uses.add("shift")
+        attributes.append(("stem", items))
         forward.append("stem")
     for stage in analysis.stages:
-        calls = tuple(_block_call(b, b.kind in analysis.multi_branch, backend) for b in stage.blocks)
-        attributes.append((stage.name, calls))
+        attributes.append((stage.name, tuple(_block_call(analysis, b, backend) for b in stage.blocks)))
         forward.append(stage.name)
     for layer in analysis.head:
-        expr = {
-            "avgpool": "nn.AdaptiveAvgPool2d(1)",
-            "maxpool": "nn.AdaptiveMaxPool2d(1)",
-            "flatten": "nn.Flatten()",
-            "relu": "nn.ReLU(inplace=True)",
-        }.get(
-            layer.op
-        ) or f"{backend.linear}({layer.in_features}, {layer.out_features}{backend.layer_kwargs})"
-        attributes.append((layer.name, expr))
+        args = dict(layer.args)
+        attributes.append((layer.name, _layer_ctor(layer.op, args, layer.in_features or 0, backend)))
         forward.append(layer.name)
     input_shape = "x".join(map(str, model.input))
     regenerate = (
@@ -165,14 +376,7 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
         f"{analysis.tiles} tiles of {analysis.tile_size}x{analysis.tile_size}."
     )
     constants = (
-        Attribute(
-            "INPUT_SHAPE",
-            (
-                f"({', '.join(map(str, model.input))},)"
-                if len(model.input) == 1
-                else f"({', '.join(map(str, model.input))})"
-            ),
-        ),
+        Attribute("INPUT_SHAPE", f"({', '.join(map(str, model.input))})"),
         Attribute("NUM_CLASSES", str(analysis.output[0]) if len(analysis.output) == 1 else "None"),
         Attribute("PARAMS_TOTAL", f"{analysis.params_total:_}"),
         Attribute("PARAMS_ANALOG", f"{analysis.params_analog:_}"),
@@ -180,15 +384,24 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
         Attribute("TILES", str(analysis.tiles)),
         Attribute("TILE_SIZE", str(analysis.tile_size)),
     )
+    digital = tuple(mark.path for mark in model.digital)
+    if digital:
+        constants += (Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in digital) + ",)"),)
+    imports = list(backend.imports)
+    if "cat" in writer.uses:
+        imports.insert(0, "import torch")
+    if "shift" in writer.uses:
+        imports.append("from torch.nn import functional as F")
     return ModelView(
         header=header,
         doc=doc,
-        imports=backend.imports,
+        imports=tuple(sorted(set(imports), key=imports.index)),
         constants=constants,
-        blocks=blocks,
+        classes=tuple(writer.classes),
         name=model.name,
         attributes=tuple(attributes),
         forward=tuple(forward),
+        digital=digital,
     )
 
 
@@ -208,5 +421,5 @@ def render(analysis: Analysis, backend: Backend, spec_label: str) -> str:
     """The formatted Python module for `analysis` in `backend`."""
     view = build_view(analysis, backend, spec_label)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
-    code = template.render(view=view, backend=backend)
+    code = template.render(view=view, backend=backend, uses_shift="Shift()" in repr(view))
     return black.format_str(code, mode=BLACK_MODE)

@@ -76,8 +76,8 @@ def test_shapes_follow_same_padding_and_strides():
     a = analyse("resnet32")
     by_path = {layer.path: layer for layer in a.layers}
     assert by_path["stem.0"].out_shape == (16, 32, 32)
-    assert by_path["stage2.0.conv1"].out_shape == (32, 16, 16)
-    assert by_path["stage3.4.bn2"].out_shape == (64, 8, 8)
+    assert by_path["stage2.0.residual.0.conv1"].out_shape == (32, 16, 16)
+    assert by_path["stage3.4.residual.0.bn2"].out_shape == (64, 8, 8)
     assert by_path["avgpool"].out_shape == (64, 1, 1)
     assert by_path["fc"].out_shape == (10,)
     # projection only where the shape changes

@@ -103,9 +103,9 @@ CASES = {
     "reduction too large": (
         swap("branches 2", "reduction 64"),
         6,
-        29,
-        "reduction 64 leaves no channels",
-        None,
+        5,
+        "in BottleneckBlock: conv output channels must be at least 1, got 0",
+        "resnet.arch",
     ),
     "fc before flatten": (
         swap("avgpool flatten fc", "avgpool fc"),

@@ -32,13 +32,17 @@ def test_repetition_stays_a_repeat_in_the_ir():
 def test_every_statement_lowers_with_positions():
     spec = parse((ROOT / "specs" / "t500.arch").read_text(), "specs/t500.arch")
     m = spec.model
-    assert m.name == "T500" and m.input == (3, 32, 32) and m.classes == 10
-    assert (m.stem.kernel, m.stem.channels, m.stem.stride) == (5, 48, 1)
-    assert [(s.channels, s.stride) for s in m.stages] == [(64, 1), (160, 2), (176, 2)]
+    assert m.name == "T500" and m.input == (3, 32, 32) and m.classes.value == 10
+    assert (m.stem.kernel, m.stem.channels.value, m.stem.stride) == (5, 48, None)
+    assert [(s.channels.value, s.stride and s.stride.value) for s in m.stages] == [
+        (64, None),
+        (160, 2),
+        (176, 2),
+    ]
     block = m.stages[0].body[0].block
     assert block.kind == "BottleneckBlock"
-    assert {o.name: o.value for o in block.options} == {"branches": 2, "reduction": 2}
-    assert [op.name for op in m.head] == ["avgpool", "flatten", "fc"]
+    assert {o.name: o.value.value for o in block.options} == {"branches": 2, "reduction": 2}
+    assert [op.op for op in m.head] == ["avgpool", "flatten", "fc"]
     # spans point into the file
     line = spec.source.splitlines()[block.span.line - 1]
     assert line[block.span.column - 1 :].startswith("BottleneckBlock")
@@ -61,7 +65,7 @@ def test_blank_lines_comments_and_missing_final_newline_are_fine():
 def test_options_in_any_order_mean_the_same():
     a = model_of("  stage 8 {\n    BottleneckBlock conv3x3 branches 2 reduction 2\n  }")
     b = model_of("  stage 8 {\n    BottleneckBlock conv3x3 reduction 2 branches 2\n  }")
-    opts = lambda m: sorted((o.name, o.value) for o in m.stages[0].body[0].block.options)
+    opts = lambda m: sorted((o.name, o.value.value) for o in m.stages[0].body[0].block.options)
     assert opts(a) == opts(b)
 
 
@@ -75,6 +79,9 @@ def test_grammar_is_strict_lalr():
 
 @pytest.mark.parametrize("source", ["", "model M {\n", "model M {\n  stage 16 {\n}\n"])
 def test_incomplete_input_is_a_located_error(source):
+    from generator.checker import check
+
     with pytest.raises(ArchError) as info:
-        parse(source, "x.arch")
-    assert info.value.diagnostics[0].span.line >= 1
+        check(parse(source, "x.arch"))
+    assert info.value.diagnostics[0].span.line >= 0
+    assert info.value.render().startswith("x.arch:")

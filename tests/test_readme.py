@@ -3,6 +3,7 @@
 import re
 
 from conftest import ROOT
+
 from generator.cli import main
 
 README = (ROOT / "README.md").read_text()

@@ -1,0 +1,131 @@
+"""A spec plus everything it uses: the shipped block library, its `use` includes
+(resolved relative to the including file, then in the shipped library), their
+blocks and lets. Include cycles and duplicate definitions are located errors."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ArchError, Diagnostic
+from .files import read_spec
+from .ir import BlockDef, Let, Spec
+from .lower import parse
+
+LIBRARY = Path(__file__).resolve().parent / "library"
+PRELUDE = ("resnet.arch",)  # used by every spec without saying so
+
+
+@dataclass(frozen=True)
+class Program:
+    spec: Spec  # the file the user named
+    blocks: dict[str, BlockDef]
+    lets: tuple[Let, ...]  # in definition order, includes first
+    sources: dict[str, str]  # path -> text, for error excerpts
+
+
+def library_label(name: str) -> str:
+    return f"<archgen>/{name}"
+
+
+@functools.lru_cache(maxsize=None)
+def _library_spec(name: str) -> Spec:
+    return parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
+
+
+def link(spec: Spec) -> Program:
+    """Resolve `spec`'s includes; raise ArchError on cycles, missing files, clashes."""
+    problems: list[Diagnostic] = []
+    sources: dict[str, str] = {spec.path: spec.source}
+    files: list[Spec] = [_library_spec(name) for name in PRELUDE]
+    for lib in files:
+        sources[lib.path] = lib.source
+    seen: set[str] = {lib.path for lib in files}
+
+    def visit(current: Spec, stack: tuple[str, ...]) -> None:
+        for use in current.uses:
+            target = _resolve(current.path, use.target)
+            if target is None:
+                problems.append(
+                    Diagnostic(
+                        f"cannot find '{use.target}'",
+                        use.span,
+                        f"paths are relative to {Path(current.path).parent.as_posix() or '.'}/ "
+                        f"or name a shipped library file ({', '.join(sorted(p.name for p in LIBRARY.glob('*.arch')))})",
+                    )
+                )
+                continue
+            key = target
+            if key in stack:
+                chain = " -> ".join([*stack[stack.index(key) :], key])
+                problems.append(
+                    Diagnostic(f"include cycle: {chain}", use.span, "remove one of these `use` lines")
+                )
+                continue
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                if key.startswith("<archgen>/"):
+                    included = _library_spec(key.removeprefix("<archgen>/"))
+                else:
+                    included = parse(read_spec(key).replace("\r\n", "\n").replace("\r", "\n"), key)
+            except ArchError as err:
+                problems.extend(err.diagnostics)
+                sources.update(err.sources)
+                continue
+            sources[included.path] = included.source
+            if included.model is not None:
+                problems.append(
+                    Diagnostic(
+                        f"'{use.target}' defines a model; a used file may hold only blocks and lets",
+                        use.span,
+                        "move the model out, or use the file the other way round",
+                    )
+                )
+            visit(included, (*stack, key))
+            files.append(included)
+
+    visit(spec, (spec.path,))
+    files.append(spec)
+    blocks: dict[str, BlockDef] = {}
+    lets: dict[str, Let] = {}
+    for file in files:
+        for block in file.blocks:
+            if block.name in blocks:
+                first = blocks[block.name].span
+                problems.append(
+                    Diagnostic(
+                        f"duplicate block '{block.name}'",
+                        block.span,
+                        f"first defined at {first.path}:{first.line}; rename one",
+                    )
+                )
+                continue
+            blocks[block.name] = block
+        for let in file.lets:
+            if let.name in lets:
+                first = lets[let.name].span
+                problems.append(
+                    Diagnostic(
+                        f"duplicate let '{let.name}'", let.span, f"first defined at {first.path}:{first.line}"
+                    )
+                )
+                continue
+            lets[let.name] = let
+    if problems:
+        raise ArchError(problems, spec.source, sources)
+    return Program(spec, blocks, tuple(lets.values()), sources)
+
+
+def _resolve(including: str, target: str) -> str | None:
+    """A path for `target` used from `including`, or None if there is none."""
+    if including.startswith("<archgen>/"):
+        return library_label(target) if (LIBRARY / target).is_file() else None
+    local = Path(including).parent / target
+    if local.is_file():
+        return local.as_posix()
+    if (LIBRARY / target).is_file():
+        return library_label(target)
+    return None

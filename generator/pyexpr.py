@@ -1,0 +1,133 @@
+"""Spec expressions -> Python source, and the symbolic channel count of a block.
+
+Inside generated classes the implicit names read like torchvision's:
+`in` -> in_channels, `out` -> out_channels, `kernel` -> kernel_size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .ir import BinOp, BlockDef, Expr, Func, Group, Layer, Num, Unary, Var
+
+RENAME = {"in": "in_channels", "out": "out_channels", "kernel": "kernel_size", "stride": "stride"}
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "not": 3,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "//": 6,
+    "/": 6,
+}
+
+
+def to_python(expr: Expr, constants: dict[str, object], parent: int = 0, right: bool = False) -> str:
+    """Python source for `expr`; lets and true/false become literals."""
+    if isinstance(expr, Num):
+        return repr(expr.value)
+    if isinstance(expr, Var):
+        if expr.name in RENAME:
+            return RENAME[expr.name]
+        if expr.name in constants:
+            return repr(constants[expr.name])
+        if expr.name in ("true", "false"):
+            return "True" if expr.name == "true" else "False"
+        return expr.name
+    if isinstance(expr, Func):
+        return f"{expr.name}({', '.join(to_python(a, constants) for a in expr.args)})"
+    if isinstance(expr, Unary):
+        if expr.op == "not":
+            text = f"not {to_python(expr.operand, constants, 3)}"
+            return f"({text})" if parent > 3 else text
+        return f"-{to_python(expr.operand, constants, 7)}"
+    level = _PRECEDENCE[expr.op]
+    text = (
+        f"{to_python(expr.left, constants, level)} {expr.op} {to_python(expr.right, constants, level, True)}"
+    )
+    return f"({text})" if level < parent or (right and level == parent) else text
+
+
+def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
+    if isinstance(expr, Var):
+        return names.get(expr.name, expr)
+    if isinstance(expr, BinOp):
+        return replace(expr, left=substitute(expr.left, names), right=substitute(expr.right, names))
+    if isinstance(expr, Unary):
+        return replace(expr, operand=substitute(expr.operand, names))
+    if isinstance(expr, Func):
+        return replace(expr, args=tuple(substitute(a, names) for a in expr.args))
+    return expr
+
+
+def free_names(node) -> set[str]:
+    """Every name an expression, layer, group or body refers to."""
+    if isinstance(node, Var):
+        return {node.name}
+    if isinstance(node, BinOp):
+        return free_names(node.left) | free_names(node.right)
+    if isinstance(node, Unary):
+        return free_names(node.operand)
+    if isinstance(node, Func):
+        return set().union(*map(free_names, node.args)) if node.args else set()
+    if isinstance(node, Layer):
+        return set().union(set(), *(free_names(a.value) for a in node.args))
+    if isinstance(node, Group):
+        out: set[str] = set()
+        for arm in node.arms:
+            for part in (arm.count, arm.condition):
+                if part is not None:
+                    out |= free_names(part)
+            out |= body_names(arm.body)
+        return out
+    return set()
+
+
+def body_names(body) -> set[str]:
+    out: set[str] = set()
+    for node in body:
+        out |= free_names(node)
+    return out
+
+
+def channels_after(body, start: Expr, blocks: dict[str, BlockDef]) -> Expr:
+    """The channel count after `body`, as an expression of the block's names."""
+    current = start
+    for node in body:
+        if isinstance(node, Group):
+            widths = []
+            for arm in node.arms:
+                widths.append(channels_after(arm.body, current, blocks))
+            if node.kind == "sum":
+                current = widths[0]
+            else:
+                total = widths[0]
+                for width in widths[1:]:
+                    total = BinOp("+", total, width, node.span)
+                current = total
+        elif node.op in ("conv", "fc"):
+            out = next((a.value for a in node.args if a.name == "out"), None)
+            plain = [a for a in node.args if a.name is None]
+            current = out if out is not None else plain[1 if node.op == "conv" else 0].value
+        elif node.op in blocks:
+            callee = blocks[node.op]
+            names: dict[str, Expr] = {"in": current}
+            given = {a.name: a.value for a in node.args}
+            for implicit in ("out", "stride", "kernel"):
+                if implicit in given:
+                    names[implicit] = given[implicit]
+            for param in callee.params:
+                if param.name in given:
+                    names[param.name] = given[param.name]
+                elif param.default is not None:
+                    names[param.name] = param.default
+            inner = channels_after(callee.body, Var("in", node.span), blocks)
+            current = substitute(inner, names)
+    return current
