@@ -16,7 +16,13 @@ from .files import write_atomically
 
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
-MODULE_COMMANDS = {"diff": "generator.diff", "graph": "generator.graph", "fmt": "generator.fmt"}
+MODULE_COMMANDS = {
+    "diff": "generator.diff",
+    "graph": "generator.graph",
+    "fmt": "generator.fmt",
+    "import": "generator.importer",
+    "export": "generator.exporter",
+}
 TARGETS = ("torch", "aihwkit", "all")
 # Names the generated module defines or imports; a model class may not take them.
 RESERVED = {"nn", "Tensor", "build", "build_analog", "default_rpu_config", "annotations"}

@@ -390,6 +390,8 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
     imports = list(backend.imports)
     if "cat" in writer.uses:
         imports.insert(0, "import torch")
+    if digital and backend.name == "aihwkit":
+        imports.insert(1, "from aihwkit.nn.conversion import convert_to_digital")
     if "shift" in writer.uses:
         imports.append("from torch.nn import functional as F")
     return ModelView(

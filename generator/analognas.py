@@ -1,0 +1,170 @@
+"""The AnalogNAS bridge: search-space configurations <-> .arch specs.
+
+A configuration is the dict that IBM/analog-nas's `ConfigSpace.sample_arch()`
+and its search produce: out_channel0, M, R1..R5, convblock1..5, widenfact1..5,
+B1..B5. `to_spec` writes a spec that builds exactly the public
+`resnet_macro_architecture.Network(config)`, with the blocks of the shipped
+library `analognas.arch`; `from_analysis` reads a checked spec back into a
+configuration, or says why the spec does not fit the space.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import __version__
+from .checker import Analysis
+
+GROUPS = range(1, 6)
+KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(
+    key for m in GROUPS for key in (f"convblock{m}", f"widenfact{m}", f"B{m}")
+)
+INPUT = (3, 32, 32)
+CLASSES = 10
+
+
+class NotInSpace(ValueError):
+    """A configuration or spec outside the AnalogNAS search space."""
+
+
+def validate(config: dict) -> dict:
+    missing = [key for key in KEYS if key not in config]
+    if missing:
+        raise NotInSpace(f"missing keys: {', '.join(missing)}")
+    extra = sorted(set(config) - set(KEYS))
+    if extra:
+        raise NotInSpace(f"unknown keys: {', '.join(extra)}")
+    out: dict = {}
+    for key in KEYS:
+        value = config[key]
+        if key.startswith("widenfact"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise NotInSpace(f"{key} must be a number, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise NotInSpace(f"{key} must be a whole number, got {value!r}")
+        out[key] = value
+    if not 1 <= out["M"] <= 5:
+        raise NotInSpace(f"M must be 1 to 5, got {out['M']}")
+    if out["out_channel0"] < 1:
+        raise NotInSpace(f"out_channel0 must be at least 1, got {out['out_channel0']}")
+    for m in range(1, out["M"] + 1):
+        if out[f"widenfact{m}"] <= 0:
+            raise NotInSpace(f"widenfact{m} must be positive for a used group, got {out[f'widenfact{m}']}")
+        if out[f"B{m}"] < 1:
+            raise NotInSpace(f"B{m} must be at least 1 for a used group, got {out[f'B{m}']}")
+        if out[f"R{m}"] < 0:
+            raise NotInSpace(f"R{m} must be at least 0, got {out[f'R{m}']}")
+    return out
+
+
+def widths(config: dict) -> list[int]:
+    """Group widths as the public code computes them: floor division by a float, then round."""
+    out, previous = [], config["out_channel0"]
+    for m in range(1, config["M"] + 1):
+        previous = int(round(previous // config[f"widenfact{m}"]))
+        out.append(previous)
+    return out
+
+
+def _literal(value) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
+    """A spec for `config` (validated first)."""
+    config = validate(config)
+    for m, width in enumerate(widths(config), start=1):
+        if width < 1:
+            raise NotInSpace(f"group {m} would have {width} channels")
+    lines = [
+        f"# AnalogNAS architecture imported from {source} by archgen {__version__}.",
+        "# It builds what analogainas.search_spaces.resnet_macro_architecture.Network(config)",
+        "# builds for a 3x32x32 input and 10 classes. The lets are the configuration;",
+        "# `archgen export analognas` reads them back. As in the public code, every",
+        "# group has at least one block, no block strides, and convblock is unused.",
+        'use "analognas.arch"',
+        "",
+    ]
+    lines += [f"let {key} = {_literal(config[key])}" for key in KEYS]
+    lines += ["", "# Group widths: c_m = int(round(c_{m-1} // widenfact_m)), c_0 = out_channel0."]
+    previous = "out_channel0"
+    for m in range(1, config["M"] + 1):
+        lines.append(f"let c{m} = round({previous} // widenfact{m})")
+        previous = f"c{m}"
+    lines += [
+        "",
+        f"model {name} {{",
+        f"  input {'x'.join(map(str, INPUT))}",
+        f"  classes {CLASSES}",
+        "  stem {",
+        "    conv(7, out_channel0, padding=1)",
+        "    bn",
+        "  }",
+    ]
+    for m in range(1, config["M"] + 1):
+        count = max(config[f"R{m}"], 1)
+        lines += [f"  stage c{m} {{", f"    AnalogNASBlock conv3x3 branches B{m} x{count}", "  }"]
+    lines += ["  head relu avgpool(8, stride=1) flatten fc", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def from_analysis(analysis: Analysis) -> dict:
+    """The configuration a checked spec stands for; NotInSpace says where it leaves the space."""
+    model = analysis.model
+    if tuple(model.input) != INPUT or analysis.output != (CLASSES,):
+        raise NotInSpace(
+            f"the space is for {'x'.join(map(str, INPUT))} inputs and {CLASSES} classes, "
+            f"this model maps {'x'.join(map(str, model.input))} to {'x'.join(map(str, analysis.output))}"
+        )
+    stem = [(s.op, dict(s.args)) for s in analysis.stem]
+    if [op for op, _ in stem] != ["conv", "bn"] or {
+        k: stem[0][1][k] for k in ("kernel", "stride", "padding", "groups", "bias")
+    } != {"kernel": 7, "stride": 1, "padding": 1, "groups": 1, "bias": False}:
+        raise NotInSpace("the stem must be `conv(7, C, padding=1)` then `bn`")
+    head = [(h.op, dict(h.args)) for h in analysis.head]
+    if [op for op, _ in head] != ["relu", "avgpool", "flatten", "linear"] or head[1][1] != {
+        "kernel": 8,
+        "stride": 1,
+        "padding": 0,
+    }:
+        raise NotInSpace("the head must be `relu avgpool(8, stride=1) flatten fc`")
+    if not 1 <= len(analysis.stages) <= 5:
+        raise NotInSpace(f"the space has 1 to 5 groups, this model has {len(analysis.stages)} stages")
+    lets = analysis.values
+    config: dict = {"out_channel0": stem[0][1]["out"], "M": len(analysis.stages)}
+    previous = config["out_channel0"]
+    for m, stage in enumerate(analysis.stages, start=1):
+        kinds = {b.kind for b in stage.blocks}
+        if kinds != {"AnalogNASBlock"}:
+            raise NotInSpace(f"stage{m} uses {', '.join(sorted(kinds))}; the space has AnalogNASBlock only")
+        if any(b.kernel != 3 or b.stride != 1 for b in stage.blocks):
+            raise NotInSpace(f"stage{m}: the space's blocks are conv3x3 with stride 1")
+        branches = {b.branches for b in stage.blocks}
+        if len(branches) != 1:
+            raise NotInSpace(f"stage{m}: all blocks of a group have the same number of branches")
+        count = len(stage.blocks)
+        r = lets.get(f"R{m}")
+        config[f"R{m}"] = r if isinstance(r, int) and max(r, 1) == count else count
+        config[f"B{m}"] = branches.pop()
+        config[f"convblock{m}"] = lets.get(f"convblock{m}", 1)
+        given = lets.get(f"widenfact{m}")
+        if isinstance(given, (int, float)) and given > 0 and int(round(previous // given)) == stage.channels:
+            config[f"widenfact{m}"] = given
+        else:  # any factor in (prev / (c + 1), prev / c] gives c; take the middle
+            config[f"widenfact{m}"] = _factor_for(previous, stage.channels)
+        previous = stage.channels
+    for m in range(len(analysis.stages) + 1, 6):
+        for key in (f"R{m}", f"convblock{m}", f"widenfact{m}", f"B{m}"):
+            value = lets.get(key, 0)
+            config[key] = value
+    return {key: config[key] for key in KEYS}
+
+
+def _factor_for(previous: int, width: int) -> float:
+    factor = previous / (width + 0.5)
+    if int(round(previous // factor)) != width:
+        raise NotInSpace(f"no widen factor turns {previous} channels into {width}")
+    return factor

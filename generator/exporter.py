@@ -1,0 +1,40 @@
+"""`archgen export analognas SPEC`: a spec that fits the search space -> its configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .analognas import NotInSpace, from_analysis
+from .errors import ArchError
+from .files import write_atomically
+
+HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search space"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("format", choices=["analognas"], help="the kind of configuration (analognas)")
+    parser.add_argument("spec", metavar="SPEC", help="an .arch file")
+    parser.add_argument("-o", "--output", metavar="FILE.json", help="where to write it (default: print it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .cli import load
+
+    try:
+        config = from_analysis(load(args.spec, 512))
+    except ArchError as err:
+        print(err.render(), file=sys.stderr)
+        return 1
+    except NotInSpace as err:
+        print(f"{args.spec}: error: does not fit the AnalogNAS search space: {err}", file=sys.stderr)
+        return 1
+    text = json.dumps(config, indent=2) + "\n"
+    if args.output:
+        write_atomically(Path(args.output), text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
