@@ -215,15 +215,17 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
     )
     first = prev = f"m{m}_input"
     dot.node(prev, label=_html("Input", "x".join(map(str, a.model.input))), shape="plain", style="solid")
-    stem = a.model.stem
-    if stem is not None:
+    # The stem's convs, as the figure draws it ("Conv SxS"); BN and ReLU go unsaid.
+    for s, layer in enumerate(layer for layer in a.stem if layer.op == "conv"):
+        conv = dict(layer.args)
+        node = f"m{m}_stem{s}"
         dot.node(
-            f"m{m}_stem",
-            label=_html(f"Conv {stem.kernel}x{stem.kernel}", _conv_detail(stem.channels, stem.stride)),
-            fillcolor=CONV_FILL.get(stem.kernel, CONV_FILL_OTHER),
+            node,
+            label=_html(f"Conv {conv['kernel']}x{conv['kernel']}", _conv_detail(conv["out"], conv["stride"])),
+            fillcolor=CONV_FILL.get(conv["kernel"], CONV_FILL_OTHER),
         )
-        dot.edge(prev, f"m{m}_stem")
-        prev = f"m{m}_stem"
+        dot.edge(prev, node)
+        prev = node
     g = 0
     for stage in a.stages:
         for block, count in _groups(stage.blocks):
