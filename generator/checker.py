@@ -1,8 +1,8 @@
 """IR -> Analysis: every layer's shape, parameters, MACs and crossbar tiles.
 
 Pure Python (no torch). The checker evaluates the spec's expressions, expands
-every block call through its definition (the shipped BasicBlock and
-BottleneckBlock are definitions like any other), never changes the IR, names
+every block call through its definition (the shipped library's blocks are
+definitions like any other), never changes the IR, names
 each layer by its module path in the generated model, and collects every
 problem it finds before raising them together.
 """

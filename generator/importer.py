@@ -17,8 +17,12 @@ HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("format", choices=["analognas"], help="the kind of configuration (analognas)")
     parser.add_argument("config", metavar="CONFIG.json", help="the configuration dict as JSON")
-    parser.add_argument("-o", "--output", metavar="FILE.arch", help="where to write the spec (default: print it)")
-    parser.add_argument("--name", help="the model's name (default: from the output file name, else AnalogNAS)")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE.arch", help="where to write the spec (default: print it)"
+    )
+    parser.add_argument(
+        "--name", help="the model's name (default: from the output file name, else AnalogNAS)"
+    )
 
 
 def model_name(output: str | None) -> str:

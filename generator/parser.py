@@ -66,6 +66,15 @@ _EXAMPLES = {
         "model M {\nstage 16 {\nBasicBlock conv3x3 branches\n",
         "model M {\nstage 16 {\nBasicBlock conv3x3 branches x2\n",
     ],
+    "an option's value is a number, a name or an expression in parentheses, like `branches (n * 2)`": [
+        "model M {\nstage 16 {\nB branches d // 2\n",
+        "model M {\nstage 16 {\nB branches 4 // 2\n",
+        "model M {\nstage 16 {\nB branches 4.5 // 2\n",
+        "model M {\nstage 16 stride 1 + 1 {\n",
+        "model M {\nstage 16 stride s + 1 {\n",
+        "model M {\nstem conv3x3 16 stride 1 + 1\n",
+        "model M {\nstem conv3x3 16 stride s + 1\n",
+    ],
     "the repetition `xN` ends the block line": [
         "model M {\nstage 16 {\nBasicBlock conv3x3 x2 branches 2\n",
         "model M {\nstage 16 {\nBasicBlock x2 conv3x3\n",
@@ -167,7 +176,13 @@ def _example_keys() -> dict:
     return keys
 
 
-def _match_example(parser: Lark, err: UnexpectedInput) -> str | None:
+def _match_example(parser: Lark, err: UnexpectedInput, source: str) -> str | None:
+    # Errors of the interactive parse carry other expected-sets than plain parses
+    # (which the examples used): reparse plainly to compare like with like.
+    try:
+        parser.parse(source)
+    except UnexpectedInput as plain:
+        return _example_keys().get(_state_key(plain))
     return _example_keys().get(_state_key(err))
 
 
@@ -205,7 +220,7 @@ def _diagnose(parser: Lark, err: UnexpectedInput, source: str, path: str) -> Dia
     if isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END"):
         lines = source.rstrip("\n").splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
-    label = _match_example(parser, err)
+    label = _match_example(parser, err, source)
     expected = _expected_words(parser, getattr(err, "expected", None) or getattr(err, "accepts", ()) or ())
     message = f"unexpected {_describe(token)}"
     if label:

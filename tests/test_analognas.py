@@ -196,7 +196,11 @@ def test_specs_outside_the_space_are_refused_clearly(capsys):
 
 @pytest.mark.parametrize(
     "change, message",
-    [({"M": 7}, "M must be 1 to 5"), ({"B1": 0}, "B1 must be at least 1"), ({"widenfact1": "x"}, "widenfact1 must be a number")],
+    [
+        ({"M": 7}, "M must be 1 to 5"),
+        ({"B1": 0}, "B1 must be at least 1"),
+        ({"widenfact1": "x"}, "widenfact1 must be a number"),
+    ],
 )
 def test_bad_configurations_are_refused(change, message):
     config = {**configs(1)[0], **change}
