@@ -38,7 +38,11 @@ def validate(config: dict) -> dict:
     for key in KEYS:
         value = config[key]
         if key.startswith("widenfact"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise NotInSpace(f"{key} must be a number, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -52,9 +56,13 @@ def validate(config: dict) -> dict:
         raise NotInSpace(f"out_channel0 must be at least 1, got {out['out_channel0']}")
     for m in range(1, out["M"] + 1):
         if out[f"widenfact{m}"] <= 0:
-            raise NotInSpace(f"widenfact{m} must be positive for a used group, got {out[f'widenfact{m}']}")
+            raise NotInSpace(
+                f"widenfact{m} must be positive for a used group, got {out[f'widenfact{m}']}"
+            )
         if out[f"B{m}"] < 1:
-            raise NotInSpace(f"B{m} must be at least 1 for a used group, got {out[f'B{m}']}")
+            raise NotInSpace(
+                f"B{m} must be at least 1 for a used group, got {out[f'B{m}']}"
+            )
         if out[f"R{m}"] < 0:
             raise NotInSpace(f"R{m} must be at least 0, got {out[f'R{m}']}")
     return out
@@ -89,7 +97,10 @@ def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
         "",
     ]
     lines += [f"let {key} = {_literal(config[key])}" for key in KEYS]
-    lines += ["", "# Group widths: c_m = int(round(c_{m-1} // widenfact_m)), c_0 = out_channel0."]
+    lines += [
+        "",
+        "# Group widths: c_m = int(round(c_{m-1} // widenfact_m)), c_0 = out_channel0.",
+    ]
     previous = "out_channel0"
     for m in range(1, config["M"] + 1):
         lines.append(f"let c{m} = round({previous} // widenfact{m})")
@@ -106,7 +117,11 @@ def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
     ]
     for m in range(1, config["M"] + 1):
         count = max(config[f"R{m}"], 1)
-        lines += [f"  stage c{m} {{", f"    AnalogNASBlock conv3x3 branches B{m} x{count}", "  }"]
+        lines += [
+            f"  stage c{m} {{",
+            f"    AnalogNASBlock conv3x3 branches B{m} x{count}",
+            "  }",
+        ]
     lines += ["  head relu avgpool(8, stride=1) flatten fc", "}"]
     return "\n".join(lines) + "\n"
 
@@ -125,33 +140,45 @@ def from_analysis(analysis: Analysis) -> dict:
     } != {"kernel": 7, "stride": 1, "padding": 1, "groups": 1, "bias": False}:
         raise NotInSpace("the stem must be `conv(7, C, padding=1)` then `bn`")
     head = [(h.op, dict(h.args)) for h in analysis.head]
-    if [op for op, _ in head] != ["relu", "avgpool", "flatten", "linear"] or head[1][1] != {
+    if [op for op, _ in head] != ["relu", "avgpool", "flatten", "linear"] or head[1][
+        1
+    ] != {
         "kernel": 8,
         "stride": 1,
         "padding": 0,
     }:
         raise NotInSpace("the head must be `relu avgpool(8, stride=1) flatten fc`")
     if not 1 <= len(analysis.stages) <= 5:
-        raise NotInSpace(f"the space has 1 to 5 groups, this model has {len(analysis.stages)} stages")
+        raise NotInSpace(
+            f"the space has 1 to 5 groups, this model has {len(analysis.stages)} stages"
+        )
     lets = analysis.values
     config: dict = {"out_channel0": stem[0][1]["out"], "M": len(analysis.stages)}
     previous = config["out_channel0"]
     for m, stage in enumerate(analysis.stages, start=1):
         kinds = {b.kind for b in stage.blocks}
         if kinds != {"AnalogNASBlock"}:
-            raise NotInSpace(f"stage{m} uses {', '.join(sorted(kinds))}; the space has AnalogNASBlock only")
+            raise NotInSpace(
+                f"stage{m} uses {', '.join(sorted(kinds))}; the space has AnalogNASBlock only"
+            )
         if any(b.kernel != 3 or b.stride != 1 for b in stage.blocks):
             raise NotInSpace(f"stage{m}: the space's blocks are conv3x3 with stride 1")
         branches = {b.branches for b in stage.blocks}
         if len(branches) != 1:
-            raise NotInSpace(f"stage{m}: all blocks of a group have the same number of branches")
+            raise NotInSpace(
+                f"stage{m}: all blocks of a group have the same number of branches"
+            )
         count = len(stage.blocks)
         r = lets.get(f"R{m}")
         config[f"R{m}"] = r if isinstance(r, int) and max(r, 1) == count else count
         config[f"B{m}"] = branches.pop()
         config[f"convblock{m}"] = lets.get(f"convblock{m}", 1)
         given = lets.get(f"widenfact{m}")
-        if isinstance(given, (int, float)) and given > 0 and int(round(previous // given)) == stage.channels:
+        if (
+            isinstance(given, (int, float))
+            and given > 0
+            and int(round(previous // given)) == stage.channels
+        ):
             config[f"widenfact{m}"] = given
         else:  # any factor in (prev / (c + 1), prev / c] gives c; take the middle
             config[f"widenfact{m}"] = _factor_for(previous, stage.channels)

@@ -34,7 +34,9 @@ from .linker import Program, link
 # Repetition and branches are unrolled into explicit modules; past this a spec is
 # almost surely a typo, and the generated file would be unreadable anyway.
 MAX_UNROLL = 1024
-DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size = 512
+MAX_LAYERS = 50_000  # in all: `branches 1024 x1024` passes the caps above
+# aihwkit's default mapping: max_input_size = max_output_size = 512
+DEFAULT_TILE_SIZE = 512
 IMPLICIT = ("in", "out", "stride", "kernel")  # names every block body knows
 CONSTANTS = {"true": True, "false": False}
 FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}
@@ -170,7 +172,9 @@ class Analysis:
 
 def tiles_for(rows: int, cols: int, tile_size: int) -> int:
     """Crossbar tiles of one weight matrix, split as aihwkit's mapping does."""
-    return math.ceil(rows / tile_size) * math.ceil(cols / tile_size)
+    return -(-rows // tile_size) * -(
+        -cols // tile_size
+    )  # integer ceil: exact at any size
 
 
 def check(spec: Spec | Program, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
@@ -207,7 +211,9 @@ class _Walker:
     layers: list[Layer] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     call_site: Span | None = None  # where the block being expanded is used in the spec
-    blocks_open: list[str] = field(default_factory=list)  # the blocks being expanded, outermost first
+    blocks_open: list[str] = field(
+        default_factory=list
+    )  # the blocks being expanded, outermost first
     digital: frozenset[str] = frozenset()
 
     # -- reporting -----------------------------------------------------------------
@@ -218,8 +224,12 @@ class _Walker:
             # and where in the block it arose.
             lines = self.program.sources.get(span.path, "").splitlines()
             text = lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
-            hint = (f"{hint}; " if hint else "") + f"raised at {span.path}:{span.line}:{span.column}: {text}"
-            message = f"in {self.blocks_open[0]}: {message}" if self.blocks_open else message
+            hint = (
+                f"{hint}; " if hint else ""
+            ) + f"raised at {span.path}:{span.line}:{span.column}: {text}"
+            message = (
+                f"in {self.blocks_open[0]}: {message}" if self.blocks_open else message
+            )
             span = self.call_site
         diag = Diagnostic(message, span, hint)
         if diag not in self.problems:
@@ -239,7 +249,9 @@ class _Walker:
             if expr.name in CONSTANTS:
                 return CONSTANTS[expr.name]
             known = [*env, *CONSTANTS]
-            self.fail(f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, known))
+            self.fail(
+                f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, known)
+            )
         if isinstance(expr, Unary):
             operand = self.value(expr.operand, env)
             return (not operand) if expr.op == "not" else -operand
@@ -252,9 +264,17 @@ class _Walker:
                     did_you_mean(expr.name, FUNCS) or "known: round, int, min, max",
                 )
             if len(expr.args) != arity:
-                self.fail(f"{expr.name}() takes {arity} argument{'s' if arity > 1 else ''}", expr.span)
+                self.fail(
+                    f"{expr.name}() takes {arity} argument{'s' if arity > 1 else ''}",
+                    expr.span,
+                )
             args = [self.value(a, env) for a in expr.args]
-            return {"round": lambda x: int(round(x)), "int": int, "min": min, "max": max}[expr.name](*args)
+            return {
+                "round": lambda x: int(round(x)),
+                "int": int,
+                "min": min,
+                "max": max,
+            }[expr.name](*args)
         if isinstance(expr, BinOp):
             left = self.value(expr.left, env)
             if expr.op == "and":
@@ -297,11 +317,23 @@ class _Walker:
 
     # -- layers ----------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        if len(self.layers) >= MAX_LAYERS:
+            self.fail(
+                f"more than {MAX_LAYERS:,} layers: archgen stops here",
+                self.call_site or self.program.spec.model.span,
+                "is a repetition or branch count far larger than meant?",
+            )
         analog = layer.op in ("conv", "linear") and not any(
             layer.path == p or layer.path.startswith(p + ".") for p in self.digital
         )
         self.layers.append(
-            Layer(**{**layer.__dict__, "analog": analog, "tiles": layer.tiles if analog else 0})
+            Layer(
+                **{
+                    **layer.__dict__,
+                    "analog": analog,
+                    "tiles": layer.tiles if analog else 0,
+                }
+            )
         )
 
     def conv(
@@ -321,8 +353,13 @@ class _Walker:
             self.fail("conv needs a feature map, but its input is flat", span)
         c, h, w = shape
         if c % groups or out % groups:
-            self.fail(f"groups {groups} does not divide {c} input and {out} output channels", span)
-        oh, ow = (h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1
+            self.fail(
+                f"groups {groups} does not divide {c} input and {out} output channels",
+                span,
+            )
+        oh, ow = (h + 2 * padding - kernel) // stride + 1, (
+            w + 2 * padding - kernel
+        ) // stride + 1
         if oh < 1 or ow < 1:
             self.fail(
                 f"conv{kernel}x{kernel} with stride {stride} and padding {padding} shrinks the {h}x{w} map below 1 pixel",
@@ -343,21 +380,31 @@ class _Walker:
     def stride_fits(self, shape: Shape, stride: int, span: Span) -> None:
         if len(shape) == 3 and (shape[1] < stride or shape[2] < stride):
             self.fail(
-                f"stride {stride} shrinks the {shape[1]}x{shape[2]} feature map below 1 pixel",
+                f"stride {stride} is larger than the {shape[1]}x{shape[2]} feature map it strides over",
                 span,
                 "use a smaller stride here, or a larger input",
             )
 
-    def prim(self, node: LayerNode, path: str, shape: Shape, env, line: int) -> tuple[Shape, dict]:
+    def prim(
+        self, node: LayerNode, path: str, shape: Shape, env, line: int
+    ) -> tuple[Shape, dict]:
         """Apply one built-in layer; return the new shape and its evaluated arguments."""
         positional, keywords = PRIMS[node.op]
         args = self.bind(node, positional, keywords, env)
         op = node.op
         if op == "conv":
-            kernel = self.whole(args["kernel"][1], env, "kernel size") if args["kernel"] else 0
+            kernel = (
+                self.whole(args["kernel"][1], env, "kernel size")
+                if args["kernel"]
+                else 0
+            )
             out = self.whole(args["out"][1], env, "conv output channels")
-            stride = self.whole(args["stride"][1], env, "stride") if args["stride"] else 1
-            groups = self.whole(args["groups"][1], env, "groups") if args["groups"] else 1
+            stride = (
+                self.whole(args["stride"][1], env, "stride") if args["stride"] else 1
+            )
+            groups = (
+                self.whole(args["groups"][1], env, "groups") if args["groups"] else 1
+            )
             bias = bool(self.value(args["bias"][1], env)) if args["bias"] else False
             if args["padding"]:
                 padding = self.whole(args["padding"][1], env, "padding", minimum=0)
@@ -377,7 +424,21 @@ class _Walker:
                 "groups": groups,
                 "bias": bias,
             }
-            return self.conv(path, shape, out, kernel, stride, padding, groups, bias, line, node.span), values
+            return (
+                self.conv(
+                    path,
+                    shape,
+                    out,
+                    kernel,
+                    stride,
+                    padding,
+                    groups,
+                    bias,
+                    line,
+                    node.span,
+                ),
+                values,
+            )
         if op == "fc":
             out = self.whole(args["out"][1], env, "fc width")
             bias = bool(self.value(args["bias"][1], env)) if args["bias"] else True
@@ -400,18 +461,32 @@ class _Walker:
             return (out,), {"out": out, "bias": bias}
         if op in ("avgpool", "maxpool"):
             if len(shape) != 3:
-                self.fail(f"'{op}' needs a feature map, but its input is flat", node.span)
+                self.fail(
+                    f"'{op}' needs a feature map, but its input is flat", node.span
+                )
             if not args["kernel"]:  # global pooling
                 out_shape = (shape[0], 1, 1)
                 self.add(Layer(path, op, out_shape, line=line))
                 return out_shape, {}
             kernel = self.whole(args["kernel"][1], env, "pool size")
-            stride = self.whole(args["stride"][1], env, "stride") if args["stride"] else kernel
-            padding = self.whole(args["padding"][1], env, "padding", minimum=0) if args["padding"] else 0
+            stride = (
+                self.whole(args["stride"][1], env, "stride")
+                if args["stride"]
+                else kernel
+            )
+            padding = (
+                self.whole(args["padding"][1], env, "padding", minimum=0)
+                if args["padding"]
+                else 0
+            )
             c, h, w = shape
-            oh, ow = (h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1
+            oh, ow = (h + 2 * padding - kernel) // stride + 1, (
+                w + 2 * padding - kernel
+            ) // stride + 1
             if oh < 1 or ow < 1:
-                self.fail(f"{op}({kernel}) shrinks the {h}x{w} map below 1 pixel", node.span)
+                self.fail(
+                    f"{op}({kernel}) shrinks the {h}x{w} map below 1 pixel", node.span
+                )
             self.add(Layer(path, op, (c, oh, ow), kernel, stride, line=line))
             return (c, oh, ow), {"kernel": kernel, "stride": stride, "padding": padding}
         if op == "bn":
@@ -439,9 +514,13 @@ class _Walker:
             return shape, {}
         return shape, {}  # relu, identity
 
-    def bind(self, node: LayerNode, positional, keywords, env) -> dict[str, tuple[Span, Expr] | None]:
+    def bind(
+        self, node: LayerNode, positional, keywords, env
+    ) -> dict[str, tuple[Span, Expr] | None]:
         """Match a call's arguments to parameter names; located errors for the rest."""
-        bound: dict[str, tuple[Span, Expr] | None] = {name: None for name in (*positional, *keywords)}
+        bound: dict[str, tuple[Span, Expr] | None] = {
+            name: None for name in (*positional, *keywords)
+        }
         plain = [a for a in node.args if a.name is None]
         if len(plain) > len(positional):
             self.fail(
@@ -457,12 +536,17 @@ class _Walker:
                 self.fail(
                     f"unknown argument '{arg.name}' for {node.op}",
                     arg.span,
-                    did_you_mean(arg.name, bound) or f"{node.op} takes: {', '.join(bound) or 'nothing'}",
+                    did_you_mean(arg.name, bound)
+                    or f"{node.op} takes: {', '.join(bound) or 'nothing'}",
                 )
             if bound[arg.name] is not None:
                 self.fail(f"'{arg.name}' given twice", arg.span)
             bound[arg.name] = (arg.span, arg.value)
-        missing = [name for name in positional[: REQUIRED.get(node.op, 0)] if bound[name] is None]
+        missing = [
+            name
+            for name in positional[: REQUIRED.get(node.op, 0)]
+            if bound[name] is None
+        ]
         if missing:
             self.fail(
                 f"'{node.op}' needs {', '.join(missing)}",
@@ -479,12 +563,17 @@ class _Walker:
             self.fail(
                 f"unknown block '{name}'",
                 span,
-                did_you_mean(name, [*known, *PRIMS]) or f"known blocks: {', '.join(known)}",
+                did_you_mean(name, [*known, *PRIMS])
+                or f"known blocks: {', '.join(known)}",
             )
         return block
 
     def bind_block(
-        self, block: BlockDef, given: dict[str, tuple[object, Span]], env_in: dict, span: Span
+        self,
+        block: BlockDef,
+        given: dict[str, tuple[object, Span]],
+        env_in: dict,
+        span: Span,
     ) -> dict:
         """The environment of one expansion of `block`."""
         env = dict(self.globals)
@@ -499,7 +588,9 @@ class _Walker:
             if name not in params:
                 hint = did_you_mean(name, params)
                 if name == "stride" or name in IMPLICIT:
-                    hint = "the stride belongs to the stage: `stage 32 stride 2 { ... }`"
+                    hint = (
+                        "the stride belongs to the stage: `stage 32 stride 2 { ... }`"
+                    )
                 self.error(
                     f"unknown option '{name}' for {block.name}",
                     where,
@@ -527,7 +618,11 @@ class _Walker:
             if value < 1:
                 self.fail(f"{name} must be at least 1, got {value}", span)
             if name == "branches" and value > MAX_UNROLL:
-                self.fail(f"{name} {value} is more than archgen builds", span, f"use at most {MAX_UNROLL}")
+                self.fail(
+                    f"{name} {value} is more than archgen builds",
+                    span,
+                    f"use at most {MAX_UNROLL}",
+                )
         elif type_ == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(f"'{name}' is a float, got {value!r}", span)
@@ -536,11 +631,21 @@ class _Walker:
             if not isinstance(value, bool):
                 self.fail(f"'{name}' is a bool (true or false), got {value!r}", span)
         else:
-            self.fail(f"unknown type '{type_}' of '{name}'", span, "types are int, float and bool")
+            self.fail(
+                f"unknown type '{type_}' of '{name}'",
+                span,
+                "types are int, float and bool",
+            )
         return value
 
     def expand(
-        self, block: BlockDef, env: dict, path: str, shape: Shape, line: int, stack: tuple[str, ...]
+        self,
+        block: BlockDef,
+        env: dict,
+        path: str,
+        shape: Shape,
+        line: int,
+        stack: tuple[str, ...],
     ) -> tuple[Shape, dict]:
         """Run a block's body on `shape`; return the output shape and facts for diff/graph."""
         if block.name in stack:
@@ -551,10 +656,17 @@ class _Walker:
                 "a block may not call itself, even through others",
             )
         stack = (*stack, block.name)
-        facts = {"branches": 1, "projection": False, "branch_convs": [], "shortcut_convs": []}
+        facts = {
+            "branches": 1,
+            "projection": False,
+            "branch_convs": [],
+            "shortcut_convs": [],
+        }
         self.blocks_open.append(block.name)
         try:
-            shape = self.sequence(block.body, block, env, path, shape, line, stack, facts)
+            shape = self.sequence(
+                block.body, block, env, path, shape, line, stack, facts
+            )
         finally:
             self.blocks_open.pop()
         if block.name not in self.kinds:
@@ -562,7 +674,15 @@ class _Walker:
         return shape, facts
 
     def sequence(
-        self, body, block: BlockDef, env, prefix: str, shape: Shape, line: int, stack, facts
+        self,
+        body,
+        block: BlockDef,
+        env,
+        prefix: str,
+        shape: Shape,
+        line: int,
+        stack,
+        facts,
     ) -> Shape:
         names = sequence_names(body)
         for node, name in zip(body, names):
@@ -570,11 +690,19 @@ class _Walker:
                 shape = self.group(node, block, env, prefix, shape, line, stack, facts)
             else:
                 shape = self.item(
-                    node, f"{prefix}.{name}" if name else prefix, env, shape, line, stack, facts
+                    node,
+                    f"{prefix}.{name}" if name else prefix,
+                    env,
+                    shape,
+                    line,
+                    stack,
+                    facts,
                 )
         return shape
 
-    def item(self, node: LayerNode, path: str, env, shape: Shape, line: int, stack, facts) -> Shape:
+    def item(
+        self, node: LayerNode, path: str, env, shape: Shape, line: int, stack, facts
+    ) -> Shape:
         if node.op in PRIMS:
             before = len(self.layers)
             shape, _ = self.prim(node, path, shape, env, line)
@@ -589,7 +717,10 @@ class _Walker:
         given = {}
         for arg in node.args:
             if arg.name is None:
-                self.fail(f"block calls take named arguments, like {node.op}(stride=2)", arg.span)
+                self.fail(
+                    f"block calls take named arguments, like {node.op}(stride=2)",
+                    arg.span,
+                )
             given[arg.name] = (self.value(arg.value, env), arg.span)
         inner = {**env, "in": shape[0] if len(shape) == 3 else 0}
         callee_env = self.bind_block(callee, given, inner, node.span)
@@ -597,12 +728,22 @@ class _Walker:
         shape, _ = self.expand(callee, callee_env, path, shape, line, stack)
         if facts is not None:
             facts.setdefault("convs", []).extend(
-                ConvInfo(l.kernel, l.out_channels, l.stride) for l in self.layers[before:] if l.op == "conv"
+                ConvInfo(l.kernel, l.out_channels, l.stride)
+                for l in self.layers[before:]
+                if l.op == "conv"
             )
         return shape
 
     def group(
-        self, group: Group, block: BlockDef, env, prefix: str, shape: Shape, line: int, stack, facts
+        self,
+        group: Group,
+        block: BlockDef,
+        env,
+        prefix: str,
+        shape: Shape,
+        line: int,
+        stack,
+        facts,
     ) -> Shape:
         outputs: list[tuple[str, Shape]] = []
         for arm in group.arms:
@@ -614,13 +755,16 @@ class _Walker:
                         "an arm holds layers and block calls; define a block for the inner group and call it",
                     )
             form = arm_form(arm)
-            active = True if arm.condition is None else bool(self.value(arm.condition, env))
+            active = (
+                True if arm.condition is None else bool(self.value(arm.condition, env))
+            )
             copies = 1
             if arm.count is not None:
                 copies = self.whole(arm.count, env, f"the count of arm '{arm.name}'")
                 if copies > MAX_UNROLL:
                     self.fail(
-                        f"{copies} copies of arm '{arm.name}' are more than archgen builds", arm.count.span
+                        f"{copies} copies of arm '{arm.name}' are more than archgen builds",
+                        arm.count.span,
                     )
             if not active or form.kind == "identity":
                 outputs.append((arm.name, shape))
@@ -632,14 +776,23 @@ class _Walker:
                 arm_facts = {}
                 if form.kind == "list":
                     out = self.sequence(
-                        arm.body, block, env, f"{prefix}.{arm.name}.{copy}", shape, line, stack, arm_facts
+                        arm.body,
+                        block,
+                        env,
+                        f"{prefix}.{arm.name}.{copy}",
+                        shape,
+                        line,
+                        stack,
+                        arm_facts,
                     )
                 else:
                     index = 0
                     for node in arm.body:
                         if not is_module(node):
                             continue
-                        path = f"{prefix}.{arm.name}" + (f".{index}" if form.kind == "sequential" else "")
+                        path = f"{prefix}.{arm.name}" + (
+                            f".{index}" if form.kind == "sequential" else ""
+                        )
                         out = self.item(node, path, env, out, line, stack, arm_facts)
                         index += 1
             outputs.append((arm.name, out))
@@ -663,7 +816,9 @@ class _Walker:
         spatial = {s[1:] for _, s in outputs}
         if any(len(s) != 3 for _, s in outputs) or len(spatial) > 1:
             listed = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in outputs)
-            self.fail(f"the arms of this cat differ in height or width: {listed}", group.span)
+            self.fail(
+                f"the arms of this cat differ in height or width: {listed}", group.span
+            )
         return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
 
     # -- the model ---------------------------------------------------------------------
@@ -678,7 +833,10 @@ class _Walker:
         self.digital = frozenset(mark.path for mark in model.digital)
         shape: Shape = model.input
         if len(shape) == 3 and min(shape) <= 0:
-            self.error(f"input shape {'x'.join(map(str, shape))} has a zero dimension", model.input_span)
+            self.error(
+                f"input shape {'x'.join(map(str, shape))} has a zero dimension",
+                model.input_span,
+            )
         if len(shape) != 3 or min(shape) <= 0:
             shape = (1, 1, 1)  # keep going to report later problems too
         stem: list[StemLayer] = []
@@ -692,7 +850,11 @@ class _Walker:
             name = f"stage{index}"
             try:
                 channels = self.whole(stage.channels, self.globals, "stage channels")
-                stride = self.whole(stage.stride, self.globals, "stride") if stage.stride is not None else 1
+                stride = (
+                    self.whole(stage.stride, self.globals, "stride")
+                    if stage.stride is not None
+                    else 1
+                )
                 if stage.stride is not None:
                     self.stride_fits(shape, stride, stage.stride.span)
             except _Failed:
@@ -711,7 +873,11 @@ class _Walker:
                     position = len(blocks)
                     try:
                         instance, shape = self.block(
-                            f"{name}.{position}", rep.block, shape, channels, stride if position == 0 else 1
+                            f"{name}.{position}",
+                            rep.block,
+                            shape,
+                            channels,
+                            stride if position == 0 else 1,
                         )
                     except _Failed:
                         break
@@ -745,7 +911,9 @@ class _Walker:
                         did_you_mean(node.op, PRIMS),
                     )
                 c = shape[0] if shape else 0
-                shape, values = self.prim(node, f"stem.{index}", shape, self.globals, node.span.line)
+                shape, values = self.prim(
+                    node, f"stem.{index}", shape, self.globals, node.span.line
+                )
                 out.append(StemLayer(node.op, tuple(values.items()), c))
             return shape
         kernel = stem.kernel
@@ -762,7 +930,11 @@ class _Walker:
                 f"'same' padding needs an odd size; use conv{kernel - 1}x{kernel - 1} or conv{kernel + 1}x{kernel + 1}",
             )
         channels = self.whole(stem.channels, self.globals, "stem channels")
-        stride = self.whole(stem.stride, self.globals, "stride") if stem.stride is not None else 1
+        stride = (
+            self.whole(stem.stride, self.globals, "stride")
+            if stem.stride is not None
+            else 1
+        )
         if stem.stride is not None:
             self.stride_fits(shape, stride, stem.stride.span)
         c = shape[0]
@@ -774,7 +946,18 @@ class _Walker:
             "groups": 1,
             "bias": False,
         }
-        shape = self.conv("stem.0", shape, channels, kernel, stride, kernel // 2, 1, False, line, stem.span)
+        shape = self.conv(
+            "stem.0",
+            shape,
+            channels,
+            kernel,
+            stride,
+            kernel // 2,
+            1,
+            False,
+            line,
+            stem.span,
+        )
         self.add(
             Layer(
                 "stem.1",
@@ -801,7 +984,10 @@ class _Walker:
         kernel = 3 if call.kernel is None else call.kernel
         if call.kernel is not None and (kernel <= 0 or kernel % 2 == 0):
             if kernel <= 0:
-                self.fail(f"kernel size must be at least 1, got conv{kernel}x{kernel}", call.kernel_span)
+                self.fail(
+                    f"kernel size must be at least 1, got conv{kernel}x{kernel}",
+                    call.kernel_span,
+                )
             self.fail(
                 f"even kernel conv{kernel}x{kernel}",
                 call.kernel_span,
@@ -865,7 +1051,8 @@ class _Walker:
                 self.error(
                     f"unknown op '{op.op}' in the head",
                     op.span,
-                    did_you_mean(op.op, allowed) or f"the head takes: {', '.join(allowed)}",
+                    did_you_mean(op.op, allowed)
+                    or f"the head takes: {', '.join(allowed)}",
                 )
                 continue
             seen[op.op] = seen.get(op.op, 0) + 1
@@ -873,7 +1060,11 @@ class _Walker:
             node = op
             if op.op == "fc" and not op.args:
                 if op is not fcs[-1]:
-                    self.error("a hidden 'fc' needs its width", op.span, "write it like `fc 256`")
+                    self.error(
+                        "a hidden 'fc' needs its width",
+                        op.span,
+                        "write it like `fc 256`",
+                    )
                     continue
                 if classes is None:
                     self.error(
@@ -882,10 +1073,18 @@ class _Walker:
                         "write `fc 10`, or add `classes 10` to the model",
                     )
                     continue
-                node = LayerNode("fc", (Arg(None, Num(max(classes, 1), op.span), op.span),), op.span)
-            elif op.op == "fc" and op is fcs[-1] and classes is not None and classes > 0:
+                node = LayerNode(
+                    "fc", (Arg(None, Num(max(classes, 1), op.span), op.span),), op.span
+                )
+            elif (
+                op.op == "fc" and op is fcs[-1] and classes is not None and classes > 0
+            ):
                 try:
-                    width = self.value(op.args[0].value, self.globals) if op.args[0].name is None else None
+                    width = (
+                        self.value(op.args[0].value, self.globals)
+                        if op.args[0].name is None
+                        else None
+                    )
                 except _Failed:
                     continue
                 if width is not None and width != classes:
@@ -896,7 +1095,9 @@ class _Walker:
                     )
                     continue
             if op.op != "fc" and op.args and op.op not in ("avgpool", "maxpool"):
-                self.error(f"'{op.op}' takes no arguments", op.span, f"write just `{op.op}`")
+                self.error(
+                    f"'{op.op}' takes no arguments", op.span, f"write just `{op.op}`"
+                )
                 continue
             try:
                 features = shape[0] if len(shape) == 1 else None
@@ -904,14 +1105,27 @@ class _Walker:
                     self.add(Layer(name, "relu", shape, line=op.span.line))
                     values: dict = {}
                 else:
-                    shape, values = self.prim(node, name, shape, self.globals, op.span.line)
+                    shape, values = self.prim(
+                        node, name, shape, self.globals, op.span.line
+                    )
             except _Failed:
                 continue
             digital = name in self.digital
             if op.op == "fc":
-                layers.append(HeadLayer(name, "linear", tuple(values.items()), features, shape[0], digital))
+                layers.append(
+                    HeadLayer(
+                        name,
+                        "linear",
+                        tuple(values.items()),
+                        features,
+                        shape[0],
+                        digital,
+                    )
+                )
             else:
-                layers.append(HeadLayer(name, op.op, tuple(values.items()), digital=digital))
+                layers.append(
+                    HeadLayer(name, op.op, tuple(values.items()), digital=digital)
+                )
         if classes is not None and not fcs and classes > 0:
             self.error(
                 f"classes {classes} but the head has no 'fc' to produce them",

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import ArchError, Diagnostic, Span
-from .files import write_atomically
+from .errors import ArchError, Diagnostic, Span, did_you_mean
+from .loading import empty_folders, expand, label, load, tile_size_arg
 
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
@@ -25,17 +25,14 @@ MODULE_COMMANDS = {
 }
 TARGETS = ("torch", "aihwkit", "all")
 # Names the generated module defines or imports; a model class may not take them.
-RESERVED = {"nn", "Tensor", "build", "build_analog", "default_rpu_config", "annotations"}
-
-
-def tile_size_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+RESERVED = {
+    "nn",
+    "Tensor",
+    "build",
+    "build_analog",
+    "default_rpu_config",
+    "annotations",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     gen = add("generate", "generate Python modules from specs (the default command)")
-    gen.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
+    gen.add_argument(
+        "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them"
+    )
     gen.add_argument(
         "-o",
         "--output",
@@ -82,53 +81,31 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     chk = add("check", "check specs and print their totals")
-    chk.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
+    chk.add_argument(
+        "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them"
+    )
 
     summ = add("summary", "print the per-layer table of one spec")
     summ.add_argument("spec", metavar="SPEC", help="an .arch file")
-    summ.add_argument("--json", action="store_true", help="print one JSON object instead")
+    summ.add_argument(
+        "--json", action="store_true", help="print one JSON object instead"
+    )
 
     for name, module_path in MODULE_COMMANDS.items():
         if importlib.util.find_spec(module_path) is None:
             continue
         module = importlib.import_module(module_path)
-        module.configure(sub.add_parser(name, help=module.HELP, description=module.HELP))
+        module.configure(
+            sub.add_parser(name, help=module.HELP, description=module.HELP)
+        )
     return parser
-
-
-def expand(paths: list[str]) -> list[str]:
-    """Files as given; folders become the .arch files inside them, sorted."""
-    out: list[str] = []
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            out.extend(str(f) for f in sorted(p.rglob("*.arch")))
-        else:
-            out.append(path)
-    return out
-
-
-def label(path: str) -> str:
-    """The spec's name in headers: relative to the current folder when inside it."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.name
-
-
-def load(path: str, tile_size: int):
-    from .checker import check
-    from .lower import parse_file
-
-    return check(parse_file(path), tile_size)
 
 
 def module_name(analysis, path: str) -> str:
     """The generated module's name; problems become located errors."""
     stem = Path(path).stem
     span = Span(path, 0, 0)
-    if not stem.isidentifier() or keyword.iskeyword(stem):
+    if not stem.isidentifier() or keyword.iskeyword(stem) or stem.startswith("__"):
         suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
         if not suggestion or suggestion[0].isdigit():
             suggestion = "m_" + suggestion
@@ -143,15 +120,14 @@ def module_name(analysis, path: str) -> str:
             analysis.spec.source,
         )
     name = analysis.model.name
-    from .backends import TORCH
-    from .render import build_view
+    from .render import module_names
 
-    taken = {cls.name for cls in build_view(analysis, TORCH, path).classes} | RESERVED | {"Shift"}
+    taken = module_names(analysis)
     if name in taken or keyword.iskeyword(name):
         raise ArchError(
             [
                 Diagnostic(
-                    f"model name '{name}' clashes with a name the generated module defines",
+                    f"model name '{name}' clashes with a name the generated module uses",
                     analysis.model.span,
                     "choose another model name",
                 )
@@ -161,13 +137,33 @@ def module_name(analysis, path: str) -> str:
     return stem
 
 
+def no_specs(paths: list[str]) -> int | None:
+    """Exit code 2 with a message when a folder holds no specs."""
+    empty = empty_folders(paths)
+    if empty:
+        print(f"archgen: error: no .arch specs in {', '.join(empty)}", file=sys.stderr)
+        return 2
+    return None
+
+
 def cmd_generate(args) -> int:
     from .backends import BACKENDS
+    from .files import digest_of, write_all
     from .render import render
     from .report import totals_line
 
+    if (code := no_specs(args.specs)) is not None:
+        return code
     targets = list(BACKENDS) if args.target == "all" else [args.target]
     out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        print(
+            f"archgen: error: -o {args.output} is a file, not a folder", file=sys.stderr
+        )
+        return 2
+    options = (["-o", args.output] if args.output != "generated" else []) + (
+        ["--tile-size", str(args.tile_size)] if args.tile_size != 512 else []
+    )
     planned: list[tuple[Path, str]] = []
     lines: list[str] = []
     problems: list[ArchError] = []
@@ -195,20 +191,25 @@ def cmd_generate(args) -> int:
                     )
                 )
                 break
-            planned.append((file, render(analysis, backend, label(path))))
+            text = render(analysis, backend, label(path), options, digest_of(path))
+            planned.append((file, text))
             lines.append(f"wrote {file}")
         lines.append(f"  {totals_line(analysis)}")
     if problems:
         for err in problems:
             print(err.render(), file=sys.stderr)
-        print(f"archgen: {len(problems)} spec(s) with errors; nothing written", file=sys.stderr)
+        print(
+            f"archgen: {len(problems)} spec(s) with errors; nothing written",
+            file=sys.stderr,
+        )
         return 1
-    # Everything rendered: only now touch the disk.
+    # Everything rendered: only now touch the disk, all files or none.
     init = out_dir / "__init__.py"
     if planned and not init.exists():
-        planned.insert(0, (init, '"""Modules generated by archgen from .arch specs."""\n'))
-    for file, text in planned:
-        write_atomically(file, text)
+        planned.insert(
+            0, (init, '"""Modules generated by archgen from .arch specs."""\n')
+        )
+    write_all(planned)
     print("\n".join(lines))
     return 0
 
@@ -216,6 +217,8 @@ def cmd_generate(args) -> int:
 def cmd_check(args) -> int:
     from .report import totals_line
 
+    if (code := no_specs(args.specs)) is not None:
+        return code
     status = 0
     for path in expand(args.specs):
         try:
@@ -255,8 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         first is not None
         and first not in HANDLERS
         and first not in MODULE_COMMANDS
-        and not any(a in ("-h", "--help", "--version") for a in argv[: argv.index(first)])
+        and not any(
+            a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]
+        )
     ):
+        close = did_you_mean(first, [*HANDLERS, *MODULE_COMMANDS])
+        if close and not Path(first).exists():
+            print(
+                f"archgen: error: unknown command '{first}'; {close}", file=sys.stderr
+            )
+            return 2
         argv.insert(0, "generate")
     try:
         args = parser.parse_args(argv)
@@ -271,6 +282,14 @@ def main(argv: list[str] | None = None) -> int:
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `archgen summary --json | head`: the reader left; that is not our error.
+        sys.stderr.close()
+        return 0
     except OSError as err:
-        print(f"archgen: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 1
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"archgen: error: cannot write{where}: {err.strerror or err}",
+            file=sys.stderr,
+        )
+        return 2

@@ -165,7 +165,9 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
         only_in_a=tuple(only[0]),
         only_in_b=tuple(only[1]),
         headline=tuple(_headline(a, b, changes)),
-        totals=tuple(Total(name, getattr(a, name), getattr(b, name)) for name in TOTALS),
+        totals=tuple(
+            Total(name, getattr(a, name), getattr(b, name)) for name in TOTALS
+        ),
     )
 
 
@@ -191,7 +193,9 @@ def _stem(analysis: Analysis) -> dict[str, Value] | None:
 
 
 def _head(analysis: Analysis) -> str:
-    return " ".join(f"fc {h.out_features}" if h.op == "linear" else h.op for h in analysis.head)
+    return " ".join(
+        f"fc {h.out_features}" if h.op == "linear" else h.op for h in analysis.head
+    )
 
 
 def _block_call(block: BlockInstance) -> str:
@@ -201,7 +205,11 @@ def _block_call(block: BlockInstance) -> str:
 
 
 def _describe_block(block: BlockInstance) -> str:
-    mid = f", mid {block.mid_channels}" if block.mid_channels != block.out_channels else ""
+    mid = (
+        f", mid {block.mid_channels}"
+        if block.mid_channels != block.out_channels
+        else ""
+    )
     return f"{_block_call(block)} ({block.out_channels} channels{mid}, {_shortcut(block)} shortcut)"
 
 
@@ -240,10 +248,18 @@ def _headline(a: Analysis, b: Analysis, changes: list[Change]) -> list[Fact]:
     narrower = [i for i, (ca, cb) in enumerate(pairs) if ca < cb]
     if wider and narrower:
         parts = [
-            f"{word} in " + ", ".join(f"stage{i + 1} ({pairs[i][0]} vs {pairs[i][1]})" for i in idx)
+            f"{word} in "
+            + ", ".join(f"stage{i + 1} ({pairs[i][0]} vs {pairs[i][1]})" for i in idx)
             for word, idx in (("wider", wider), ("narrower", narrower))
         ]
-        facts.append(Fact("width", widths[0], widths[1], f"mixed widths: {la} is " + ", ".join(parts)))
+        facts.append(
+            Fact(
+                "width",
+                widths[0],
+                widths[1],
+                f"mixed widths: {la} is " + ", ".join(parts),
+            )
+        )
     elif wider or narrower:
         word, idx = ("wider", wider) if wider else ("narrower", narrower)
         if len(idx) == len(pairs) > 1:
@@ -252,12 +268,26 @@ def _headline(a: Analysis, b: Analysis, changes: list[Change]) -> list[Fact]:
             stages = ", ".join(f"stage{i + 1}" for i in idx)
             where = f"{stages} of {la} {'is' if len(idx) == 1 else 'are'} {word} than {lb}'s"
         listed = ", ".join(f"{pairs[i][0]} vs {pairs[i][1]}" for i in idx)
-        facts.append(Fact("width", widths[0], widths[1], f"{word} convolutions: {where} ({listed})"))
+        facts.append(
+            Fact(
+                "width",
+                widths[0],
+                widths[1],
+                f"{word} convolutions: {where} ({listed})",
+            )
+        )
 
     kinds_a, kinds_b = _kinds(blocks_a), _kinds(blocks_b)
     if set(kinds_a) != set(kinds_b):
         ka, kb = " + ".join(kinds_a) or "no blocks", " + ".join(kinds_b) or "no blocks"
-        facts.append(Fact("kind", kinds_a, kinds_b, f"{ka} vs {kb}: {la} is built from {ka}, {lb} from {kb}"))
+        facts.append(
+            Fact(
+                "kind",
+                kinds_a,
+                kinds_b,
+                f"{ka} vs {kb}: {la} is built from {ka}, {lb} from {kb}",
+            )
+        )
     else:
         swapped = sum(1 for c in changes if c.field == "kind")
         if swapped:
@@ -272,17 +302,30 @@ def _headline(a: Analysis, b: Analysis, changes: list[Change]) -> list[Fact]:
             words = f"{depth} and {size}" if same_dir else f"{depth} but {size}"
         else:
             words = f"{depth or 'same depth'}, {size or 'same size'}"
-        pct = f" ({(a.params_analog - b.params_analog) / b.params_analog:+.1%})" if b.params_analog else ""
+        pct = (
+            f" ({(a.params_analog - b.params_analog) / b.params_analog:+.1%})"
+            if b.params_analog
+            else ""
+        )
         text = (
             f"{words}: {la} has {a.blocks} blocks vs {b.blocks}, {a.conv_layers} conv layers vs {b.conv_layers}, "
             f"{a.params_analog:,} vs {b.params_analog:,} analog weights{pct}, {a.tiles} vs {b.tiles} tiles"
         )
-        facts.append(Fact("size", (a.blocks, a.params_analog), (b.blocks, b.params_analog), text))
+        facts.append(
+            Fact("size", (a.blocks, a.params_analog), (b.blocks, b.params_analog), text)
+        )
 
     # A part only one side has always changes depth or size, so changes are all that is left.
     if not facts and changes:
         fields = ", ".join(sorted({c.field for c in changes}))
-        facts.append(Fact("other", None, None, f"same depth, widths and size; they differ in {fields}"))
+        facts.append(
+            Fact(
+                "other",
+                None,
+                None,
+                f"same depth, widths and size; they differ in {fields}",
+            )
+        )
     return facts
 
 
@@ -312,10 +355,19 @@ def diff_json(d: ArchDiff) -> dict:
         "same": d.same,
         "same_name": d.a.name == d.b.name,
         "headline": [fact.text for fact in d.headline],
-        "changes": [{"path": c.path, "field": c.field, "a": c.a, "b": c.b} for c in d.changes],
-        "only_in_a": [{"path": p.path, "description": p.description} for p in d.only_in_a],
-        "only_in_b": [{"path": p.path, "description": p.description} for p in d.only_in_b],
-        "totals": {t.name: {"a": t.a, "b": t.b, "delta": t.delta, "ratio": t.ratio} for t in d.totals},
+        "changes": [
+            {"path": c.path, "field": c.field, "a": c.a, "b": c.b} for c in d.changes
+        ],
+        "only_in_a": [
+            {"path": p.path, "description": p.description} for p in d.only_in_a
+        ],
+        "only_in_b": [
+            {"path": p.path, "description": p.description} for p in d.only_in_b
+        ],
+        "totals": {
+            t.name: {"a": t.a, "b": t.b, "delta": t.delta, "ratio": t.ratio}
+            for t in d.totals
+        },
     }
 
 
@@ -332,13 +384,16 @@ def diff_text(d: ArchDiff) -> str:
         )
         return "\n".join(lines)
 
-    lines = _table([("A:", d.a.name, d.a.spec), ("B:", d.b.name, d.b.spec)], right=(), indent="")
+    lines = _table(
+        [("A:", d.a.name, d.a.spec), ("B:", d.b.name, d.b.spec)], right=(), indent=""
+    )
     lines += ["", "Headline"]
     lines += [f"  {fact.text}" for fact in d.headline]
     if d.changes:
         lines += ["", "Changes (stageS.B = block B of stage S, from 0)"]
         rows = [("", "", "A", "B")] + [
-            (path, f, _fmt(f, va), _fmt(f, vb)) for path, f, va, vb in _grouped(d.changes)
+            (path, f, _fmt(f, va), _fmt(f, vb))
+            for path, f, va, vb in _grouped(d.changes)
         ]
         lines += _table(rows, right=())
     for label, parts in ((la, d.only_in_a), (lb, d.only_in_b)):
@@ -349,8 +404,18 @@ def diff_text(d: ArchDiff) -> str:
     totals = [("", "A", "B", "A-B", "A/B")]
     for t in d.totals:
         ratio = "" if t.ratio is None else f"{t.ratio:.3f}"
-        totals.append((TOTALS[t.name], f"{t.a:,}", f"{t.b:,}", f"{t.delta:+,}" if t.delta else "0", ratio))
-    lines += ["", f"Totals (tiles of {size}x{size})"] + _table(totals, right=(1, 2, 3, 4))
+        totals.append(
+            (
+                TOTALS[t.name],
+                f"{t.a:,}",
+                f"{t.b:,}",
+                f"{t.delta:+,}" if t.delta else "0",
+                ratio,
+            )
+        )
+    lines += ["", f"Totals (tiles of {size}x{size})"] + _table(
+        totals, right=(1, 2, 3, 4)
+    )
     return "\n".join(lines)
 
 
@@ -365,7 +430,8 @@ def _table(rows, right, indent: str = "  ") -> list[str]:
     return [
         indent
         + "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths))
         ).rstrip()
         for row in rows
     ]
@@ -401,11 +467,19 @@ def _block_label(paths: list[str]) -> str:
     by_positions: dict[str, list[int]] = {}
     for stage, positions in by_stage.items():
         by_positions.setdefault(_ranges(positions), []).append(stage)
-    return ", ".join(f"stage{_ranges(stages)}.{pos}" for pos, stages in by_positions.items())
+    return ", ".join(
+        f"stage{_ranges(stages)}.{pos}" for pos, stages in by_positions.items()
+    )
 
 
 FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut layers".split()
-LEVELS = {"input": 0, "stem": 1, "stage": 2, "block": 3, "head": 4}  # row order of the text
+LEVELS = {
+    "input": 0,
+    "stem": 1,
+    "stage": 2,
+    "block": 3,
+    "head": 4,
+}  # row order of the text
 
 
 def _level(path: str) -> str:
@@ -420,7 +494,9 @@ def _grouped(changes: tuple[Change, ...]) -> list[tuple[str, str, Value, Value]]
     for c in changes:
         groups.setdefault((_level(c.path), c.field, c.a, c.b), []).append(c.path)
     # sorted() is stable: within a level and field, rows keep model order.
-    order = sorted(groups.items(), key=lambda g: (LEVELS[g[0][0]], FIELD_ORDER.index(g[0][1])))
+    order = sorted(
+        groups.items(), key=lambda g: (LEVELS[g[0][0]], FIELD_ORDER.index(g[0][1]))
+    )
     rows = []
     for (level, f, va, vb), paths in order:
         if level == "block":
@@ -435,7 +511,9 @@ def _grouped(changes: tuple[Change, ...]) -> list[tuple[str, str, Value, Value]]
 
 def _grouped_parts(parts: tuple[Part, ...]) -> list[tuple[str, str]]:
     """Consecutive blocks of one stage with the same description become one row."""
-    runs: list[tuple[object, str, list[str]]] = []  # (stage or path, description, paths)
+    runs: list[tuple[object, str, list[str]]] = (
+        []
+    )  # (stage or path, description, paths)
     for part in parts:
         where = _split(part.path)
         key = where[0] if where else part.path
@@ -444,7 +522,11 @@ def _grouped_parts(parts: tuple[Part, ...]) -> list[tuple[str, str]]:
         else:
             runs.append((key, part.description, [part.path]))
     return [
-        (_block_label(paths), f"{len(paths)} x {text}") if len(paths) > 1 else (paths[0], text)
+        (
+            (_block_label(paths), f"{len(paths)} x {text}")
+            if len(paths) > 1
+            else (paths[0], text)
+        )
         for _, text, paths in runs
     ]
 
@@ -453,11 +535,15 @@ def _grouped_parts(parts: tuple[Part, ...]) -> list[tuple[str, str]]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .cli import tile_size_arg
+    from .loading import tile_size_arg
 
     parser.add_argument("a", metavar="A", help="an .arch file")
     parser.add_argument("b", metavar="B", help="the .arch file to compare it with")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (see docs/diff-json.md)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (see docs/diff-json.md)",
+    )
     parser.add_argument(
         "--tile-size",
         type=tile_size_arg,
@@ -465,11 +551,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="T",
         help="crossbar tile size T for the tile count (default: 512, aihwkit's)",
     )
-    parser.epilog = "Exit codes: 0 same architecture, 1 different, 2 an error in a spec or usage."
+    parser.epilog = (
+        "Exit codes: 0 same architecture, 1 different, 2 an error in a spec or usage."
+    )
 
 
 def run(args) -> int:
-    from .cli import load
+    from .loading import load
 
     analyses: dict[str, Analysis] = {}
     errors: list[ArchError] = []

@@ -23,9 +23,12 @@ class Diagnostic:
 
     def render(self, source: str | None = None) -> str:
         s = self.span
-        where = f"{s.path}:{s.line}:{s.column}" if s.line else s.path  # line 0: the whole file
+        where = (
+            f"{s.path}:{s.line}:{s.column}" if s.line else s.path
+        )  # line 0: the whole file
         out = [f"{where}: error: {self.message}"]
-        lines = source.splitlines() if source is not None else []
+        # split("\n"), not splitlines(): \f and \u2028 do not end a line for the parser
+        lines = source.split("\n") if source is not None else []
         if 1 <= s.line <= len(lines):
             text = lines[s.line - 1].expandtabs(1)
             width = max(1, (s.end_column or s.column + 1) - s.column)
@@ -40,7 +43,12 @@ class Diagnostic:
 class ArchError(Exception):
     """One or more problems in a spec the user wrote; never a bug of ours."""
 
-    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None, sources: dict | None = None):
+    def __init__(
+        self,
+        diagnostics: list[Diagnostic],
+        source: str | None = None,
+        sources: dict | None = None,
+    ):
         self.diagnostics = list(diagnostics)
         self.source = source
         # path -> text: a problem may sit in a file the spec uses
@@ -49,7 +57,9 @@ class ArchError(Exception):
 
     def render(self) -> str:
         fallback = None if self.sources else self.source
-        return "\n".join(d.render(self.sources.get(d.span.path, fallback)) for d in self.diagnostics)
+        return "\n".join(
+            d.render(self.sources.get(d.span.path, fallback)) for d in self.diagnostics
+        )
 
 
 def did_you_mean(word: str, choices) -> str | None:

@@ -15,13 +15,20 @@ HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("format", choices=["analognas"], help="the kind of configuration (analognas)")
+    parser.add_argument(
+        "format", choices=["analognas"], help="the kind of configuration (analognas)"
+    )
     parser.add_argument("spec", metavar="SPEC", help="an .arch file")
-    parser.add_argument("-o", "--output", metavar="FILE.json", help="where to write it (default: print it)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.json",
+        help="where to write it (default: print it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import load
+    from .loading import load
 
     try:
         config = from_analysis(load(args.spec, 512))
@@ -29,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(err.render(), file=sys.stderr)
         return 1
     except NotInSpace as err:
-        print(f"{args.spec}: error: does not fit the AnalogNAS search space: {err}", file=sys.stderr)
+        print(
+            f"{args.spec}: error: does not fit the AnalogNAS search space: {err}",
+            file=sys.stderr,
+        )
         return 1
     text = json.dumps(config, indent=2) + "\n"
     if args.output:

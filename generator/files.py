@@ -13,33 +13,55 @@ from .errors import ArchError, Diagnostic, Span
 def read_spec(path: str) -> str:
     """The text of a spec, exactly as on disk (CRLF kept); unreadable -> ArchError."""
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the spec
+        return Path(path).read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise ArchError([Diagnostic(f"cannot read spec: {reason}", Span(path, 0, 0))]) from None
+        raise ArchError(
+            [Diagnostic(f"cannot read spec: {reason}", Span(path, 0, 0))]
+        ) from None
 
 
 def write_atomically(path: str | Path, data: str | bytes) -> None:
-    """Write a temp file in the same folder, then rename it over `path`.
+    """Write one file: see write_all."""
+    write_all([(Path(path), data)])
 
-    An existing file keeps its permissions and a symlink is written through;
-    a new file gets the mode a plain open() would give it.
-    """
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+
+def digest_of(path: str) -> str:
+    """sha256 of the file's bytes, as `sha256sum` prints it."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_all(files: list[tuple[Path, str | bytes]]) -> None:
+    """Write every file or none: all temp files first, then the renames."""
+    temps: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if target.exists():
-            shutil.copymode(target, tmp)
-        else:  # mkstemp makes the file private (0600)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        for path, data in files:
+            target = Path(os.path.realpath(path))
+            if target.is_dir():
+                raise IsADirectoryError(21, "Is a directory", str(path))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+            )
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            _set_mode(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    for tmp, target in temps:
+        os.replace(tmp, target)
+
+
+def _set_mode(tmp: str, target: Path) -> None:
+    if target.exists():
+        shutil.copymode(target, tmp)
+    else:  # mkstemp makes the file private (0600)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from lark import Token, Tree
 
-from .cli import expand
 from .errors import ArchError
 from .files import read_spec, write_atomically
+from .loading import expand
 from .parser import parse_tree
 
 HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
@@ -44,9 +44,13 @@ def format_source(source: str, path: str = "<spec>") -> str:
     rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
     # The grammar puts every statement, header and `}` on a line of its own, and
     # everything else is blank or a comment: the n-th row holding code is the n-th line.
-    code_rows = [n for n, row in enumerate(rows, 1) if row.lstrip(_SPACE)[:1] not in ("", "#")]
+    code_rows = [
+        n for n, row in enumerate(rows, 1) if row.lstrip(_SPACE)[:1] not in ("", "#")
+    ]
     if len(code_rows) != len(code):
-        raise RuntimeError(f"archgen fmt is broken: {len(code)} code lines, {len(code_rows)} in {path}")
+        raise RuntimeError(
+            f"archgen fmt is broken: {len(code)} code lines, {len(code_rows)} in {path}"
+        )
     line_at = dict(zip(code_rows, code))
     comment_at = {c.line: c.text for c in comments}
 
@@ -96,7 +100,13 @@ def _code_lines(tree: Tree) -> list[_Line]:
             name, *rest = item.children
             params = [p for p in rest if isinstance(p, Tree) and p.data == "param"]
             body = [c for c in rest if isinstance(c, Tree) and c.data != "param"]
-            lines.append(_Line(0, f"block {name}({', '.join(_param(p) for p in params)}) {{", opens=True))
+            lines.append(
+                _Line(
+                    0,
+                    f"block {name}({', '.join(_param(p) for p in params)}) {{",
+                    opens=True,
+                )
+            )
             lines += _body(body, 1)
             lines.append(_Line(0, "}", closes=True))
         else:
@@ -112,7 +122,11 @@ def _model(model: Tree) -> list[_Line]:
         if kind == "stage":
             channels, *rest = statement.children
             options = [_option(c) for c in rest if c.data == "option"]
-            lines.append(_Line(1, " ".join(["stage", _expr(channels), *options]) + " {", opens=True))
+            lines.append(
+                _Line(
+                    1, " ".join(["stage", _expr(channels), *options]) + " {", opens=True
+                )
+            )
             lines += [_Line(2, _block_line(c)) for c in rest if c.data == "block"]
             lines.append(_Line(1, "}", closes=True))
         elif kind == "stem_body":
@@ -121,9 +135,18 @@ def _model(model: Tree) -> list[_Line]:
             lines.append(_Line(1, "}", closes=True))
         elif kind == "stem":
             kernel, channels, *options = statement.children
-            lines.append(_Line(1, " ".join(["stem", str(kernel), _expr(channels), *map(_option, options)])))
+            lines.append(
+                _Line(
+                    1,
+                    " ".join(
+                        ["stem", str(kernel), _expr(channels), *map(_option, options)]
+                    ),
+                )
+            )
         elif kind == "head":
-            lines.append(_Line(1, " ".join(["head", *map(_head_op, statement.children)])))
+            lines.append(
+                _Line(1, " ".join(["head", *map(_head_op, statement.children)]))
+            )
         elif kind == "digital":
             paths = (".".join(map(str, p.children)) for p in statement.children)
             lines.append(_Line(1, " ".join(["digital", *paths])))
@@ -231,24 +254,36 @@ def _expr(node: Tree, parent: int = 0, right: bool = False) -> str:
             left, op, right_node = node.children
         text = f"{_expr(left, level)} {op} {_expr(right_node, level, True)}"
     level = _precedence(node)
-    return f"({text})" if level < parent or (right and level == parent and level < 8) else text
+    return (
+        f"({text})"
+        if level < parent or (right and level == parent and level < 8)
+        else text
+    )
 
 
 # -- command line ---------------------------------------------------------------
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help=".arch files or folders of them")
     parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if any spec would be reformatted"
+        "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them"
     )
     parser.add_argument(
-        "--diff", action="store_true", help="write nothing; print a unified diff of the changes"
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if any spec would be reformatted",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print a unified diff of the changes",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = list(dict.fromkeys(expand(args.specs)))  # a file named twice is formatted once
+    paths = list(
+        dict.fromkeys(expand(args.specs))
+    )  # a file named twice is formatted once
     dry = args.check or args.diff
     if not paths:
         print("archgen: no .arch files found; nothing to do", file=sys.stderr)
@@ -269,7 +304,10 @@ def run(args: argparse.Namespace) -> int:
         for err in problems:
             print(err.render(), file=sys.stderr)
         written = "" if dry else "; nothing written"
-        print(f"archgen: {_count(len(problems), 'spec')} with errors{written}", file=sys.stderr)
+        print(
+            f"archgen: {_count(len(problems), 'spec')} with errors{written}",
+            file=sys.stderr,
+        )
         return 1
     # Like black: the diff on stdout (so it can be piped to `patch`), reports on stderr.
     for path, old, new in changed:
@@ -286,7 +324,9 @@ def _diff(path: str, old: str, new: str) -> str:
     out = []
     for line in difflib.unified_diff(_rows(old), _rows(new), path, path):
         # Mark a missing final newline the way diff(1) does, so patch(1) agrees.
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        out.append(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        )
     return "".join(out)
 
 
@@ -298,8 +338,16 @@ def _rows(text: str) -> list[str]:
 
 
 def _summary(changed: int, unchanged: int, dry: bool) -> str:
-    verbs = ("would be reformatted", "would be left unchanged") if dry else ("reformatted", "left unchanged")
-    parts = [f"{_count(n, 'file')} {verb}" for n, verb in zip((changed, unchanged), verbs) if n]
+    verbs = (
+        ("would be reformatted", "would be left unchanged")
+        if dry
+        else ("reformatted", "left unchanged")
+    )
+    parts = [
+        f"{_count(n, 'file')} {verb}"
+        for n, verb in zip((changed, unchanged), verbs)
+        if n
+    ]
     return ", ".join(parts)
 
 

@@ -43,13 +43,18 @@ HEAD_NAMES = {
 def _output(text: str) -> str:
     # An argparse type: a wrong extension becomes argparse's usage error (exit 2).
     if Path(text).suffix.lower().lstrip(".") not in FORMATS:
-        raise argparse.ArgumentTypeError(f"FILE must end in .svg, .png or .dot, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"FILE must end in .svg, .png or .dot, got {text!r}"
+        )
     return text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them; the first is drawn on top"
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help=".arch files or folders of them; the first is drawn on top",
     )
     parser.add_argument(
         "-o",
@@ -63,13 +68,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .checker import DEFAULT_TILE_SIZE
-    from .cli import expand, load
+    from .loading import expand, load
 
     out = Path(args.output)
     fmt = out.suffix.lower().lstrip(".")
     dot = shutil.which("dot")
     if fmt != "dot" and dot is None:
-        print(INSTALL_HINT.format(fmt=fmt, dot_name=out.with_suffix(".dot")), file=sys.stderr)
+        print(
+            INSTALL_HINT.format(fmt=fmt, dot_name=out.with_suffix(".dot")),
+            file=sys.stderr,
+        )
         return 2
     analyses: list[Analysis] = []
     problems: list[ArchError] = []
@@ -81,16 +89,23 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         for problem in problems:
             print(problem.render(), file=sys.stderr)
-        print(f"archgen: {len(problems)} spec(s) with errors; nothing written", file=sys.stderr)
+        print(
+            f"archgen: {len(problems)} spec(s) with errors; nothing written",
+            file=sys.stderr,
+        )
         return 1
     if not analyses:
         print("archgen graph: error: no .arch specs found", file=sys.stderr)
         return 2
     text = to_dot(analyses)
-    if dot is None or fmt == "dot":  # dot is None here only when writing .dot (see above)
+    if (
+        dot is None or fmt == "dot"
+    ):  # dot is None here only when writing .dot (see above)
         data = text.encode("utf-8")
     else:
-        done = subprocess.run([dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True)
+        done = subprocess.run(
+            [dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True
+        )
         if done.returncode != 0:
             print(
                 f"archgen graph: error: dot failed: {done.stderr.decode(errors='replace').strip()}",
@@ -108,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _quote(text: str) -> str:
     """A DOT string literal."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return (
+        '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    )
 
 
 class _Html(str):
@@ -120,7 +137,11 @@ def _value(value: str) -> str:
 
 
 def _html(
-    title: str, detail: str | None = None, bold: bool = False, size: int = 9, left: bool = False
+    title: str,
+    detail: str | None = None,
+    bold: bool = False,
+    size: int = 9,
+    left: bool = False,
 ) -> _Html:
     """An HTML-like DOT label: a title and an optional smaller second line."""
     text = html.escape(title, quote=False)
@@ -128,14 +149,18 @@ def _html(
         text = f"<B>{text}</B>"
     br = '<BR ALIGN="LEFT"/>' if left else "<BR/>"
     if detail:
-        text += f'{br}<FONT POINT-SIZE="{size}">{html.escape(detail, quote=False)}</FONT>'
+        text += (
+            f'{br}<FONT POINT-SIZE="{size}">{html.escape(detail, quote=False)}</FONT>'
+        )
     if left:
         text += br  # a line break with ALIGN ends the last line too, else it centres
     return _Html(text)
 
 
 def _attrs(**attrs: str) -> str:
-    return "[" + ", ".join(f"{key}={_value(value)}" for key, value in attrs.items()) + "]"
+    return (
+        "[" + ", ".join(f"{key}={_value(value)}" for key, value in attrs.items()) + "]"
+    )
 
 
 def _conv_detail(width: int, stride: int) -> str:
@@ -204,7 +229,9 @@ def _conv(dot: _Dot, name: str, kernel: int, width: int, stride: int) -> None:
 
 def _model(dot: _Dot, m: int, a: Analysis) -> str:
     """Draw one model's cluster; return its input node."""
-    about = "  ·  ".join(filter(None, [", ".join(a.kinds), f"{short(a.params_analog)} analog weights"]))
+    about = "  ·  ".join(
+        filter(None, [", ".join(a.kinds), f"{short(a.params_analog)} analog weights"])
+    )
     dot.open(
         f"cluster_m{m}",
         label=_html(a.name, about, bold=True, size=10, left=True),
@@ -214,14 +241,22 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
         fontsize="14",
     )
     first = prev = f"m{m}_input"
-    dot.node(prev, label=_html("Input", "x".join(map(str, a.model.input))), shape="plain", style="solid")
+    dot.node(
+        prev,
+        label=_html("Input", "x".join(map(str, a.model.input))),
+        shape="plain",
+        style="solid",
+    )
     # The stem's convs, as the figure draws it ("Conv SxS"); BN and ReLU go unsaid.
     for s, layer in enumerate(layer for layer in a.stem if layer.op == "conv"):
         conv = dict(layer.args)
         node = f"m{m}_stem{s}"
         dot.node(
             node,
-            label=_html(f"Conv {conv['kernel']}x{conv['kernel']}", _conv_detail(conv["out"], conv["stride"])),
+            label=_html(
+                f"Conv {conv['kernel']}x{conv['kernel']}",
+                _conv_detail(conv["out"], conv["stride"]),
+            ),
             fillcolor=CONV_FILL.get(conv["kernel"], CONV_FILL_OTHER),
         )
         dot.edge(prev, node)
@@ -234,7 +269,11 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
     for h, layer in enumerate(a.head):
         name = f"m{m}_h{h}"
         detail = str(layer.out_features) if layer.op == "linear" else None
-        dot.node(name, label=_html(HEAD_NAMES.get(layer.op, layer.op), detail), fillcolor="#e9e9e9")
+        dot.node(
+            name,
+            label=_html(HEAD_NAMES.get(layer.op, layer.op), detail),
+            fillcolor="#e9e9e9",
+        )
         dot.edge(prev, name)
         prev = name
     dot.close()
@@ -280,7 +319,15 @@ def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str
         # a flat edge puts its tail below its head in LR.
         dot.add(f"{{rank=same; {name}_r0_c0; {name}_sc}}")
         dot.edge(f"{name}_r0_c0", f"{name}_sc", style="invis")
-    dot.node(add, label="+", shape="circle", width="0.28", fixedsize="true", fontsize="14", fillcolor="white")
+    dot.node(
+        add,
+        label="+",
+        shape="circle",
+        width="0.28",
+        fixedsize="true",
+        fontsize="14",
+        fillcolor="white",
+    )
     dot.close()
     for tail, head in edges:
         dot.edge(tail, head)

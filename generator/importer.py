@@ -15,13 +15,21 @@ HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("format", choices=["analognas"], help="the kind of configuration (analognas)")
-    parser.add_argument("config", metavar="CONFIG.json", help="the configuration dict as JSON")
     parser.add_argument(
-        "-o", "--output", metavar="FILE.arch", help="where to write the spec (default: print it)"
+        "format", choices=["analognas"], help="the kind of configuration (analognas)"
     )
     parser.add_argument(
-        "--name", help="the model's name (default: from the output file name, else AnalogNAS)"
+        "config", metavar="CONFIG.json", help="the configuration dict as JSON"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.arch",
+        help="where to write the spec (default: print it)",
+    )
+    parser.add_argument(
+        "--name",
+        help="the model's name (default: from the output file name, else AnalogNAS)",
     )
 
 
@@ -37,17 +45,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = json.loads(Path(args.config).read_text(encoding="utf-8"))
     except OSError as err:
-        print(f"{args.config}: error: cannot read: {err.strerror or err}", file=sys.stderr)
+        print(
+            f"{args.config}: error: cannot read: {err.strerror or err}", file=sys.stderr
+        )
         return 1
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         print(f"{args.config}: error: not JSON: {err}", file=sys.stderr)
         return 1
     if not isinstance(config, dict):
-        print(f"{args.config}: error: expected a JSON object of the search space's keys", file=sys.stderr)
+        print(
+            f"{args.config}: error: expected a JSON object of the search space's keys",
+            file=sys.stderr,
+        )
         return 1
     name = args.name or model_name(args.output)
     if not name.isidentifier():
-        print(f"archgen: error: --name {name!r} is not a valid model name", file=sys.stderr)
+        print(
+            f"archgen: error: --name {name!r} is not a valid model name",
+            file=sys.stderr,
+        )
         return 2
     try:
         text = to_spec(config, name, Path(args.config).name)
@@ -57,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
         analysis = check(parse(text, args.output or "<stdout>"))
     except NotInSpace as err:
-        print(f"{args.config}: error: not an AnalogNAS configuration: {err}", file=sys.stderr)
+        print(
+            f"{args.config}: error: not an AnalogNAS configuration: {err}",
+            file=sys.stderr,
+        )
         return 1
     except ArchError as err:
         print(err.render(), file=sys.stderr)

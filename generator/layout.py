@@ -18,7 +18,10 @@ from .ir import Arm, Group, Layer, Node
 
 # op -> (positional parameters, keyword parameters with defaults); None = not given.
 PRIMS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
-    "conv": (("kernel", "out"), {"stride": 1, "padding": None, "groups": 1, "bias": False}),
+    "conv": (
+        ("kernel", "out"),
+        {"stride": 1, "padding": None, "groups": 1, "bias": False},
+    ),
     "bn": ((), {}),
     "relu": ((), {}),
     "identity": ((), {}),
@@ -75,7 +78,9 @@ class ArmForm:
 
 
 def arm_form(arm: Arm) -> ArmForm:
-    modules = tuple(node for node in arm.body if is_module(node))  # groups are refused by the checker
+    modules = tuple(
+        node for node in arm.body if is_module(node)
+    )  # groups are refused by the checker
     if arm.count is not None:
         return ArmForm("list", modules)
     if not modules:

@@ -60,7 +60,11 @@ def link(spec: Spec) -> Program:
             if key in stack:
                 chain = " -> ".join([*stack[stack.index(key) :], key])
                 problems.append(
-                    Diagnostic(f"include cycle: {chain}", use.span, "remove one of these `use` lines")
+                    Diagnostic(
+                        f"include cycle: {chain}",
+                        use.span,
+                        "remove one of these `use` lines",
+                    )
                 )
                 continue
             if key in seen:
@@ -70,7 +74,9 @@ def link(spec: Spec) -> Program:
                 if key.startswith("<archgen>/"):
                     included = _library_spec(key.removeprefix("<archgen>/"))
                 else:
-                    included = parse(read_spec(key).replace("\r\n", "\n").replace("\r", "\n"), key)
+                    included = parse(
+                        read_spec(key).replace("\r\n", "\n").replace("\r", "\n"), key
+                    )
             except ArchError as err:
                 problems.extend(err.diagnostics)
                 sources.update(err.sources)
@@ -109,7 +115,9 @@ def link(spec: Spec) -> Program:
                 first = lets[let.name].span
                 problems.append(
                     Diagnostic(
-                        f"duplicate let '{let.name}'", let.span, f"first defined at {first.path}:{first.line}"
+                        f"duplicate let '{let.name}'",
+                        let.span,
+                        f"first defined at {first.path}:{first.line}",
                     )
                 )
                 continue

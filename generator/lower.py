@@ -44,7 +44,9 @@ def parse(source: str, path: str = "<spec>") -> Spec:
     lowering = _Lowering(path)
     spec = lowering.file(tree, source, comments)
     if lowering.problems:
-        raise ArchError(lowering.problems, source)
+        err = ArchError(lowering.problems, source)
+        err.partial = spec  # what could be lowered, for checking the rest
+        raise err
     return spec
 
 
@@ -67,7 +69,9 @@ class _Lowering:
         end = meta.end_column if meta.end_line == meta.line else None
         return Span(self.path, meta.line, meta.column, end)
 
-    def error(self, message: str, where: Tree | Token | Span, hint: str | None = None) -> None:
+    def error(
+        self, message: str, where: Tree | Token | Span, hint: str | None = None
+    ) -> None:
         span = where if isinstance(where, Span) else self.span(where)
         self.problems.append(Diagnostic(message, span, hint))
 
@@ -81,7 +85,9 @@ class _Lowering:
             )
         return height
 
-    def options(self, nodes: list[Tree], allowed: tuple[str, ...] | None, owner: str) -> tuple[Option, ...]:
+    def options(
+        self, nodes: list[Tree], allowed: tuple[str, ...] | None, owner: str
+    ) -> tuple[Option, ...]:
         """`name value` pairs; `allowed` None leaves the names to the checker."""
         seen: dict[str, Span] = {}
         out = []
@@ -89,12 +95,17 @@ class _Lowering:
             name, value = node.children
             key = str(name)
             if allowed is not None and key not in allowed:
-                hint = did_you_mean(key, allowed) or f"{owner} takes: {', '.join(allowed) or 'no options'}"
+                hint = (
+                    did_you_mean(key, allowed)
+                    or f"{owner} takes: {', '.join(allowed) or 'no options'}"
+                )
                 self.error(f"unknown option '{key}' for {owner}", name, hint)
                 continue
             if key in seen:
                 self.error(
-                    f"duplicate option '{key}'", name, f"first given at line {seen[key].line}; keep one"
+                    f"duplicate option '{key}'",
+                    name,
+                    f"first given at line {seen[key].line}; keep one",
                 )
                 continue
             seen[key] = self.span(name)
@@ -113,7 +124,9 @@ class _Lowering:
             return Var(str(node.children[0]), span)
         if kind == "func":
             name, *args = node.children
-            return Func(str(name), tuple(self.expr(a) for a in args if a is not None), span)
+            return Func(
+                str(name), tuple(self.expr(a) for a in args if a is not None), span
+            )
         if kind in ("binop", "compare"):
             left, op, right = node.children
             return BinOp(str(op), self.expr(left), self.expr(right), span)
@@ -141,10 +154,14 @@ class _Lowering:
                 models.append(item)
         for extra in models[1:]:
             self.error(
-                "a file holds one model", extra.children[0], f"the first is at line {models[0].meta.line}"
+                "a file holds one model",
+                extra.children[0],
+                f"the first is at line {models[0].meta.line}",
             )
         model = self.model(models[0]) if models else None
-        return Spec(self.path, source, tuple(uses), tuple(lets), tuple(blocks), model, comments)
+        return Spec(
+            self.path, source, tuple(uses), tuple(lets), tuple(blocks), model, comments
+        )
 
     # -- block definitions ---------------------------------------------------------
     def block_def(self, node: Tree) -> BlockDef:
@@ -156,13 +173,20 @@ class _Lowering:
                 self.error(f"duplicate parameter '{pname}'", pname)
                 continue
             params.append(
-                Param(str(pname), str(ptype), None if default is None else self.expr(default), self.span(p))
+                Param(
+                    str(pname),
+                    str(ptype),
+                    None if default is None else self.expr(default),
+                    self.span(p),
+                )
             )
         body = self.body([c for c in rest if isinstance(c, Tree) and c.data != "param"])
         return BlockDef(str(name), tuple(params), body, self.span(name), self.path)
 
     def body(self, nodes: list[Tree]) -> tuple:
-        return tuple(self.layer(n) if n.data == "layer" else self.group(n) for n in nodes)
+        return tuple(
+            self.layer(n) if n.data == "layer" else self.group(n) for n in nodes
+        )
 
     def layer(self, node: Tree) -> Layer:
         name, call = node.children
@@ -183,7 +207,11 @@ class _Lowering:
                 args.append(Arg(str(key), self.expr(value), self.span(a)))
             else:
                 if any(x.name is not None for x in args):
-                    self.error("a positional argument after a named one", a, "put positional arguments first")
+                    self.error(
+                        "a positional argument after a named one",
+                        a,
+                        "put positional arguments first",
+                    )
                     continue
                 args.append(Arg(None, self.expr(a), self.span(a)))
         return tuple(args)
@@ -204,9 +232,15 @@ class _Lowering:
         names = [a.name for a in arms]
         for arm in arms:
             if names.count(arm.name) > 1 and names.index(arm.name) != arms.index(arm):
-                self.error(f"duplicate arm '{arm.name}'", arm.span, "give each arm its own name")
+                self.error(
+                    f"duplicate arm '{arm.name}'",
+                    arm.span,
+                    "give each arm its own name",
+                )
         if not arms:
-            self.error(f"empty '{node.data}'", node, "a group holds arms like `branch { ... }`")
+            self.error(
+                f"empty '{node.data}'", node, "a group holds arms like `branch { ... }`"
+            )
         return Group(str(node.data), tuple(arms), self.span(node))
 
     # -- the model -------------------------------------------------------------------
@@ -224,11 +258,17 @@ class _Lowering:
             if kind not in ("stage", "digital"):
                 if kind in first:
                     line = first[kind].meta.line
-                    self.error(f"duplicate '{kind}'", statement, f"'{kind}' was already given at line {line}")
+                    self.error(
+                        f"duplicate '{kind}'",
+                        statement,
+                        f"'{kind}' was already given at line {line}",
+                    )
                     continue
                 first[kind] = statement
             if kind == "input":
-                input_shape, input_span = self.shape(statement.children[0]), self.span(statement.children[0])
+                input_shape, input_span = self.shape(statement.children[0]), self.span(
+                    statement.children[0]
+                )
             elif kind == "classes":
                 classes = self.expr(statement.children[0])
             elif statement.data == "stem":
@@ -241,7 +281,9 @@ class _Lowering:
                 head = tuple(self.head_op(op) for op in statement.children)
             elif kind == "digital":
                 for path in statement.children:
-                    digital.append(DigitalMark(".".join(map(str, path.children)), self.span(path)))
+                    digital.append(
+                        DigitalMark(".".join(map(str, path.children)), self.span(path))
+                    )
         if "input" not in first:
             self.error(
                 f"model '{name_token}' has no input shape",
@@ -286,10 +328,18 @@ class _Lowering:
         body = self.body(list(node.children))
         for item in body:
             if isinstance(item, Group):
-                self.error("the stem holds layers only", item.span, "define a block for a sum or cat")
+                self.error(
+                    "the stem holds layers only",
+                    item.span,
+                    "define a block for a sum or cat",
+                )
         layers = tuple(item for item in body if isinstance(item, Layer))
         if not layers:
-            self.error("empty stem", node, "write layers like `conv(7, 32, padding=1)` inside the braces")
+            self.error(
+                "empty stem",
+                node,
+                "write layers like `conv(7, 32, padding=1)` inside the braces",
+            )
         return Stem(None, None, None, layers, self.span(node), self.span(node))
 
     def stage(self, node: Tree) -> Stage:
@@ -299,7 +349,9 @@ class _Lowering:
         opts = {o.name: o.value for o in self.options(options, STAGE_OPTIONS, "stage")}
         if not blocks:
             self.error(
-                "stage has no blocks", node, "add a line like `BasicBlock conv3x3 x5` inside the braces"
+                "stage has no blocks",
+                node,
+                "add a line like `BasicBlock conv3x3 x5` inside the braces",
             )
         return Stage(
             channels=self.expr(channels),
@@ -319,7 +371,11 @@ class _Lowering:
             elif isinstance(child, Token) and child.type == "REPEAT":
                 count, count_span = int(str(child)[1:]), self.span(child)
                 if count == 0:
-                    self.error("x0 repeats the block zero times", child, "use x1 or more, or delete the line")
+                    self.error(
+                        "x0 repeats the block zero times",
+                        child,
+                        "use x1 or more, or delete the line",
+                    )
             else:
                 option_nodes.append(child)
         options = self.options(option_nodes, None, str(kind))
@@ -329,7 +385,9 @@ class _Lowering:
     def head_op(self, node: Tree) -> Layer:
         name, value = node.children
         if isinstance(value, Token):  # `fc 10`
-            args: tuple[Arg, ...] = (Arg(None, Num(int(value), self.span(value)), self.span(value)),)
+            args: tuple[Arg, ...] = (
+                Arg(None, Num(int(value), self.span(value)), self.span(value)),
+            )
         else:
             args = self.call(value)
         return Layer(str(name), args, self.span(node))

@@ -19,8 +19,12 @@ from .ir import Comment
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout
 # keeps it in the top-level grammar/ folder.
-_GRAMMAR_PLACES = (_HERE / "grammar" / "arch.lark", _HERE.parent / "grammar" / "arch.lark")
+_GRAMMAR_PLACES = (
+    _HERE / "grammar" / "arch.lark",
+    _HERE.parent / "grammar" / "arch.lark",
+)
 
+STATEMENTS = ("input", "classes", "stem", "stage", "head", "digital")
 KEYWORDS = (
     "model",
     "input",
@@ -139,20 +143,37 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
     parser = _lark()
     if not source.endswith("\n"):
         source += "\n"
+    seen: list[Token] = []
     try:
-        tree = _parse(parser, source, collect)
+        tree = _parse(parser, source, collect, seen)
     except UnexpectedInput as err:
-        raise ArchError([_diagnose(parser, err, source, path)], source) from None
+        diagnostic = _diagnose(parser, err, source, path)
+        missing = _missing_brace(seen, diagnostic)
+        raise ArchError([missing or diagnostic], source) from None
     return tree, tuple(comments)
 
 
-def _parse(parser: Lark, source: str, collect) -> Tree:
+def _parse(parser: Lark, source: str, collect, seen: list[Token]) -> Tree:
     # Lexer callbacks are fixed when Lark is built; watch the token stream instead.
     interactive = parser.parse_interactive(source)
     for token in interactive.iter_parse():
+        seen.append(token)
         if token.type == "_NL":
             collect(token)
     return interactive.feed_eof()
+
+
+def _missing_brace(seen: list[Token], found: Diagnostic) -> Diagnostic | None:
+    """`stage 32 {` or `head ...` read as a block line: the stage above lacks its `}`."""
+    on_line = [t for t in seen if t.line == found.span.line and t.type != "_NL"]
+    first = on_line[0] if on_line else None
+    if first is None or first.type != "NAME" or str(first) not in STATEMENTS:
+        return None
+    return Diagnostic(
+        f"'{first}' inside a stage: is a `}}` missing before line {first.line}?",
+        Span(found.span.path, first.line, first.column, first.end_column),
+        f"close the stage above with `}}` before `{first} ...`",
+    )
 
 
 def _state_key(err: UnexpectedInput):
@@ -221,14 +242,14 @@ def _diagnose(parser: Lark, err: UnexpectedInput, source: str, path: str) -> Dia
         lines = source.rstrip("\n").splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
     label = _match_example(parser, err, source)
-    expected = _expected_words(parser, getattr(err, "expected", None) or getattr(err, "accepts", ()) or ())
+    expected = _expected_words(
+        parser, getattr(err, "expected", None) or getattr(err, "accepts", ()) or ()
+    )
     message = f"unexpected {_describe(token)}"
     if label:
         message += f": {label}"
     elif expected:
-        message += (
-            f"; expected {', '.join(expected[:-1]) + ' or ' if len(expected) > 1 else ''}{expected[-1]}"
-        )
+        message += f"; expected {', '.join(expected[:-1]) + ' or ' if len(expected) > 1 else ''}{expected[-1]}"
     if token is not None and token.type == "NAME":
         hint = did_you_mean(str(token), KEYWORDS)
     if token is not None and token.type == "_NL" and line and token.line:
@@ -236,6 +257,8 @@ def _diagnose(parser: Lark, err: UnexpectedInput, source: str, path: str) -> Dia
         line = token.line
         col = token.column
     end = (
-        col + max(1, len(str(token))) if token is not None and token.type not in ("_NL", "$END") else col + 1
+        col + max(1, len(str(token)))
+        if token is not None and token.type not in ("_NL", "$END")
+        else col + 1
     )
     return Diagnostic(message, Span(path, line, col, end), hint)

@@ -10,7 +10,12 @@ from dataclasses import replace
 
 from .ir import BinOp, BlockDef, Expr, Func, Group, Layer, Num, Unary, Var
 
-RENAME = {"in": "in_channels", "out": "out_channels", "kernel": "kernel_size", "stride": "stride"}
+RENAME = {
+    "in": "in_channels",
+    "out": "out_channels",
+    "kernel": "kernel_size",
+    "stride": "stride",
+}
 _PRECEDENCE = {
     "or": 1,
     "and": 2,
@@ -29,7 +34,9 @@ _PRECEDENCE = {
 }
 
 
-def to_python(expr: Expr, constants: dict[str, object], parent: int = 0, right: bool = False) -> str:
+def to_python(
+    expr: Expr, constants: dict[str, object], parent: int = 0, right: bool = False
+) -> str:
     """Python source for `expr`; lets and true/false become literals."""
     if isinstance(expr, Num):
         return repr(expr.value)
@@ -49,9 +56,7 @@ def to_python(expr: Expr, constants: dict[str, object], parent: int = 0, right: 
             return f"({text})" if parent > 3 else text
         return f"-{to_python(expr.operand, constants, 7)}"
     level = _PRECEDENCE[expr.op]
-    text = (
-        f"{to_python(expr.left, constants, level)} {expr.op} {to_python(expr.right, constants, level, True)}"
-    )
+    text = f"{to_python(expr.left, constants, level)} {expr.op} {to_python(expr.right, constants, level, True)}"
     return f"({text})" if level < parent or (right and level == parent) else text
 
 
@@ -59,7 +64,9 @@ def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
     if isinstance(expr, Var):
         return names.get(expr.name, expr)
     if isinstance(expr, BinOp):
-        return replace(expr, left=substitute(expr.left, names), right=substitute(expr.right, names))
+        return replace(
+            expr, left=substitute(expr.left, names), right=substitute(expr.right, names)
+        )
     if isinstance(expr, Unary):
         return replace(expr, operand=substitute(expr.operand, names))
     if isinstance(expr, Func):
@@ -115,7 +122,9 @@ def channels_after(body, start: Expr, blocks: dict[str, BlockDef]) -> Expr:
         elif node.op in ("conv", "fc"):
             out = next((a.value for a in node.args if a.name == "out"), None)
             plain = [a for a in node.args if a.name is None]
-            current = out if out is not None else plain[1 if node.op == "conv" else 0].value
+            current = (
+                out if out is not None else plain[1 if node.op == "conv" else 0].value
+            )
         elif node.op in blocks:
             callee = blocks[node.op]
             names: dict[str, Expr] = {"in": current}

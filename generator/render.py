@@ -17,7 +17,7 @@ import black
 import jinja2
 
 from . import __version__
-from .backends import Backend
+from .backends import BACKENDS, Backend
 from .checker import Analysis, BlockInstance
 from .errors import ArchError, Diagnostic
 from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
@@ -52,7 +52,9 @@ class ModelView:
     constants: tuple[Attribute, ...]
     classes: tuple[ClassView, ...]
     name: str
-    attributes: tuple[tuple[str, tuple[str, ...] | str], ...]  # name -> expr or items of a Sequential
+    attributes: tuple[
+        tuple[str, tuple[str, ...] | str], ...
+    ]  # name -> expr or items of a Sequential
     forward: tuple[str, ...]
     digital: tuple[str, ...]
 
@@ -98,7 +100,9 @@ class _Classes:
                 )
             if "groups" in args:
                 parts.append(f"groups={self.py(args['groups'])}")
-            parts.append(f"bias={self.py(args['bias'])}" if "bias" in args else "bias=False")
+            parts.append(
+                f"bias={self.py(args['bias'])}" if "bias" in args else "bias=False"
+            )
             return f"{b.conv}({', '.join(parts)}{b.layer_kwargs})"
         if node.op == "fc":
             out = plain[0] if plain else args["out"]
@@ -118,36 +122,49 @@ class _Classes:
             if not plain and "kernel" not in args:
                 return f"nn.Adaptive{cls}(1)"
             parts = [self.py(plain[0] if plain else args["kernel"])]
-            parts += [f"{k}={self.py(args[k])}" for k in ("stride", "padding") if k in args]
+            parts += [
+                f"{k}={self.py(args[k])}" for k in ("stride", "padding") if k in args
+            ]
             return f"nn.{cls}({', '.join(parts)})"
         # a block call: pass the input width, then what differs from inheriting
         callee = self.blocks[node.op]
         parts = [cin, self.py(args.get("out", Var("out", node.span)))]
-        parts.append(f"kernel_size={self.py(args.get('kernel', Var('kernel', node.span)))}")
+        parts.append(
+            f"kernel_size={self.py(args.get('kernel', Var('kernel', node.span)))}"
+        )
         parts.append(f"stride={self.py(args.get('stride', Var('stride', node.span)))}")
-        parts += [f"{p.name}={self.py(args[p.name])}" for p in callee.params if p.name in args]
+        parts += [
+            f"{p.name}={self.py(args[p.name])}" for p in callee.params if p.name in args
+        ]
         return f"{callee.name}({', '.join(parts)}{b.block_kwarg})"
 
     def after(self, node: Layer, channels: Expr) -> Expr:
         return channels_after((node,), channels, self.blocks)
 
     # -- a sequence of layers and groups -------------------------------------------------
-    def sequence(self, owner: str, body, start: Expr, init: list[str], forward: list[str]) -> None:
+    def sequence(
+        self, owner: str, body, start: Expr, init: list[str], forward: list[str]
+    ) -> None:
         names = sequence_names(body)
         channels = start
         current = "x"
         relu_on_input = any(
-            isinstance(n, Layer) and n.op == "relu" and i == _first_module(body) for i, n in enumerate(body)
+            isinstance(n, Layer) and n.op == "relu" and i == _first_module(body)
+            for i, n in enumerate(body)
         )
         declared: set[str] = set()
         for node, name in zip(body, names):
             if isinstance(node, Group):
-                channels, current = self.group(owner, node, channels, current, init, forward)
+                channels, current = self.group(
+                    owner, node, channels, current, init, forward
+                )
                 continue
             if name is None:
                 continue  # identity
             if name not in declared:
-                init.append(f"self.{name} = {self.ctor(node, channels, inplace=not relu_on_input)}")
+                init.append(
+                    f"self.{name} = {self.ctor(node, channels, inplace=not relu_on_input)}"
+                )
                 declared.add(name)
             forward.append(f"out = self.{name}({current})")
             current = "out"
@@ -156,7 +173,13 @@ class _Classes:
             forward.append("out = x")
 
     def group(
-        self, owner: str, group: Group, channels: Expr, current: str, init: list[str], forward: list[str]
+        self,
+        owner: str,
+        group: Group,
+        channels: Expr,
+        current: str,
+        init: list[str],
+        forward: list[str],
     ):
         terms = []
         widths = []
@@ -167,7 +190,9 @@ class _Classes:
                 raise ArchError(
                     [
                         Diagnostic(
-                            f"arm name '{attr}' is taken in the generated code", arm.span, "rename the arm"
+                            f"arm name '{attr}' is taken in the generated code",
+                            arm.span,
+                            "rename the arm",
                         )
                     ]
                 )
@@ -180,7 +205,9 @@ class _Classes:
                 cls = self.arm_class(owner, arm)
                 args = self.arm_args(arm, channels)
                 count = self.py(arm.count)
-                build.append(f"self.{attr} = nn.ModuleList([{cls}({args}) for _ in range({count})])")
+                build.append(
+                    f"self.{attr} = nn.ModuleList([{cls}({args}) for _ in range({count})])"
+                )
                 expr = f"sum(branch({current}) for branch in self.{attr})"
             else:
                 ctors, width = [], channels
@@ -188,7 +215,9 @@ class _Classes:
                     ctors.append(self.ctor(node, width, inplace=False))
                     width = self.after(node, width)
                 value = (
-                    ctors[0] if form.kind == "module" else f"{self.backend.sequential}({', '.join(ctors)})"
+                    ctors[0]
+                    if form.kind == "module"
+                    else f"{self.backend.sequential}({', '.join(ctors)})"
                 )
                 build.append(f"self.{attr} = {value}")
                 expr = f"self.{attr}({current})"
@@ -222,12 +251,17 @@ class _Classes:
         return [
             n
             for n in order
-            if n in used or (n in ("kernel", "stride", "out") and _calls_block(arm.body, self.blocks))
+            if n in used
+            or (
+                n in ("kernel", "stride", "out") and _calls_block(arm.body, self.blocks)
+            )
         ]
 
     def arm_args(self, arm: Arm, channels: Expr) -> str:
         return (
-            ", ".join([self.py(channels)] + [RENAME.get(n, n) for n in self.arm_names(arm)])
+            ", ".join(
+                [self.py(channels)] + [RENAME.get(n, n) for n in self.arm_names(arm)]
+            )
             + self.backend.block_kwarg
         )
 
@@ -263,9 +297,16 @@ class _Classes:
         init: list[str] = []
         forward: list[str] = []
         self.sequence(block.name, block.body, Var("in", block.span), init, forward)
-        params = ["in_channels: int", "out_channels: int", "kernel_size: int = 3", "stride: int = 1"]
+        params = [
+            "in_channels: int",
+            "out_channels: int",
+            "kernel_size: int = 3",
+            "stride: int = 1",
+        ]
         for param in block.params:
-            default = f" = {self.py(param.default)}" if param.default is not None else ""
+            default = (
+                f" = {self.py(param.default)}" if param.default is not None else ""
+            )
             params.append(f"{param.name}: {param.type}{default}")
         doc = _doc_of(block)
         self.classes.append(
@@ -308,7 +349,9 @@ def _block_call(analysis: Analysis, b: BlockInstance, backend: Backend) -> str:
     return f"{b.kind}({', '.join(args)}{backend.block_kwarg})"
 
 
-def _layer_ctor(op: str, args: dict, cin: int, backend: Backend, inplace: bool = True) -> str:
+def _layer_ctor(
+    op: str, args: dict, cin: int, backend: Backend, inplace: bool = True
+) -> str:
     if op == "conv":
         parts = [
             str(cin),
@@ -340,7 +383,13 @@ def _layer_ctor(op: str, args: dict, cin: int, backend: Backend, inplace: bool =
     raise AssertionError(op)
 
 
-def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelView:
+def build_view(
+    analysis: Analysis,
+    backend: Backend,
+    spec_label: str,
+    options: tuple[str, ...] | list[str] = (),
+    digest: str | None = None,
+) -> ModelView:
     model = analysis.model
     writer = _Classes(analysis, backend)
     for kind in analysis.kinds:
@@ -348,26 +397,32 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
     attributes: list[tuple[str, tuple[str, ...] | str]] = []
     forward = []
     if analysis.stem:
-        items = tuple(_layer_ctor(s.op, dict(s.args), s.in_channels, backend) for s in analysis.stem)
+        items = tuple(
+            _layer_ctor(s.op, dict(s.args), s.in_channels, backend)
+            for s in analysis.stem
+        )
         if any(s.op == "shift" for s in analysis.stem):
             writer.uses.add("shift")
         attributes.append(("stem", items))
         forward.append("stem")
     for stage in analysis.stages:
-        attributes.append((stage.name, tuple(_block_call(analysis, b, backend) for b in stage.blocks)))
+        attributes.append(
+            (stage.name, tuple(_block_call(analysis, b, backend) for b in stage.blocks))
+        )
         forward.append(stage.name)
     for layer in analysis.head:
         args = dict(layer.args)
-        attributes.append((layer.name, _layer_ctor(layer.op, args, layer.in_features or 0, backend)))
+        attributes.append(
+            (layer.name, _layer_ctor(layer.op, args, layer.in_features or 0, backend))
+        )
         forward.append(layer.name)
     input_shape = "x".join(map(str, model.input))
-    regenerate = (
-        "archgen" + (f" --target {backend.name}" if backend.name != "torch" else "") + f" {spec_label}"
-    )
+    target = ["--target", backend.name] if backend.name != "torch" else []
+    regenerate = " ".join(["archgen", *target, *options, spec_label])
     header = (
         f"Generated by archgen {__version__} from {spec_label}; do not edit.",
         f"Regenerate with: {regenerate}",
-        f"Source sha256: {sha256_of(analysis.spec.source)}",
+        f"Source sha256: {digest or sha256_of(analysis.spec.source)}",
     )
     out = "x".join(map(str, analysis.output))
     doc = (
@@ -377,7 +432,10 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
     )
     constants = (
         Attribute("INPUT_SHAPE", f"({', '.join(map(str, model.input))})"),
-        Attribute("NUM_CLASSES", str(analysis.output[0]) if len(analysis.output) == 1 else "None"),
+        Attribute(
+            "NUM_CLASSES",
+            str(analysis.output[0]) if len(analysis.output) == 1 else "None",
+        ),
         Attribute("PARAMS_TOTAL", f"{analysis.params_total:_}"),
         Attribute("PARAMS_ANALOG", f"{analysis.params_analog:_}"),
         Attribute("MACS", f"{analysis.macs:_}"),
@@ -386,7 +444,9 @@ def build_view(analysis: Analysis, backend: Backend, spec_label: str) -> ModelVi
     )
     digital = tuple(mark.path for mark in model.digital)
     if digital:
-        constants += (Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in digital) + ",)"),)
+        constants += (
+            Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in digital) + ",)"),
+        )
     imports = list(backend.imports)
     if "cat" in writer.uses:
         imports.insert(0, "import torch")
@@ -419,9 +479,38 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(analysis: Analysis, backend: Backend, spec_label: str) -> str:
+def module_names(analysis: Analysis) -> set[str]:
+    """Every name a generated module defines or imports, and Python's builtins:
+    a model class named like one of them would break the module."""
+    import builtins
+
+    names = set(dir(builtins)) | {
+        "annotations",
+        "build",
+        "build_analog",
+        "default_rpu_config",
+    }
+    names |= {"torch", "F", "Shift"}
+    for backend in BACKENDS.values():
+        view = build_view(analysis, backend, "")
+        names |= {cls.name for cls in view.classes} | {c.name for c in view.constants}
+        for line in backend.imports:
+            imported = line.split(" import ")[-1].split(",")
+            names |= {part.strip().split(" as ")[-1] for part in imported}
+    return names
+
+
+def render(
+    analysis: Analysis,
+    backend: Backend,
+    spec_label: str,
+    options: tuple[str, ...] | list[str] = (),
+    digest: str | None = None,
+) -> str:
     """The formatted Python module for `analysis` in `backend`."""
-    view = build_view(analysis, backend, spec_label)
+    view = build_view(analysis, backend, spec_label, options, digest)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
-    code = template.render(view=view, backend=backend, uses_shift="Shift()" in repr(view))
+    code = template.render(
+        view=view, backend=backend, uses_shift="Shift()" in repr(view)
+    )
     return black.format_str(code, mode=BLACK_MODE)

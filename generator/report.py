@@ -11,16 +11,16 @@ def shape_text(shape) -> str:
 
 def short(n: int) -> str:
     """1234567 -> '1.2M', the way people quote MACs and parameters."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= size:
-            return f"{n / size:.1f}{unit}"
+            return f"{n / size:,.1f}{unit}"
     return str(n)
 
 
 def totals_line(a: Analysis) -> str:
     return (
         f"{a.name}: {a.params_total:,} params, {a.params_analog:,} analog weights, "
-        f"{short(a.macs)} MACs, {a.tiles} tiles ({a.tile_size}x{a.tile_size})"
+        f"{short(a.macs)} MACs, {a.tiles} tile{'' if a.tiles == 1 else 's'} ({a.tile_size}x{a.tile_size})"
     )
 
 
@@ -59,7 +59,17 @@ def summary_json(a: Analysis) -> dict:
 
 
 def summary_table(a: Analysis) -> str:
-    header = ("path", "op", "kernel", "stride", "output", "params", "MACs", "tiles", "line")
+    header = (
+        "path",
+        "op",
+        "kernel",
+        "stride",
+        "output",
+        "params",
+        "MACs",
+        "tiles",
+        "line",
+    )
     rows = [header]
     for layer in a.layers:
         rows.append(
@@ -76,14 +86,28 @@ def summary_table(a: Analysis) -> str:
             )
         )
     rows.append(
-        ("total", "", "", "", shape_text(a.output), f"{a.params_total:,}", f"{a.macs:,}", str(a.tiles), "")
+        (
+            "total",
+            "",
+            "",
+            "",
+            shape_text(a.output),
+            f"{a.params_total:,}",
+            f"{a.macs:,}",
+            str(a.tiles),
+            "",
+        )
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {3, 5, 6, 7, 8}
-    lines = [f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}", ""]
+    lines = [
+        f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}",
+        "",
+    ]
     for index, row in enumerate(rows):
         cells = [
-            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
         ]
         lines.append("  ".join(cells).rstrip())
         if index == 0 or index == len(rows) - 2:

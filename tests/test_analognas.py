@@ -28,7 +28,10 @@ MAX_PARAMS = 2_000_000
 
 
 def sample(rng: random.Random) -> dict:
-    config = {"out_channel0": rng.choice([8, 12, 16, 32, 48, 64]), "M": rng.randrange(1, 5)}
+    config = {
+        "out_channel0": rng.choice([8, 12, 16, 32, 48, 64]),
+        "M": rng.randrange(1, 5),
+    }
     config["R1"] = rng.randrange(1, 16)
     for m in range(2, 6):
         config[f"R{m}"] = rng.randrange(0, 16)
@@ -74,7 +77,9 @@ def configs(n: int, budget: int | None = None) -> list[dict]:
 class RefBranch(nn.Module):
     def __init__(self, cin, c):
         super().__init__()
-        self.c1, self.b1 = nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c1, self.b1 = nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(
+            c
+        )
         self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
 
     def forward(self, x):
@@ -144,7 +149,9 @@ def test_sampled_configuration_matches_the_reference(index, tmp_path, monkeypatc
     monkeypatch.syspath_prepend(str(tmp_path))
     ours = importlib.import_module(f"pkg{index}.sampled").build().eval()
     reference = RefNet(config).eval()
-    assert [p.shape for p in ours.parameters()] == [p.shape for p in reference.parameters()]
+    assert [p.shape for p in ours.parameters()] == [
+        p.shape for p in reference.parameters()
+    ]
     assert sum(p.numel() for p in ours.parameters()) == analysis.params_total
     torch.manual_seed(index)
     with torch.no_grad():
@@ -181,7 +188,12 @@ def test_a_hand_written_spec_in_the_space_exports(tmp_path, capsys):
     assert main(["export", "analognas", str(spec)]) == 0
     config = json.loads(capsys.readouterr().out)
     assert list(config) == list(KEYS)
-    assert (config["out_channel0"], config["M"], config["R1"], config["B1"]) == (16, 1, 3, 2)
+    assert (config["out_channel0"], config["M"], config["R1"], config["B1"]) == (
+        16,
+        1,
+        3,
+        2,
+    )
     assert widths(config) == [24]
     # and it imports back to the same network
     again = check(parse(to_spec(config, "Again"), "again.arch"))

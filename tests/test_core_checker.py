@@ -31,8 +31,12 @@ def test_t500_matches_the_paper_and_the_figure():
     assert len(a.stages) == 3 and all(len(s.blocks) == 1 for s in a.stages)
     assert {b.kind for s in a.stages for b in s.blocks} == {"BottleneckBlock"}
     assert a.stages[0].blocks[0].branches >= 2  # "More branches"
-    assert all(t.channels > b.channels for t, b in zip(a.stages, r.stages))  # "Wider convolutions"
-    assert a.blocks < r.blocks and a.params_analog < r.params_analog  # "Shallower and smaller"
+    assert all(
+        t.channels > b.channels for t, b in zip(a.stages, r.stages)
+    )  # "Wider convolutions"
+    assert (
+        a.blocks < r.blocks and a.params_analog < r.params_analog
+    )  # "Shallower and smaller"
 
 
 def test_checker_does_not_import_torch():
@@ -69,7 +73,9 @@ def test_tile_size_changes_the_tile_count_only():
     # every layer's rows/cols re-split at 128
     for layer in small.layers:
         if layer.op == "conv":
-            assert layer.tiles == tiles_for(layer.in_channels * layer.kernel**2, layer.out_channels, 128)
+            assert layer.tiles == tiles_for(
+                layer.in_channels * layer.kernel**2, layer.out_channels, 128
+            )
 
 
 def test_shapes_follow_same_padding_and_strides():
@@ -81,11 +87,17 @@ def test_shapes_follow_same_padding_and_strides():
     assert by_path["avgpool"].out_shape == (64, 1, 1)
     assert by_path["fc"].out_shape == (10,)
     # projection only where the shape changes
-    assert [b.projection for s in a.stages for b in s.blocks] == [False] * 5 + ([True] + [False] * 4) * 2
+    assert [b.projection for s in a.stages for b in s.blocks] == [False] * 5 + (
+        [True] + [False] * 4
+    ) * 2
 
 
 def test_macs_of_a_conv_and_a_linear():
-    a = check(parse("model M {\n input 3x8x8\n stem conv3x3 4 stride 2\n head avgpool flatten fc 5\n}\n"))
+    a = check(
+        parse(
+            "model M {\n input 3x8x8\n stem conv3x3 4 stride 2\n head avgpool flatten fc 5\n}\n"
+        )
+    )
     conv, fc = a.layers[0], a.layers[-1]
     assert conv.out_shape == (4, 4, 4) and conv.macs == 3 * 9 * 4 * 4 * 4
     assert fc.macs == 4 * 5 and fc.params == 4 * 5 + 5

@@ -9,9 +9,12 @@ from generator.checker import check
 from generator.errors import ArchError
 from generator.lower import parse
 
-SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (ROOT / "specs" / "resnet32.arch").read_text()
+SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
+    ROOT / "specs" / "resnet32.arch"
+).read_text()
 PIECES = st.sampled_from(
-    list("model{}\n #x0123456789\t;-\r") + ["stage ", "stem ", "conv3x3 ", "BasicBlock ", "x0", "fc", "head "]
+    list("model{}\n #x0123456789\t;-\r")
+    + ["stage ", "stem ", "conv3x3 ", "BasicBlock ", "x0", "fc", "head "]
 )
 FRAGMENTS = st.lists(PIECES, max_size=60).map("".join)
 
@@ -41,7 +44,9 @@ def test_mutated_shipped_specs(data):
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(text)))
         j = data.draw(st.integers(i, min(len(text), i + 8)))
-        text = text[:i] + data.draw(st.lists(PIECES, max_size=3).map("".join)) + text[j:]
+        text = (
+            text[:i] + data.draw(st.lists(PIECES, max_size=3).map("".join)) + text[j:]
+        )
     answers(text)
 
 

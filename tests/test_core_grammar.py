@@ -41,7 +41,10 @@ def test_every_statement_lowers_with_positions():
     ]
     block = m.stages[0].body[0].block
     assert block.kind == "BottleneckBlock"
-    assert {o.name: o.value.value for o in block.options} == {"branches": 2, "reduction": 2}
+    assert {o.name: o.value.value for o in block.options} == {
+        "branches": 2,
+        "reduction": 2,
+    }
     assert [op.op for op in m.head] == ["avgpool", "flatten", "fc"]
     # spans point into the file
     line = spec.source.splitlines()[block.span.line - 1]
@@ -49,7 +52,9 @@ def test_every_statement_lowers_with_positions():
 
 
 def test_comments_are_collected_with_positions():
-    spec = parse("# top\nmodel M { # after brace\n  input 3x8x8  # shape\n}\n", "c.arch")
+    spec = parse(
+        "# top\nmodel M { # after brace\n  input 3x8x8  # shape\n}\n", "c.arch"
+    )
     assert [(c.line, c.column, c.text) for c in spec.comments] == [
         (1, 1, "# top"),
         (2, 11, "# after brace"),
@@ -65,7 +70,9 @@ def test_blank_lines_comments_and_missing_final_newline_are_fine():
 def test_options_in_any_order_mean_the_same():
     a = model_of("  stage 8 {\n    BottleneckBlock conv3x3 branches 2 reduction 2\n  }")
     b = model_of("  stage 8 {\n    BottleneckBlock conv3x3 reduction 2 branches 2\n  }")
-    opts = lambda m: sorted((o.name, o.value.value) for o in m.stages[0].body[0].block.options)
+    opts = lambda m: sorted(
+        (o.name, o.value.value) for o in m.stages[0].body[0].block.options
+    )
     assert opts(a) == opts(b)
 
 

@@ -26,7 +26,11 @@ def test_digital_model_params_and_forward(name):
     module = importlib.import_module(f"generated.{name}")
     model = module.build()
     a = analysis(name)
-    assert sum(p.numel() for p in model.parameters()) == a.params_total == module.PARAMS_TOTAL
+    assert (
+        sum(p.numel() for p in model.parameters())
+        == a.params_total
+        == module.PARAMS_TOTAL
+    )
     analog = sum(
         p.numel()
         for m in model.modules()
@@ -96,7 +100,10 @@ def test_tile_size_reaches_the_aihwkit_mapping(tmp_path, monkeypatch):
     from generator.cli import main
 
     spec = ROOT / "specs" / "resnet32.arch"
-    assert main(["generate", str(spec), "-o", str(tmp_path / "out"), "--tile-size", "128"]) == 0
+    assert (
+        main(["generate", str(spec), "-o", str(tmp_path / "out"), "--tile-size", "128"])
+        == 0
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("out.resnet32")
     expected = check(parse_file(str(spec)), 128).tiles

@@ -42,7 +42,17 @@ def test_wheel_carries_grammar_and_templates(wheel):
 def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
     )
     work = tmp_path / "work"
@@ -54,7 +64,9 @@ def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
         "sys.exit(main(['m.arch', '-o', 'out']))"
     )
     # Only the wheel's copy of archgen is importable: the checkout is not on the path.
-    env_path = [str(target)] + [p for p in sys.path if p and not p.startswith(str(ROOT))]
+    env_path = [str(target)] + [
+        p for p in sys.path if p and not p.startswith(str(ROOT))
+    ]
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=work,

@@ -63,9 +63,14 @@ def test_t500_vs_resnet32_headline_has_the_four_annotations(capsys):
     headline = out.split("Headline", 1)[1].split("\n\n", 1)[0]
     lines = headline.strip().splitlines()
     assert any("more" in line and "branches" in line for line in lines)
-    assert any("wider" in line and "64 vs 16, 160 vs 32, 176 vs 64" in line for line in lines)
+    assert any(
+        "wider" in line and "64 vs 16, 160 vs 32, 176 vs 64" in line for line in lines
+    )
     assert any("BottleneckBlock" in line and "BasicBlock" in line for line in lines)
-    assert any("shallower" in line and "smaller" in line and "3 blocks vs 15" in line for line in lines)
+    assert any(
+        "shallower" in line and "smaller" in line and "3 blocks vs 15" in line
+        for line in lines
+    )
 
 
 def test_t500_vs_resnet32_totals_are_the_checkers(capsys):
@@ -73,14 +78,26 @@ def test_t500_vs_resnet32_totals_are_the_checkers(capsys):
     assert code == 1
     data = json.loads(out)
     a, b = load(T500, 512), load(RESNET32, 512)
-    for name in ("blocks", "conv_layers", "params_total", "params_analog", "macs", "tiles"):
+    for name in (
+        "blocks",
+        "conv_layers",
+        "params_total",
+        "params_analog",
+        "macs",
+        "tiles",
+    ):
         total = data["totals"][name]
         assert (total["a"], total["b"]) == (getattr(a, name), getattr(b, name))
         assert total["delta"] == getattr(a, name) - getattr(b, name)
         assert total["ratio"] == pytest.approx(getattr(a, name) / getattr(b, name))
         assert data["a"][name] == total["a"] and data["b"][name] == total["b"]
     assert data["totals"]["params_analog"]["a"] == 422_010
-    assert data["totals"]["tiles"] == {"a": 27, "b": 43, "delta": -16, "ratio": pytest.approx(27 / 43)}
+    assert data["totals"]["tiles"] == {
+        "a": 27,
+        "b": 43,
+        "delta": -16,
+        "ratio": pytest.approx(27 / 43),
+    }
     _, text, _ = run_diff(capsys, T500, RESNET32)
     assert "422,010" in text and "464,442" in text and "-42,432" in text
 
@@ -121,10 +138,16 @@ EQUIVALENT = [
     .replace("flatten fc", "flatten fc 10")
     .replace("model Net", "model Other"),
     # repetition split over lines, defaults written out
-    BASE.replace("    BasicBlock conv3x3 x5\n", "    BasicBlock x2\n    BasicBlock conv3x3 branches 1 x3\n")
+    BASE.replace(
+        "    BasicBlock conv3x3 x5\n",
+        "    BasicBlock x2\n    BasicBlock conv3x3 branches 1 x3\n",
+    )
     .replace("stem conv3x3 16", "stem conv3x3 16 stride 1")
     .replace("stage 16 {", "stage 16 stride 1 {")
-    .replace("reduction 2 x2", "reduction 2\n    BottleneckBlock conv3x3 branches 2 reduction 2"),
+    .replace(
+        "reduction 2 x2",
+        "reduction 2\n    BottleneckBlock conv3x3 branches 2 reduction 2",
+    ),
 ]
 
 
@@ -137,11 +160,19 @@ def test_equivalent_specs_are_the_same(tmp_path, capsys, variant):
     code, out, _ = run_diff(capsys, "--json", a, b)
     data = json.loads(out)
     assert code == 0 and data["same"] is True
-    assert data["changes"] == data["only_in_a"] == data["only_in_b"] == data["headline"] == []
+    assert (
+        data["changes"]
+        == data["only_in_a"]
+        == data["only_in_b"]
+        == data["headline"]
+        == []
+    )
 
 
 def test_a_different_name_alone_is_noted(tmp_path, capsys):
-    a, b = write(tmp_path, "a.arch", BASE), write(tmp_path, "b.arch", BASE.replace("model Net", "model Net2"))
+    a, b = write(tmp_path, "a.arch", BASE), write(
+        tmp_path, "b.arch", BASE.replace("model Net", "model Net2")
+    )
     code, out, _ = run_diff(capsys, a, b)
     assert code == 0
     assert "names differ: Net vs Net2" in out
@@ -153,9 +184,9 @@ def test_a_different_name_alone_is_noted(tmp_path, capsys):
 def test_width_change():
     d = diff_of(BASE, BASE.replace("stage 32 stride 2", "stage 48 stride 2"))
     assert not d.same
-    assert [(c.path, c.field, c.a, c.b) for c in d.changes if c.field == "channels"] == [
-        ("stage2", "channels", 32, 48)
-    ]
+    assert [
+        (c.path, c.field, c.a, c.b) for c in d.changes if c.field == "channels"
+    ] == [("stage2", "channels", 32, 48)]
     assert ("stage2.0", "mid_channels") in changed(d)  # bottleneck inner width 16 -> 24
     assert any("narrower convolutions" in f.text for f in d.headline)
 
@@ -165,29 +196,45 @@ def test_kernel_change_is_one_line_for_the_whole_stage():
     assert changed(d) == {(f"stage1.{i}", "kernel") for i in range(5)}
     assert {(c.a, c.b) for c in d.changes} == {(3, 5)}
     rows = [line for line in diff_text(d).splitlines() if "kernel" in line]
-    assert len(rows) == 1 and rows[0].split()[:4] == ["stage1.0-4", "kernel", "3x3", "5x5"]
+    assert len(rows) == 1 and rows[0].split()[:4] == [
+        "stage1.0-4",
+        "kernel",
+        "3x3",
+        "5x5",
+    ]
 
 
 def test_extra_stage_is_only_in_b():
-    extra = BASE.replace("  head", "  stage 64 stride 2 {\n    BasicBlock x2\n  }\n  head")
+    extra = BASE.replace(
+        "  head", "  stage 64 stride 2 {\n    BasicBlock x2\n  }\n  head"
+    )
     d = diff_of(BASE, extra)
     assert [p.path for p in d.only_in_b] == ["stage3"]
     assert "BasicBlock conv3x3 x2" in d.only_in_b[0].description
     assert d.only_in_a == ()
-    assert any(f.topic == "size" and f.text.startswith("shallower and smaller") for f in d.headline)
+    assert any(
+        f.topic == "size" and f.text.startswith("shallower and smaller")
+        for f in d.headline
+    )
 
 
 def test_repetition_change_is_reported_as_such():
     d = diff_of(BASE, BASE.replace("BasicBlock conv3x3 x5", "BasicBlock conv3x3"))
-    assert [(c.path, c.field, c.a, c.b) for c in d.changes] == [("stage1", "blocks", 5, 1)]
+    assert [(c.path, c.field, c.a, c.b) for c in d.changes] == [
+        ("stage1", "blocks", 5, 1)
+    ]
     assert [p.path for p in d.only_in_a] == [f"stage1.{i}" for i in range(1, 5)]
     assert "4 x BasicBlock" in diff_text(d)
 
 
 def test_stride_change():
     d = diff_of(BASE, BASE.replace("stage 32 stride 2", "stage 32"))
-    assert [(c.path, c.field, c.a, c.b) for c in d.changes] == [("stage2", "stride", 2, 1)]
-    assert d.headline and "stride" in d.headline[0].text  # nothing big: the headline names the detail
+    assert [(c.path, c.field, c.a, c.b) for c in d.changes] == [
+        ("stage2", "stride", 2, 1)
+    ]
+    assert (
+        d.headline and "stride" in d.headline[0].text
+    )  # nothing big: the headline names the detail
 
 
 def test_shortcut_change():
@@ -199,9 +246,18 @@ def test_shortcut_change():
 
 
 def test_branches_and_kind_change():
-    d = diff_of(BASE, BASE.replace("BottleneckBlock conv3x3 branches 2 reduction 2", "BasicBlock conv3x3"))
+    d = diff_of(
+        BASE,
+        BASE.replace(
+            "BottleneckBlock conv3x3 branches 2 reduction 2", "BasicBlock conv3x3"
+        ),
+    )
     fields = changed(d)
-    assert {("stage2.0", "kind"), ("stage2.1", "kind"), ("stage2.0", "branches")} <= fields
+    assert {
+        ("stage2.0", "kind"),
+        ("stage2.1", "kind"),
+        ("stage2.0", "branches"),
+    } <= fields
     assert any(f.topic == "branches" and (f.a, f.b) == (2, 1) for f in d.headline)
 
 
@@ -209,7 +265,11 @@ def test_branches_and_kind_change():
 
 
 def test_bad_spec_exits_2_with_a_located_message(tmp_path, capsys):
-    bad = write(tmp_path, "bad.arch", BASE.replace("BasicBlock conv3x3 x5", "BasicBlok conv3x3 x5"))
+    bad = write(
+        tmp_path,
+        "bad.arch",
+        BASE.replace("BasicBlock conv3x3 x5", "BasicBlok conv3x3 x5"),
+    )
     code, out, err = run_diff(capsys, T500, bad)
     assert code == 2 and out == ""
     assert f"{bad}:6:5: error: unknown block 'BasicBlok'" in err
@@ -230,14 +290,34 @@ def test_usage_error_exits_2(capsys):
 def test_json_has_the_documented_keys(capsys):
     code, out, _ = run_diff(capsys, "--json", T500, RESNET32)
     data = json.loads(out)
-    assert set(data) >= {"a", "b", "same", "headline", "changes", "only_in_a", "only_in_b", "totals"}
-    assert set(data["a"]) >= {"spec", "name", "tile_size", "params_analog", "tiles", "blocks"}
+    assert set(data) >= {
+        "a",
+        "b",
+        "same",
+        "headline",
+        "changes",
+        "only_in_a",
+        "only_in_b",
+        "totals",
+    }
+    assert set(data["a"]) >= {
+        "spec",
+        "name",
+        "tile_size",
+        "params_analog",
+        "tiles",
+        "blocks",
+    }
     assert data["a"]["name"] == "T500" and data["same"] is False
     assert {"path": "stage1.0", "field": "branches", "a": 2, "b": 1} in data["changes"]
     assert all(set(p) == {"path", "description"} for p in data["only_in_b"])
     assert set(data["totals"]["macs"]) == {"a", "b", "delta", "ratio"}
     documented = (ROOT / "docs/diff-json.md").read_text()
-    for key in list(data) + list(data["a"]) + ["delta", "ratio", "path", "field", "description"]:
+    for key in (
+        list(data)
+        + list(data["a"])
+        + ["delta", "ratio", "path", "field", "description"]
+    ):
         assert f"`{key}`" in documented, key
 
 
@@ -252,7 +332,9 @@ def analysed(text: str, path: str):
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(specs(), specs())
 def test_diff_b_a_mirrors_diff_a_b(text_a, text_b):
@@ -267,7 +349,11 @@ def test_diff_b_a_mirrors_diff_a_b(text_a, text_b):
     assert ba["only_in_a"] == ab["only_in_b"] and ba["only_in_b"] == ab["only_in_a"]
     for name, total in ab["totals"].items():
         back = ba["totals"][name]
-        assert (back["a"], back["b"], back["delta"]) == (total["b"], total["a"], -total["delta"])
+        assert (back["a"], back["b"], back["delta"]) == (
+            total["b"],
+            total["a"],
+            -total["delta"],
+        )
         if total["ratio"] and back["ratio"]:
             assert back["ratio"] == pytest.approx(1 / total["ratio"])
     facts_ab, facts_ba = compare(a, b).headline, compare(b, a).headline

@@ -29,7 +29,9 @@ def plain(value):
     if dataclasses.is_dataclass(value):
         skip = {"path", "source", "comments"}
         return (type(value).__name__,) + tuple(
-            (f.name, plain(getattr(value, f.name))) for f in dataclasses.fields(value) if f.name not in skip
+            (f.name, plain(getattr(value, f.name)))
+            for f in dataclasses.fields(value)
+            if f.name not in skip
         )
     if isinstance(value, tuple):
         return tuple(plain(v) for v in value)
@@ -50,7 +52,9 @@ def assert_canonical(source: str) -> str:
     assert "\n\n\n" not in out
     for row in out.split("\n")[:-1]:
         assert row == row.rstrip(), f"trailing whitespace in {row!r}"
-        assert not any(c in row.partition("#")[0] for c in "\t\f\r"), f"odd whitespace in {row!r}"
+        assert not any(
+            c in row.partition("#")[0] for c in "\t\f\r"
+        ), f"odd whitespace in {row!r}"
         indent = len(row) - len(row.lstrip(" "))
         assert indent % 2 == 0 and not row[indent : indent + 1].isspace()
     return out
@@ -61,7 +65,9 @@ def assert_canonical(source: str) -> str:
 GAPS = st.sampled_from([" ", "  ", "\t", " \t ", "\f"])
 INDENTS = st.sampled_from(["", " ", "   ", "\t", "\t  ", "        "])
 TAILS = st.sampled_from(["", " ", "\t", "  \t"])
-COMMENTS = st.text(alphabet=st.sampled_from(list("ab #{}x5-")), max_size=8).map(lambda s: "#" + s)
+COMMENTS = st.text(alphabet=st.sampled_from(list("ab #{}x5-")), max_size=8).map(
+    lambda s: "#" + s
+)
 
 
 @st.composite
@@ -74,14 +80,23 @@ def messy(draw, comments: bool = True) -> tuple[str, str]:
         code, hash_, comment = row.partition("#")
         if comments:
             for _ in range(draw(st.integers(0, 2))):
-                rows.append(draw(INDENTS) + draw(COMMENTS) if draw(st.booleans()) else draw(TAILS))
+                rows.append(
+                    draw(INDENTS) + draw(COMMENTS)
+                    if draw(st.booleans())
+                    else draw(TAILS)
+                )
         if hash_ and not code.strip():
             rows.append(draw(INDENTS) + hash_ + comment)
         elif not code.strip():  # a blank row may become several
             rows += [draw(TAILS) for _ in range(draw(st.integers(1, 3)))]
         else:
             words = code.split()
-            text = draw(INDENTS) + words[0] + "".join(draw(GAPS) + w for w in words[1:]) + draw(TAILS)
+            text = (
+                draw(INDENTS)
+                + words[0]
+                + "".join(draw(GAPS) + w for w in words[1:])
+                + draw(TAILS)
+            )
             if hash_:
                 text += hash_ + comment
             elif comments and draw(st.booleans()):
@@ -183,7 +198,11 @@ def folder(tmp_path: Path) -> Path:
 
 
 def contents(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_rewrites_a_folder_in_place(folder, capsys):
@@ -203,7 +222,9 @@ def test_rewrites_a_folder_in_place(folder, capsys):
         "notes.txt": MESSY.encode(),
     }
     assert stat.S_IMODE((folder / "a.arch").stat().st_mode) == 0o640
-    assert (folder / "c.arch").stat().st_mtime_ns == mtime  # unchanged files are not rewritten
+    assert (
+        folder / "c.arch"
+    ).stat().st_mtime_ns == mtime  # unchanged files are not rewritten
     assert main(["fmt", str(folder)]) == 0
     assert capsys.readouterr().err == "3 files left unchanged\n"
 
@@ -259,9 +280,14 @@ def test_a_syntax_error_anywhere_writes_nothing(folder, capsys):
 
 def test_an_unreadable_file_is_a_clear_error(folder, capsys):
     missing = folder / "missing.arch"
-    (folder / "latin1.arch").write_bytes("# caf\xe9\n".encode("latin-1") + CLEAN.encode())
+    (folder / "latin1.arch").write_bytes(
+        "# caf\xe9\n".encode("latin-1") + CLEAN.encode()
+    )
     before = contents(folder)
-    assert main(["fmt", str(missing), str(folder / "a.arch"), str(folder / "latin1.arch")]) == 1
+    assert (
+        main(["fmt", str(missing), str(folder / "a.arch"), str(folder / "latin1.arch")])
+        == 1
+    )
     err = capsys.readouterr().err
     assert f"{missing}: error: cannot read spec: No such file or directory" in err
     assert f"{folder / 'latin1.arch'}: error: cannot read spec: 'utf-8' codec" in err

@@ -18,7 +18,9 @@ T500 = str(SPECS / "t500.arch")
 RESNET32 = str(SPECS / "resnet32.arch")
 SVG = "{http://www.w3.org/2000/svg}"
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot is not installed"
+)
 
 
 def labels(dot: str) -> Counter[str]:
@@ -131,7 +133,10 @@ def test_svg_stacks_first_spec_on_top(tmp_path):
     assert len(nodes(root)) == 29 + 22
     tops = {}
     for g in root.iter(f"{SVG}g"):
-        if g.get("class") == "cluster" and g.findtext(f"{SVG}title") in ("cluster_m0", "cluster_m1"):
+        if g.get("class") == "cluster" and g.findtext(f"{SVG}title") in (
+            "cluster_m0",
+            "cluster_m1",
+        ):
             name = g.find(f"{SVG}text")
             tops[name.text] = float(name.get("y"))
     assert set(tops) == {"T500", "ResNet32"}

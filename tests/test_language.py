@@ -44,7 +44,10 @@ def first_error(source: str, path: str = "spec.arch"):
 
 
 def test_a_user_block_counts_like_torch(tmp_path, monkeypatch):
-    source = model("  stem conv3x3 8\n  stage 16 stride 2 {\n    Twin conv3x3 branches 3 x2\n  }", TWIN)
+    source = model(
+        "  stem conv3x3 8\n  stage 16 stride 2 {\n    Twin conv3x3 branches 3 x2\n  }",
+        TWIN,
+    )
     a = analyse(source)
     # per block: 3 branches of conv3x3 + BN, the shortcut only where the shape changes
     first = 3 * (8 * 9 * 16 + 32) + (8 * 16 + 32)
@@ -59,7 +62,10 @@ def test_a_user_block_counts_like_torch(tmp_path, monkeypatch):
     net = module.build().eval()
     assert sum(p.numel() for p in net.parameters()) == a.params_total
     for layer in a.layers:
-        assert sum(p.numel() for p in net.get_submodule(layer.path).parameters()) == layer.params
+        assert (
+            sum(p.numel() for p in net.get_submodule(layer.path).parameters())
+            == layer.params
+        )
     assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
     text = (tmp_path / "g1" / "twin.py").read_text()
     # one class per user block, named after it, and one per counted arm; a straight forward
@@ -105,7 +111,10 @@ ERRORS = {
         None,
     ),
     "missing argument": (
-        model("  stage 8 {\n    Needs\n  }", "block Needs(width: int) {\n  conv(1, width)\n}\n"),
+        model(
+            "  stage 8 {\n    Needs\n  }",
+            "block Needs(width: int) {\n  conv(1, width)\n}\n",
+        ),
         (8, 5),
         "Needs needs 'width'",
         "width <value>",
@@ -173,7 +182,12 @@ ERRORS = {
         "unknown name 'widht'",
         "did you mean 'width'",
     ),
-    "division by zero": (model("  stem conv3x3 8 // 0"), (4, 16), "division by zero", None),
+    "division by zero": (
+        model("  stem conv3x3 8 // 0"),
+        (4, 16),
+        "division by zero",
+        None,
+    ),
     "fractional channels": (
         model("  stem conv3x3 width / 3", "", "let width = 8\n"),
         (5, 16),
@@ -194,10 +208,15 @@ def test_misuse_is_located(name):
 
 
 def test_error_inside_a_library_block_points_at_the_users_line():
-    diag, text = first_error(model("  stage 8 {\n    BottleneckBlock reduction 16\n  }"))
+    diag, text = first_error(
+        model("  stage 8 {\n    BottleneckBlock reduction 16\n  }")
+    )
     assert diag.span.path == "spec.arch" and diag.span.line == 5
     assert diag.message.startswith("in BottleneckBlock: ")
-    assert "<archgen>/resnet.arch" in diag.hint and "conv(1, out // reduction)" in diag.hint
+    assert (
+        "<archgen>/resnet.arch" in diag.hint
+        and "conv(1, out // reduction)" in diag.hint
+    )
 
 
 # -- lets and arithmetic -----------------------------------------------------------------
@@ -213,7 +232,9 @@ def test_lets_and_arithmetic_write_a_family_once():
         )
     )
     assert a.stages[0].channels == 32 and a.stages[0].blocks[0].branches == 1
-    b = analyse(model("  stem conv3x3 16\n  stage 32 stride 2 {\n    BasicBlock x2\n  }"))
+    b = analyse(
+        model("  stem conv3x3 16\n  stage 32 stride 2 {\n    BasicBlock x2\n  }")
+    )
     assert a.totals() == b.totals()
 
 
@@ -236,7 +257,9 @@ def test_use_resolves_relative_to_the_including_file(tmp_path):
     (tmp_path / "blocks" / "twin.arch").write_text(TWIN + "let width = 8\n")
     (tmp_path / "specs").mkdir()
     spec = tmp_path / "specs" / "net.arch"
-    spec.write_text('use "../blocks/twin.arch"\n' + model("  stage width {\n    Twin\n  }"))
+    spec.write_text(
+        'use "../blocks/twin.arch"\n' + model("  stage width {\n    Twin\n  }")
+    )
     a = check(parse_file(str(spec)))
     assert a.stages[0].blocks[0].kind == "Twin" and a.stages[0].channels == 8
 
@@ -249,7 +272,9 @@ def test_include_cycle_is_reported(tmp_path):
     with pytest.raises(ArchError) as info:
         check(parse_file(str(spec)))
     diag = info.value.diagnostics[0]
-    assert diag.message.startswith("include cycle: ") and diag.message.count("a.arch") == 2
+    assert (
+        diag.message.startswith("include cycle: ") and diag.message.count("a.arch") == 2
+    )
     assert diag.span.path.endswith("b.arch") and diag.span.line == 1
 
 
@@ -271,14 +296,25 @@ def test_digital_marks_change_tiles_and_stay_digital(tmp_path, monkeypatch):
     text = (
         (ROOT / "specs" / "resnet32.arch")
         .read_text()
-        .replace("  head avgpool flatten fc\n", "  head avgpool flatten fc\n  digital stem fc stage2.0\n")
+        .replace(
+            "  head avgpool flatten fc\n",
+            "  head avgpool flatten fc\n  digital stem fc stage2.0\n",
+        )
     )
     spec = tmp_path / "mixed.arch"
     spec.write_text(text)
-    base, mixed = check(parse_file(str(ROOT / "specs" / "resnet32.arch"))), check(parse_file(str(spec)))
-    stage2_0 = [layer for layer in base.layers if layer.path.startswith("stage2.0.") and layer.op == "conv"]
+    base, mixed = check(parse_file(str(ROOT / "specs" / "resnet32.arch"))), check(
+        parse_file(str(spec))
+    )
+    stage2_0 = [
+        layer
+        for layer in base.layers
+        if layer.path.startswith("stage2.0.") and layer.op == "conv"
+    ]
     assert mixed.tiles == base.tiles - 2 - len(stage2_0)
-    assert mixed.params_analog == base.params_analog - 432 - 650 - sum(layer.params for layer in stage2_0)
+    assert mixed.params_analog == base.params_analog - 432 - 650 - sum(
+        layer.params for layer in stage2_0
+    )
     assert mixed.params_total == base.params_total
     assert main([str(spec), "-o", str(tmp_path / "g2"), "--target", "all"]) == 0
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -289,7 +325,10 @@ def test_digital_marks_change_tiles_and_stay_digital(tmp_path, monkeypatch):
     ):
         assert type(net.stem[0]) is torch.nn.Conv2d and type(net.fc) is torch.nn.Linear
         assert type(net.get_submodule("stage2.0.residual.0.conv1")) is torch.nn.Conv2d
-        assert type(net.get_submodule("stage2.1.residual.0.conv1")).__name__ == "AnalogConv2d"
+        assert (
+            type(net.get_submodule("stage2.1.residual.0.conv1")).__name__
+            == "AnalogConv2d"
+        )
         assert len(list(net.analog_tiles())) == mixed.tiles
         net.eval()
         net.program_analog_weights()

@@ -1,0 +1,71 @@
+"""From paths on the command line to checked analyses: shared by every command."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .checker import DEFAULT_TILE_SIZE, Analysis, check
+from .errors import ArchError
+from .lower import parse_file
+
+
+def tile_size_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def expand(paths: list[str]) -> list[str]:
+    """Files as given; folders become the .arch files inside them, sorted."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            out.extend(str(f) for f in sorted(p.rglob("*.arch")))
+        else:
+            out.append(path)
+    return out
+
+
+def empty_folders(paths: list[str]) -> list[str]:
+    return [p for p in paths if Path(p).is_dir() and not any(Path(p).rglob("*.arch"))]
+
+
+def label(path: str) -> str:
+    """The spec's name in headers: relative to the current folder when inside it."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
+    """Parse, link and check one spec; every problem found in one ArchError."""
+    try:
+        spec = parse_file(path)
+    except ArchError as err:
+        partial = getattr(err, "partial", None)
+        if partial is None:
+            raise
+        # Lowering found problems but the rest of the spec is whole: check it
+        # too, so that one run reports everything.
+        try:
+            check(partial, tile_size)
+        except ArchError as more:
+            seen = set(err.diagnostics)
+            extra = [d for d in more.diagnostics if d not in seen]
+            merged = sorted(
+                [*err.diagnostics, *extra],
+                key=lambda d: (d.span.path != path, d.span.line, d.span.column),
+            )
+            raise ArchError(
+                merged, err.source, {**more.sources, path: err.source}
+            ) from None
+        raise
+    return check(spec, tile_size)
