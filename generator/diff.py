@@ -542,7 +542,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object (see docs/diff-json.md)",
+        help="print one JSON object (its schema is in the README)",
     )
     parser.add_argument(
         "--tile-size",
