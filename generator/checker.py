@@ -28,7 +28,7 @@ from .ir import (
     Var,
 )
 from .ir import Layer as LayerNode
-from .layout import PRIMS, REQUIRED, arm_form, is_module, sequence_names
+from .layout import ACTIVATIONS, PRIMS, REQUIRED, arm_form, is_module, sequence_names
 from .linker import Program, link
 
 # Repetition and branches are unrolled into explicit modules; past this a spec is
@@ -508,6 +508,12 @@ class _Walker:
             out_shape = (math.prod(shape),)
             self.add(Layer(path, "flatten", out_shape, line=line))
             return out_shape, {}
+        if op == "pad":
+            amount = self.whole(args["amount"][1], env, "padding", minimum=0)
+            if len(shape) != 3:
+                self.fail("pad needs a feature map, but its input is flat", node.span)
+            c, h, w = shape
+            return (c, h + 2 * amount, w + 2 * amount), {"amount": amount}
         if op == "shift":
             if len(shape) != 3:
                 self.fail("shift needs a feature map, but its input is flat", node.span)
@@ -1046,8 +1052,8 @@ class _Walker:
         seen: dict[str, int] = {}
         layers: list[HeadLayer] = []
         for op in ops:
-            if op.op not in PRIMS or op.op in ("conv", "identity", "shift"):
-                allowed = ("avgpool", "maxpool", "flatten", "relu", "fc", "bn")
+            if op.op not in PRIMS or op.op in ("conv", "identity", "shift", "pad"):
+                allowed = ("avgpool", "maxpool", "flatten", "fc", "bn", *ACTIVATIONS)
                 self.error(
                     f"unknown op '{op.op}' in the head",
                     op.span,
@@ -1101,8 +1107,8 @@ class _Walker:
                 continue
             try:
                 features = shape[0] if len(shape) == 1 else None
-                if op.op == "relu":
-                    self.add(Layer(name, "relu", shape, line=op.span.line))
+                if op.op in ACTIVATIONS:
+                    self.add(Layer(name, op.op, shape, line=op.span.line))
                     values: dict = {}
                 else:
                     shape, values = self.prim(

@@ -36,6 +36,10 @@ HEAD_NAMES = {
     "maxpool": "MaxPool",
     "flatten": "Flatten",
     "relu": "ReLU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
     "linear": "FC",
 }
 

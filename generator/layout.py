@@ -24,6 +24,11 @@ PRIMS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     ),
     "bn": ((), {}),
     "relu": ((), {}),
+    **{
+        name: ((), {})
+        for name in ("relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish")
+    },
+    "pad": (("amount",), {}),
     "identity": ((), {}),
     "flatten": ((), {}),
     "shift": ((), {}),
@@ -31,7 +36,17 @@ PRIMS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     "maxpool": (("kernel",), {"stride": None, "padding": 0}),
     "fc": (("out",), {"bias": True}),
 }
-REQUIRED = {"conv": 2, "fc": 1}  # how many positional arguments must be given
+REQUIRED = {"conv": 2, "fc": 1, "pad": 1}
+# Activations: one module of each kind serves a whole sequence, as torchvision's `relu`.
+ACTIVATIONS = {
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "hardswish": "Hardswish",
+}  # how many positional arguments must be given
 NUMBERED = ("conv", "bn")
 NO_MODULE = ("identity",)
 
@@ -58,8 +73,8 @@ def sequence_names(body: tuple[Node, ...]) -> list[str | None]:
             continue
         base = _base(node.op)
         seen[base] = seen.get(base, 0) + 1
-        if node.op == "relu":
-            names.append("relu")
+        if node.op in ACTIVATIONS:
+            names.append(node.op)
         elif node.op in NUMBERED or totals[base] > 1:
             names.append(f"{base}{seen[base]}")
         else:

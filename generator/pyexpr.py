@@ -104,6 +104,15 @@ def body_names(body) -> set[str]:
     return out
 
 
+def plus(left: Expr, right: Expr) -> Expr:
+    """left + right, with `a + (b - a)` read as `b`: a cat of out // 2 and
+    out - out // 2 channels has out channels, and the generated code says so."""
+    same = to_python(left, {}) == to_python(getattr(right, "right", right), {})
+    if isinstance(right, BinOp) and right.op == "-" and same:
+        return right.left
+    return BinOp("+", left, right, left.span)
+
+
 def channels_after(body, start: Expr, blocks: dict[str, BlockDef]) -> Expr:
     """The channel count after `body`, as an expression of the block's names."""
     current = start
@@ -117,7 +126,7 @@ def channels_after(body, start: Expr, blocks: dict[str, BlockDef]) -> Expr:
             else:
                 total = widths[0]
                 for width in widths[1:]:
-                    total = BinOp("+", total, width, node.span)
+                    total = plus(total, width)
                 current = total
         elif node.op in ("conv", "fc"):
             out = next((a.value for a in node.args if a.name == "out"), None)

@@ -21,8 +21,8 @@ from .backends import BACKENDS, Backend
 from .checker import Analysis, BlockInstance
 from .errors import ArchError, Diagnostic
 from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
-from .layout import arm_class, arm_form, is_module, sequence_names
-from .pyexpr import RENAME, body_names, channels_after, to_python
+from .layout import ACTIVATIONS, arm_class, arm_form, is_module, sequence_names
+from .pyexpr import RENAME, body_names, channels_after, plus, to_python
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 RESERVED = {"x", "out", "self", "torch", "nn", "F", "Tensor", "super"}
@@ -110,8 +110,10 @@ class _Classes:
             return f"{b.linear}({cin}, {self.py(out)}{bias}{b.layer_kwargs})"
         if node.op == "bn":
             return f"nn.BatchNorm2d({cin})"
-        if node.op == "relu":
-            return "nn.ReLU(inplace=True)" if inplace else "nn.ReLU()"
+        if node.op in ACTIVATIONS:
+            return _activation(node.op, inplace)
+        if node.op == "pad":
+            return f"nn.ZeroPad2d({self.py(plain[0] if plain else args['amount'])})"
         if node.op == "flatten":
             return "nn.Flatten()"
         if node.op == "shift":
@@ -149,7 +151,7 @@ class _Classes:
         channels = start
         current = "x"
         relu_on_input = any(
-            isinstance(n, Layer) and n.op == "relu" and i == _first_module(body)
+            isinstance(n, Layer) and n.op in ACTIVATIONS and i == _first_module(body)
             for i, n in enumerate(body)
         )
         declared: set[str] = set()
@@ -238,9 +240,7 @@ class _Classes:
         forward.append(f"out = torch.cat([{', '.join(terms)}], dim=1)")
         total = widths[0]
         for width in widths[1:]:
-            from .ir import BinOp
-
-            total = BinOp("+", total, width, group.span)
+            total = plus(total, width)
         return total, "out"
 
     def arm_names(self, arm: Arm) -> list[str]:
@@ -321,6 +321,13 @@ class _Classes:
         )
 
 
+def _activation(op: str, inplace: bool) -> str:
+    # In place only where the input is nobody else's: never on a block's input.
+    if inplace and op in ("relu", "relu6", "silu", "hardswish"):
+        return f"nn.{ACTIVATIONS[op]}(inplace=True)"
+    return f"nn.{ACTIVATIONS[op]}()"
+
+
 def _first_module(body) -> int:
     for i, node in enumerate(body):
         if isinstance(node, Group) or is_module(node):
@@ -369,8 +376,10 @@ def _layer_ctor(
         return f"{backend.linear}({cin}, {args['out']}{bias}{backend.layer_kwargs})"
     if op == "bn":
         return f"nn.BatchNorm2d({cin})"
-    if op == "relu":
-        return "nn.ReLU(inplace=True)" if inplace else "nn.ReLU()"
+    if op in ACTIVATIONS:
+        return _activation(op, inplace)
+    if op == "pad":
+        return f"nn.ZeroPad2d({args['amount']})"
     if op == "flatten":
         return "nn.Flatten()"
     if op in ("avgpool", "maxpool"):

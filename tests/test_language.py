@@ -340,3 +340,35 @@ def test_shipped_library_files_are_formatted():
 
     for path in sorted((ROOT / "generator" / "library").glob("*.arch")):
         assert format_source(path.read_text()) == path.read_text(), path.name
+
+
+def test_activations_and_pad(tmp_path, monkeypatch):
+    blocks = "block Act() {\n  pad(1)\n  conv(3, out, padding=0)\n  bn\n  gelu\n  conv(3, out)\n  bn\n  sigmoid\n}\n"
+    source = model("  stem conv3x3 8\n  stage 16 {\n    Act\n  }", blocks).replace(
+        "head avgpool flatten fc", "head avgpool flatten fc 32 silu fc"
+    )
+    a = analyse(source)
+    spec = tmp_path / "act.arch"
+    spec.write_text(source)
+    assert main([str(spec), "-o", str(tmp_path / "g3")]) == 0
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch = pytest.importorskip("torch")
+    net = importlib.import_module("g3.act").build().eval()
+    assert sum(p.numel() for p in net.parameters()) == a.params_total
+    assert (
+        type(net.stage1[0].gelu) is torch.nn.GELU
+        and type(net.stage1[0].pad) is torch.nn.ZeroPad2d
+    )
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+
+
+def test_a_cat_of_halves_reads_as_out_channels(tmp_path):
+    spec = tmp_path / "fr.arch"
+    spec.write_text(
+        'use "analognas.arch"\n'
+        + model("  stem conv3x3 8\n  stage 16 {\n    AnalogNASBlock\n  }")
+    )
+    assert main([str(spec), "-o", str(tmp_path / "g4")]) == 0
+    text = (tmp_path / "g4" / "fr.py").read_text()
+    assert "self.bn1 = nn.BatchNorm2d(out_channels)" in text
+    assert "out = torch.cat([path1, path2], dim=1)" in text
