@@ -620,7 +620,11 @@ class _Walker:
     def typed(self, type_: str, name: str, value, span: Span):
         if type_ == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(f"'{name}' is an int, got {value!r}", span)
+                self.fail(
+                    f"'{name}' is an int, got {value!r}",
+                    span,
+                    f"write a whole number, like `{name} 2`",
+                )
             if value < 1:
                 self.fail(f"{name} must be at least 1, got {value}", span)
             if name == "branches" and value > MAX_UNROLL:
@@ -631,11 +635,19 @@ class _Walker:
                 )
         elif type_ == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.fail(f"'{name}' is a float, got {value!r}", span)
+                self.fail(
+                    f"'{name}' is a float, got {value!r}",
+                    span,
+                    f"write a number, like `{name} 0.5`",
+                )
             value = float(value)
         elif type_ == "bool":
             if not isinstance(value, bool):
-                self.fail(f"'{name}' is a bool (true or false), got {value!r}", span)
+                self.fail(
+                    f"'{name}' is a bool, got {value!r}",
+                    span,
+                    f"write `{name} true` or `{name} false`",
+                )
         else:
             self.fail(
                 f"unknown type '{type_}' of '{name}'",

@@ -31,6 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--name",
         help="the model's name (default: from the output file name, else AnalogNAS)",
     )
+    parser.add_argument(
+        "-g",
+        "--generate",
+        nargs="?",
+        const="generated",
+        metavar="DIR",
+        help="also generate the PyTorch module from the new spec (into DIR, default generated/)",
+    )
 
 
 def model_name(output: str | None) -> str:
@@ -58,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.generate and not args.output:
+        print(
+            "archgen: error: --generate needs -o FILE.arch for the spec",
+            file=sys.stderr,
+        )
+        return 2
     name = args.name or model_name(args.output)
     if not name.isidentifier():
         print(
@@ -88,4 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from .report import totals_line
 
     print(f"wrote {args.output}\n  {totals_line(analysis)}")
+    if args.generate:
+        from .cli import main
+
+        return main(["generate", args.output, "-o", args.generate])
     return 0

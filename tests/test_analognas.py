@@ -235,3 +235,21 @@ def test_import_errors_exit_1_without_writing(tmp_path, capsys):
 def test_from_analysis_of_the_import_is_the_config():
     config = configs(1)[0]
     assert from_analysis(check(parse(to_spec(config, "X"), "x.arch"))) == config
+
+
+def test_import_and_generate_in_one_command(tmp_path, monkeypatch, capsys):
+    source = tmp_path / "best.json"
+    source.write_text(json.dumps(configs(1, MAX_PARAMS)[0]))
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(
+            ["import", "analognas", str(source), "-o", "specs/best.arch", "-g", "gen5"]
+        )
+        == 0
+    )
+    assert (tmp_path / "specs" / "best.arch").is_file() and (
+        tmp_path / "gen5" / "best.py"
+    ).is_file()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = importlib.import_module("gen5.best").build()
+    assert type(model).__name__ == "Best"

@@ -108,7 +108,7 @@ ERRORS = {
         model("  stage 8 {\n    Twin branches 1.5\n  }", TWIN),
         (18, 10),
         "'branches' is an int, got 1.5",
-        None,
+        "whole number",
     ),
     "missing argument": (
         model(
