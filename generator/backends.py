@@ -22,6 +22,10 @@ class Backend:
     init_param: str  # extra __init__ parameter of every class that builds layers
     block_kwarg: str  # how a parent passes it on to a block
     imports: tuple[str, ...]
+    # default_rpu_config(): its return annotation, and the imports it makes itself
+    # (the torch rendering imports aihwkit only when an analog model is asked for)
+    preset_returns: str = ""
+    preset_imports: tuple[str, ...] = ()
 
 
 TORCH = Backend(
@@ -35,6 +39,10 @@ TORCH = Backend(
     init_param="",
     block_kwarg="",
     imports=("from torch import Tensor, nn",),
+    preset_imports=(
+        "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
+        "from aihwkit.simulator.configs import TorchInferenceRPUConfig",
+    ),
 )
 
 AIHWKIT = Backend(
@@ -55,6 +63,7 @@ AIHWKIT = Backend(
         "from aihwkit.simulator.parameters.base import RPUConfigBase",
         "from torch import Tensor, nn",
     ),
+    preset_returns=" -> RPUConfigBase",
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (TORCH, AIHWKIT)}
