@@ -724,12 +724,7 @@ class _Walker:
         if node.op in PRIMS:
             before = len(self.layers)
             shape, _ = self.prim(node, path, shape, env, line)
-            if facts is not None:
-                facts.setdefault("convs", []).extend(
-                    ConvInfo(l.kernel, l.out_channels, l.stride)
-                    for l in self.layers[before:]
-                    if l.op == "conv"
-                )
+            self.note_convs(facts, before)
             return shape
         callee = self.definition(node.op, node.span)
         given = {}
@@ -744,13 +739,17 @@ class _Walker:
         callee_env = self.bind_block(callee, given, inner, node.span)
         before = len(self.layers)
         shape, _ = self.expand(callee, callee_env, path, shape, line, stack)
+        self.note_convs(facts, before)
+        return shape
+
+    def note_convs(self, facts: dict | None, since: int) -> None:
+        """Remember the convs added since layer `since`, for diff and graph."""
         if facts is not None:
             facts.setdefault("convs", []).extend(
-                ConvInfo(l.kernel, l.out_channels, l.stride)
-                for l in self.layers[before:]
-                if l.op == "conv"
+                ConvInfo(layer.kernel, layer.out_channels, layer.stride)
+                for layer in self.layers[since:]
+                if layer.op == "conv"
             )
-        return shape
 
     def group(
         self,
