@@ -17,6 +17,7 @@ import pytest
 from generator.analognas import KEYS, NotInSpace, from_analysis, to_spec
 from generator.checker import check
 from generator.cli import main
+from generator.fmt import format_source
 from generator.lower import parse
 
 torch = pytest.importorskip("torch")
@@ -173,6 +174,7 @@ def test_import_then_export_gives_the_same_dict(tmp_path, capsys):
         spec = tmp_path / f"c{n}.arch"
         assert main(["import", "analognas", str(source), "-o", str(spec)]) == 0
         capsys.readouterr()
+        assert format_source(spec.read_text()) == spec.read_text()  # written canonical
         assert main(["export", "analognas", str(spec)]) == 0
         assert json.loads(capsys.readouterr().out) == config
 
