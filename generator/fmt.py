@@ -295,6 +295,9 @@ def run(args: argparse.Namespace) -> int:
             old = read_spec(path)
             # Newlines as parse_file reads them (universal), so errors point at the same lines.
             new = format_source(old.replace("\r\n", "\n").replace("\r", "\n"), path)
+            # Like black: a file whose first line ends in CRLF keeps CRLF endings.
+            if old.split("\n", 1)[0].endswith("\r"):
+                new = new.replace("\n", "\r\n")
         except ArchError as err:
             problems.append(err)
             continue
