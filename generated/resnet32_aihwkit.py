@@ -48,7 +48,7 @@ class BasicBlockResidual(nn.Module):
             rpu_config=rpu_config,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
         self.conv2 = AnalogConv2d(
             out_channels,
             out_channels,
@@ -107,7 +107,7 @@ class BasicBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
         residual = sum(branch(x) for branch in self.residual)

@@ -34,7 +34,7 @@ class BottleneckBlockResidual(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels // reduction, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(
             out_channels // reduction,
             out_channels // reduction,
@@ -86,7 +86,7 @@ class BottleneckBlock(nn.Module):
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
         residual = sum(branch(x) for branch in self.residual)

@@ -43,7 +43,7 @@ class BottleneckBlockResidual(nn.Module):
             in_channels, out_channels // reduction, 1, bias=False, rpu_config=rpu_config
         )
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
         self.conv2 = AnalogConv2d(
             out_channels // reduction,
             out_channels // reduction,
@@ -116,7 +116,7 @@ class BottleneckBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
         residual = sum(branch(x) for branch in self.residual)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .definitions import check_definitions
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import (
     Arg,
@@ -192,11 +193,33 @@ def check(spec: Spec | Program, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
             program.spec.source,
             program.sources,
         )
+    static = check_definitions(program)
+    if static:  # expanding broken definitions would only repeat these
+        raise ArchError(static, program.spec.source, program.sources)
     walker = _Walker(program, tile_size)
     analysis = walker.run()
     if walker.problems:
         raise ArchError(walker.problems, program.spec.source, program.sources)
     return analysis
+
+
+def check_library(spec: Spec | Program) -> Program:
+    """Check a file of blocks and lets (no model); raise ArchError on problems."""
+    program = spec if isinstance(spec, Program) else link(spec)
+    problems = check_definitions(program)
+    walker = _Walker(program, DEFAULT_TILE_SIZE)
+    for let in program.lets:
+        try:
+            walker.globals = {
+                **getattr(walker, "globals", {}),
+                let.name: walker.value(let.value, getattr(walker, "globals", {})),
+            }
+        except _Failed:
+            pass
+    problems += walker.problems
+    if problems:
+        raise ArchError(problems, program.spec.source, program.sources)
+    return program
 
 
 class _Failed(Exception):
@@ -303,14 +326,12 @@ class _Walker:
     def whole(self, expr: Expr, env, what: str, minimum: int = 1) -> int:
         value = self.value(expr, env)
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                self.fail(
-                    f"{what} must be a whole number, got {value!r}",
-                    expr.span,
-                    "use // for integer division, or round()",
-                )
+            # Even 8.0: the generated code would compute a float and torch refuses it.
+            self.fail(
+                f"{what} must be a whole number, got {value!r}",
+                expr.span,
+                "use // for integer division, or round()",
+            )
         if value < minimum:
             self.fail(f"{what} must be at least {minimum}, got {value}", expr.span)
         return value

@@ -21,7 +21,7 @@ from .backends import BACKENDS, Backend
 from .checker import Analysis, BlockInstance
 from .errors import ArchError, Diagnostic
 from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
-from .layout import ACTIVATIONS, arm_class, arm_form, is_module, sequence_names
+from .layout import ACTIVATIONS, arm_class, arm_form, sequence_names
 from .pyexpr import RENAME, body_names, channels_after, plus, to_python
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
@@ -75,7 +75,12 @@ class _Classes:
         self.classes: list[ClassView] = []
 
     def py(self, expr: Expr) -> str:
-        return to_python(expr, self.constants)
+        # A block's own parameters shadow lets of the same name.
+        owner = self.blocks.get(getattr(self, "_owner", ""))
+        params = {p.name for p in owner.params} if owner else set()
+        return to_python(
+            expr, {k: v for k, v in self.constants.items() if k not in params}
+        )
 
     # -- one layer ---------------------------------------------------------------------
     def ctor(self, node: Layer, channels: Expr, inplace: bool) -> str:
@@ -150,10 +155,6 @@ class _Classes:
         names = sequence_names(body)
         channels = start
         current = "x"
-        relu_on_input = any(
-            isinstance(n, Layer) and n.op in ACTIVATIONS and i == _first_module(body)
-            for i, n in enumerate(body)
-        )
         declared: set[str] = set()
         for node, name in zip(body, names):
             if isinstance(node, Group):
@@ -164,9 +165,7 @@ class _Classes:
             if name is None:
                 continue  # identity
             if name not in declared:
-                init.append(
-                    f"self.{name} = {self.ctor(node, channels, inplace=not relu_on_input)}"
-                )
+                init.append(f"self.{name} = {self.ctor(node, channels, inplace=False)}")
                 declared.add(name)
             forward.append(f"out = self.{name}({current})")
             current = "out"
@@ -321,18 +320,23 @@ class _Classes:
         )
 
 
+def _fresh(ops: list[str], index: int) -> bool:
+    """An activation may work in place only on what the layer before it made:
+    not on the model's input, nor on an output autograd keeps (another activation's)."""
+    return index > 0 and ops[index - 1] in (
+        "conv",
+        "bn",
+        "linear",
+        "avgpool",
+        "maxpool",
+    )
+
+
 def _activation(op: str, inplace: bool) -> str:
     # In place only where the input is nobody else's: never on a block's input.
     if inplace and op in ("relu", "relu6", "silu", "hardswish"):
         return f"nn.{ACTIVATIONS[op]}(inplace=True)"
     return f"nn.{ACTIVATIONS[op]}()"
-
-
-def _first_module(body) -> int:
-    for i, node in enumerate(body):
-        if isinstance(node, Group) or is_module(node):
-            return i
-    return -1
 
 
 def _calls_block(body, blocks) -> bool:
@@ -406,9 +410,10 @@ def build_view(
     attributes: list[tuple[str, tuple[str, ...] | str]] = []
     forward = []
     if analysis.stem:
+        ops = [s.op for s in analysis.stem]
         items = tuple(
-            _layer_ctor(s.op, dict(s.args), s.in_channels, backend)
-            for s in analysis.stem
+            _layer_ctor(s.op, dict(s.args), s.in_channels, backend, _fresh(ops, i))
+            for i, s in enumerate(analysis.stem)
         )
         if any(s.op == "shift" for s in analysis.stem):
             writer.uses.add("shift")
@@ -419,11 +424,13 @@ def build_view(
             (stage.name, tuple(_block_call(analysis, b, backend) for b in stage.blocks))
         )
         forward.append(stage.name)
-    for layer in analysis.head:
+    head_ops = [layer.op for layer in analysis.head]
+    for i, layer in enumerate(analysis.head):
         args = dict(layer.args)
-        attributes.append(
-            (layer.name, _layer_ctor(layer.op, args, layer.in_features or 0, backend))
+        ctor = _layer_ctor(
+            layer.op, args, layer.in_features or 0, backend, _fresh(head_ops, i)
         )
+        attributes.append((layer.name, ctor))
         forward.append(layer.name)
     input_shape = "x".join(map(str, model.input))
     target = ["--target", backend.name] if backend.name != "torch" else []

@@ -167,7 +167,7 @@ ERRORS = {
     "unknown block in a body": (
         model("  stage 8 {\n    K\n  }", "block K() {\n  Twn\n}\n" + TWIN),
         (2, 3),
-        "unknown block 'Twn'",
+        "unknown layer or block 'Twn'",
         "did you mean 'Twin'",
     ),
     "unknown digital path": (
