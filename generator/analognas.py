@@ -78,7 +78,13 @@ def widths(config: dict) -> list[int]:
 
 
 def _literal(value) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
+    """A number as the grammar reads it: decimals, never 1e-07, exactly the same float."""
+    if isinstance(value, float):
+        from decimal import Decimal
+
+        text = format(Decimal(repr(value)), "f")
+        return text if "." in text else text + ".0"
+    return str(value)
 
 
 def to_spec(config: dict, name: str, source: str = "a configuration") -> str:

@@ -526,6 +526,13 @@ class _Walker:
             )
             return shape, {}
         if op == "flatten":
+            if self.blocks_open and len(shape) == 3 and shape[1:] != (1, 1):
+                # A block's class counts channels, not pixels: fc after it must see C x 1 x 1.
+                self.fail(
+                    f"flatten inside a block needs a 1x1 map, got {shape[1]}x{shape[2]}",
+                    node.span,
+                    "pool first (`avgpool`), or flatten in the model's head",
+                )
             out_shape = (math.prod(shape),)
             self.add(Layer(path, "flatten", out_shape, line=line))
             return out_shape, {}

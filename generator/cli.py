@@ -191,7 +191,11 @@ def cmd_generate(args) -> int:
                     )
                 )
                 break
-            text = render(analysis, backend, label(path), options, digest_of(path))
+            try:
+                text = render(analysis, backend, label(path), options, digest_of(path))
+            except ArchError as err:
+                problems.append(err)
+                break
             planned.append((file, text))
             lines.append(f"wrote {file}")
         lines.append(f"  {totals_line(analysis)}")
@@ -219,9 +223,18 @@ def cmd_check(args) -> int:
 
     if (code := no_specs(args.specs)) is not None:
         return code
+    from .checker import check_library
+    from .lower import parse_file
+
     status = 0
     for path in expand(args.specs):
         try:
+            spec = parse_file(path) if not Path(path).is_dir() else None
+            if spec is not None and spec.model is None:  # a block library
+                program = check_library(spec)
+                own = [b for b in program.blocks.values() if b.path == path]
+                print(f"{path}: ok: {len(own)} block(s), {len(spec.lets)} let(s)")
+                continue
             analysis = load(path, args.tile_size)
         except ArchError as err:
             print(err.render(), file=sys.stderr)

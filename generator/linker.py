@@ -5,6 +5,7 @@ blocks and lets. Include cycles and duplicate definitions are located errors."""
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,12 @@ def link(spec: Spec) -> Program:
     """Resolve `spec`'s includes; raise ArchError on cycles, missing files, clashes."""
     problems: list[Diagnostic] = []
     sources: dict[str, str] = {spec.path: spec.source}
-    files: list[Spec] = [_library_spec(name) for name in PRELUDE]
+    # The prelude, unless the file being checked is that library file itself.
+    files: list[Spec] = [
+        _library_spec(name)
+        for name in PRELUDE
+        if os.path.realpath(LIBRARY / name) != os.path.realpath(spec.path)
+    ]
     for lib in files:
         sources[lib.path] = lib.source
     seen: set[str] = {lib.path for lib in files}
@@ -131,7 +137,7 @@ def _resolve(including: str, target: str) -> str | None:
     """A path for `target` used from `including`, or None if there is none."""
     if including.startswith("<archgen>/"):
         return library_label(target) if (LIBRARY / target).is_file() else None
-    local = Path(including).parent / target
+    local = Path(os.path.normpath(Path(including).parent / target))
     if local.is_file():
         return local.as_posix()
     if (LIBRARY / target).is_file():

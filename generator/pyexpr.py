@@ -56,7 +56,11 @@ def to_python(
             return f"({text})" if parent > 3 else text
         return f"-{to_python(expr.operand, constants, 7)}"
     level = _PRECEDENCE[expr.op]
-    text = f"{to_python(expr.left, constants, level)} {expr.op} {to_python(expr.right, constants, level, True)}"
+    # A comparison inside a comparison keeps its parentheses: Python would chain them.
+    inner = level + 1 if level == 4 else level
+    left = to_python(expr.left, constants, inner)
+    right_text = to_python(expr.right, constants, inner, True)
+    text = f"{left} {expr.op} {right_text}"
     return f"({text})" if level < parent or (right and level == parent) else text
 
 

@@ -372,3 +372,97 @@ def test_a_cat_of_halves_reads_as_out_channels(tmp_path):
     text = (tmp_path / "g4" / "fr.py").read_text()
     assert "self.bn1 = nn.BatchNorm2d(out_channels)" in text
     assert "out = torch.cat([path1, path2], dim=1)" in text
+
+
+def test_unused_blocks_and_library_files_are_checked(tmp_path, capsys):
+    lib = tmp_path / "lib.arch"
+    lib.write_text("block U() {\n  conv(kernel, nosuch)\n  frobnicate\n}\nlet w = 8\n")
+    assert main(["check", str(lib)]) == 1
+    err = capsys.readouterr().err
+    assert f"{lib}:2:16: error: unknown name 'nosuch'" in err
+    assert f"{lib}:3:3: error: unknown layer or block 'frobnicate'" in err
+    assert main(["check", str(ROOT / "generator" / "library")]) == 0
+    assert "resnet.arch: ok: 2 block(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "blocks, message",
+    [
+        (
+            "block B() {\n  conv(kernel, out)\n  sum {\n    conv1 {\n      conv(1, out)\n    }\n    b {\n    }\n  }\n}\n",
+            "'conv1' names two parts of B",
+        ),
+        (
+            "block B(lambda: int = 1) {\n  bn\n}\n",
+            "parameter name 'lambda' is a Python keyword",
+        ),
+        (
+            "block B(in_channels: int = 1) {\n  bn\n}\n",
+            "is a name the generated code uses",
+        ),
+        (
+            "block Shift() {\n  bn\n}\n",
+            "block name 'Shift' is a name the generated code uses",
+        ),
+        ("block B(range: int = 1) {\n  bn\n}\n", "is a Python builtin"),
+    ],
+)
+def test_names_the_generated_python_cannot_carry(blocks, message):
+    diag, text = first_error(model("  stage 8 {\n    B\n  }", blocks))
+    assert message in diag.message, text
+
+
+def test_generated_code_matches_the_checker_on_tricky_blocks(tmp_path, monkeypatch):
+    """Lets named like parameters, comparisons of comparisons, activations in a row."""
+    blocks = (
+        "block B(expand: int = 2) {\n  conv(1, in * expand)\n  bn\n  sigmoid\n  relu\n"
+        "  sum {\n    p if (stride == 1) == (in == out) {\n      conv(1, in * expand)\n    }\n"
+        "    q {\n    }\n  }\n  conv(1, out)\n}\n"
+    )
+    source = model(
+        "  stem conv3x3 8\n  stage 16 stride 2 {\n    B\n  }\n  stage 16 {\n    B\n  }",
+        blocks,
+        "let expand = 10\n",
+    )
+    a = analyse(source)
+    spec = tmp_path / "tricky.arch"
+    spec.write_text(source)
+    assert main([str(spec), "-o", str(tmp_path / "g6")]) == 0
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch = pytest.importorskip("torch")
+    net = importlib.import_module("g6.tricky").build()
+    assert sum(p.numel() for p in net.parameters()) == a.params_total
+    out = net(torch.randn(2, 3, 16, 16))
+    out.sum().backward()  # no in-place activation broke autograd
+
+
+def test_fractional_widths_are_refused():
+    diag, text = first_error(
+        model("  stage 8 {\n    K\n  }", "block K() {\n  conv(kernel, out / 2)\n}\n")
+    )
+    assert "whole number, got 4.0" in diag.message and "//" in diag.hint, text
+
+
+def test_flatten_inside_a_block_needs_a_pooled_map():
+    diag, text = first_error(
+        model(
+            "  stage 8 {\n    K\n  }",
+            "block K() {\n  avgpool(2)\n  flatten\n  fc(out)\n}\n",
+        )
+    )
+    assert "flatten inside a block needs a 1x1 map" in diag.message, text
+
+
+def test_include_paths_are_normalised(tmp_path):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "a.arch").write_text('use "b.arch"\n')
+    (tmp_path / "inc" / "b.arch").write_text('use "../inc/a.arch"\n')
+    spec = tmp_path / "net.arch"
+    spec.write_text('use "inc/a.arch"\n' + model("  stem conv3x3 8"))
+    with pytest.raises(ArchError, match="include cycle"):
+        check(parse_file(str(spec)))
+    (tmp_path / "common.arch").write_text("let w = 8\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.arch").write_text('use "../common.arch"\n')
+    spec.write_text('use "common.arch"\nuse "sub/x.arch"\n' + model("  stem conv3x3 w"))
+    assert check(parse_file(str(spec))).layers[0].out_channels == 8
