@@ -229,7 +229,10 @@ def cmd_check(args) -> int:
     status = 0
     for path in expand(args.specs):
         try:
-            spec = parse_file(path) if not Path(path).is_dir() else None
+            try:
+                spec = parse_file(path)
+            except ArchError:
+                spec = None  # load() below reports it, with the checker's problems too
             if spec is not None and spec.model is None:  # a block library
                 program = check_library(spec)
                 own = [b for b in program.blocks.values() if b.path == path]
