@@ -95,7 +95,9 @@ class ArchDiff:
 
     @property
     def same(self) -> bool:
-        return not (self.changes or self.only_in_a or self.only_in_b)
+        # Equal totals too: a safety net under the structural comparison.
+        unequal = any(t.a != t.b for t in self.totals)
+        return not (self.changes or self.only_in_a or self.only_in_b or unequal)
 
     @property
     def labels(self) -> tuple[str, str]:
@@ -156,7 +158,16 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
             ):
                 field(ba.path, "mid_channels", ba.mid_channels, bb.mid_channels)
             field(ba.path, "shortcut", _shortcut(ba), _shortcut(bb))
+            field(ba.path, "options", _options(ba), _options(bb))
+            # What the fields above do not see: any other layer of the block.
+            if not any(c.path == ba.path for c in changes):
+                field(ba.path, "layers", _layers(a, ba.path), _layers(b, bb.path))
+            if not any(c.path == ba.path for c in changes):
+                da, db = a.program.blocks[ba.kind], b.program.blocks[bb.kind]
+                if _definition(da.body) != _definition(db.body):  # e.g. relu -> gelu
+                    field(ba.path, "definition", f"{da.path}:{da.span.line}", f"{db.path}:{db.span.line}")
     field("head", "layers", _head(a), _head(b))
+    field("model", "digital", " ".join(sorted(a.digital)), " ".join(sorted(b.digital)))
 
     return ArchDiff(
         a=Side(a.spec.path, a.name, a.tile_size),
@@ -173,6 +184,37 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def _options(block: BlockInstance) -> str:
+    return " ".join(f"{name} {value}" for name, value in block.options)
+
+
+def _layers(analysis: Analysis, path: str) -> str:
+    """The layers under a block, in words, and its definition's shape: what the
+    fields above miss (widths and strides they do see, so they are left out)."""
+    parts = []
+    for layer in analysis.layers:
+        if not layer.path.startswith(path + "."):
+            continue
+        if layer.op == "conv":
+            groups = f" groups {layer.groups}" if layer.groups != 1 else ""
+            parts.append(f"conv{layer.kernel}x{layer.kernel}{groups}")
+        else:
+            parts.append("fc" if layer.op == "linear" else layer.op)
+    return ", ".join(parts)
+
+
+def _definition(node) -> str:
+    """A block body without positions: two definitions compare equal when they say the same."""
+    if isinstance(node, tuple):
+        return "; ".join(_definition(n) for n in node)
+    if hasattr(node, "__dataclass_fields__"):
+        fields = [
+            _definition(getattr(node, f)) for f in node.__dataclass_fields__ if f not in ("span", "path")
+        ]
+        return f"{type(node).__name__}({', '.join(fields)})"
+    return repr(node)
 
 
 def _shortcut(block: BlockInstance) -> str:
@@ -308,7 +350,7 @@ def _headline(a: Analysis, b: Analysis, changes: list[Change]) -> list[Fact]:
             else ""
         )
         text = (
-            f"{words}: {la} has {a.blocks} blocks vs {b.blocks}, {a.conv_layers} conv layers vs {b.conv_layers}, "
+            f"{words}: {la} has {a.blocks} block{"s" if a.blocks != 1 else ""} vs {b.blocks}, {a.conv_layers} conv layer{"s" if a.conv_layers != 1 else ""} vs {b.conv_layers}, "
             f"{a.params_analog:,} vs {b.params_analog:,} analog weights{pct}, {a.tiles} vs {b.tiles} tiles"
         )
         facts.append(
@@ -472,13 +514,14 @@ def _block_label(paths: list[str]) -> str:
     )
 
 
-FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut layers".split()
+FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut options layers definition digital".split()
 LEVELS = {
     "input": 0,
     "stem": 1,
     "stage": 2,
     "block": 3,
     "head": 4,
+    "model": 5,
 }  # row order of the text
 
 

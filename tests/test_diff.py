@@ -360,3 +360,28 @@ def test_diff_b_a_mirrors_diff_a_b(text_a, text_b):
     assert [f.topic for f in facts_ba] == [f.topic for f in facts_ab]
     assert [(g.a, g.b) for g in facts_ba] == [(f.b, f.a) for f in facts_ab]
     assert compare(a, a).same and compare(a, a).changes == ()
+
+
+def test_block_contents_definitions_and_digital_marks_count(tmp_path, capsys):
+    base = (
+        "block B() {\n  conv(3, out)\n  bn\n}\nmodel M {\n  input 3x16x16\n  classes 10\n"
+        "  stem conv3x3 8\n  stage 8 {\n    B\n  }\n  head avgpool flatten fc\n}\n"
+    )
+    variants = {
+        "more layers": base.replace(
+            "  bn\n", "  relu\n  conv(3, out)\n  conv(3, out)\n"
+        ),
+        "other activation": base.replace("  bn\n", "  bn\n  gelu\n"),
+        "digital": base.replace(
+            "  head avgpool flatten fc\n",
+            "  head avgpool flatten fc\n  digital stem fc\n",
+        ),
+    }
+    a = tmp_path / "a.arch"
+    a.write_text(base)
+    for name, text in variants.items():
+        b = tmp_path / "b.arch"
+        b.write_text(text)
+        code, out, _ = run_diff(capsys, str(a), str(b))
+        assert code == 1, name
+        assert "same architecture" not in out, name
