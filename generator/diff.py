@@ -165,7 +165,12 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
             if not any(c.path == ba.path for c in changes):
                 da, db = a.program.blocks[ba.kind], b.program.blocks[bb.kind]
                 if _definition(da.body) != _definition(db.body):  # e.g. relu -> gelu
-                    field(ba.path, "definition", f"{da.path}:{da.span.line}", f"{db.path}:{db.span.line}")
+                    field(
+                        ba.path,
+                        "definition",
+                        f"{da.path}:{da.span.line}",
+                        f"{db.path}:{db.span.line}",
+                    )
     field("head", "layers", _head(a), _head(b))
     field("model", "digital", " ".join(sorted(a.digital)), " ".join(sorted(b.digital)))
 
@@ -211,7 +216,9 @@ def _definition(node) -> str:
         return "; ".join(_definition(n) for n in node)
     if hasattr(node, "__dataclass_fields__"):
         fields = [
-            _definition(getattr(node, f)) for f in node.__dataclass_fields__ if f not in ("span", "path")
+            _definition(getattr(node, f))
+            for f in node.__dataclass_fields__
+            if f not in ("span", "path")
         ]
         return f"{type(node).__name__}({', '.join(fields)})"
     return repr(node)
@@ -350,7 +357,7 @@ def _headline(a: Analysis, b: Analysis, changes: list[Change]) -> list[Fact]:
             else ""
         )
         text = (
-            f"{words}: {la} has {a.blocks} block{"s" if a.blocks != 1 else ""} vs {b.blocks}, {a.conv_layers} conv layer{"s" if a.conv_layers != 1 else ""} vs {b.conv_layers}, "
+            f"{words}: {la} has {a.blocks} block{'s' if a.blocks != 1 else ''} vs {b.blocks}, {a.conv_layers} conv layer{'s' if a.conv_layers != 1 else ''} vs {b.conv_layers}, "
             f"{a.params_analog:,} vs {b.params_analog:,} analog weights{pct}, {a.tiles} vs {b.tiles} tiles"
         )
         facts.append(
