@@ -88,6 +88,7 @@ class BlockInstance:
     options: tuple[tuple[str, object], ...] = ()  # every parameter, defaults filled in
     branch_convs: tuple[ConvInfo, ...] = ()  # the convs of one branch, in order
     shortcut_convs: tuple[ConvInfo, ...] = ()
+    residual: bool = True  # its body sums arms (a "+" in the figure)
     digital: bool = False
 
 
@@ -848,6 +849,7 @@ class _Walker:
             elif not facts["branch_convs"]:
                 facts["branch_convs"] = convs
             facts["branches"] = max(facts["branches"], copies)
+        facts["residual"] = facts.get("residual", False) or group.kind == "sum"
         if group.kind == "sum":
             shapes = {s for _, s in outputs}
             if len(shapes) > 1:
@@ -1056,7 +1058,11 @@ class _Walker:
         finally:
             self.call_site = None
         params = tuple((p.name, env[p.name]) for p in block.params)
-        branch = tuple(facts.get("branch_convs", ()))
+        residual = facts.get("residual", False)
+        # Without a sum, the block is one chain: all its convs are "the branch".
+        branch = tuple(
+            facts.get("branch_convs", ()) if residual else facts.get("convs", ())
+        )
         widths = [c.out_channels for c in branch] or [out[0]]
         instance = BlockInstance(
             path=path,
@@ -1072,6 +1078,7 @@ class _Walker:
             options=params,
             branch_convs=branch,
             shortcut_convs=tuple(facts["shortcut_convs"]),
+            residual=residual,
             digital=any(path == p or path.startswith(p + ".") for p in self.digital),
         )
         return instance, out

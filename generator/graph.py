@@ -285,6 +285,35 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
 
 
 def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
+    if not b.residual:
+        return _chain_block(dot, name, b, count, prev)
+    return _residual_block(dot, name, b, count, prev)
+
+
+def _chain_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
+    """A block without a sum: its convs in a row (or its name, if it has none)."""
+    badge = _html(f"×{count}", bold=True) if count > 1 else ""
+    dot.open(f"cluster_{name}", label=badge, labeljust="r", style="rounded,filled",
+             fillcolor="#f6f6f6", color="#c8c8c8", fontsize="13", tooltip=f"{b.path}: {b.kind}")  # fmt: skip
+    nodes = []
+    for c, conv in enumerate(b.branch_convs):
+        node = f"{name}_c{c}"
+        _conv(dot, node, conv.kernel, conv.out_channels, conv.stride)
+        nodes.append(node)
+    if not nodes:
+        dot.node(
+            f"{name}_k", label=_html(b.kind), style="rounded,filled", fillcolor="white"
+        )
+        nodes.append(f"{name}_k")
+    dot.close()
+    for tail, head in zip([prev, *nodes], nodes):
+        dot.edge(tail, head)
+    return nodes[-1]
+
+
+def _residual_block(
+    dot: _Dot, name: str, b: BlockInstance, count: int, prev: str
+) -> str:
     """One cluster for `count` identical blocks fed by `prev`; returns its "+" node."""
     badge = _html(f"×{count}", bold=True) if count > 1 else ""
     dot.open(

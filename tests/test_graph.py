@@ -189,3 +189,18 @@ def test_bad_spec_writes_nothing(tmp_path, capsys):
     assert "did you mean 'BasicBlock'?" in err
     assert out.read_text(encoding="utf-8") == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.arch", "picture.dot"]
+
+
+def test_a_block_without_a_sum_is_a_chain(tmp_path):
+    spec = tmp_path / "chain.arch"
+    spec.write_text(
+        "block B() {\n  conv(3, out)\n  relu\n  conv(1, out)\n}\nmodel M {\n  input 3x16x16\n"
+        "  classes 10\n  stem conv3x3 8\n  stage 8 {\n    B\n  }\n  head avgpool flatten fc\n}\n"
+    )
+    out = tmp_path / "chain.dot"
+    assert main(["graph", str(spec), "-o", str(out)]) == 0
+    dot = out.read_text()
+    assert '"+"' not in dot and 'label="+"' not in dot
+    assert (
+        dot.count("Conv 3x3") == 2 and dot.count("Conv 1x1") == 1
+    )  # stem + the block's two
