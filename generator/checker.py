@@ -387,6 +387,16 @@ class _Walker:
                 f"conv{kernel}x{kernel} with stride {stride} and padding {padding} shrinks the {h}x{w} map below 1 pixel",
                 span,
             )
+        kept_digital = any(path == p or path.startswith(p + ".") for p in self.digital)
+        if groups != 1 and not kept_digital:
+            block = path.split(".")[0] + (
+                "." + path.split(".")[1] if path.startswith("stage") else ""
+            )
+            self.fail(
+                f"aihwkit maps only convs with groups=1 onto tiles, this one has groups {groups}",
+                span,
+                f"keep it digital: `digital {block}`",
+            )
         rows = c // groups * kernel * kernel
         self.add(
             Layer(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import keyword
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import black
@@ -404,6 +404,19 @@ def build_view(
     digest: str | None = None,
 ) -> ModelView:
     model = analysis.model
+    marks = {mark.path for mark in model.digital}
+    if marks and backend.name == "aihwkit":
+        # Layers are built through conv2d()/linear(), which build digital ones where
+        # the model passes rpu_config=None: the spec's `digital` parts.
+        backend = replace(
+            backend,
+            conv="conv2d",
+            linear="linear",
+            init_param=", *, rpu_config: RPUConfigBase | None",
+        )
+    off = replace(
+        backend, layer_kwargs=", rpu_config=None", block_kwarg=", rpu_config=None"
+    )
     writer = _Classes(analysis, backend)
     for kind in analysis.kinds:
         writer.block(analysis.program.blocks[kind])
@@ -411,8 +424,9 @@ def build_view(
     forward = []
     if analysis.stem:
         ops = [s.op for s in analysis.stem]
+        stem_backend = off if "stem" in marks and backend.name == "aihwkit" else backend
         items = tuple(
-            _layer_ctor(s.op, dict(s.args), s.in_channels, backend, _fresh(ops, i))
+            _layer_ctor(s.op, dict(s.args), s.in_channels, stem_backend, _fresh(ops, i))
             for i, s in enumerate(analysis.stem)
         )
         if any(s.op == "shift" for s in analysis.stem):
@@ -420,15 +434,20 @@ def build_view(
         attributes.append(("stem", items))
         forward.append("stem")
     for stage in analysis.stages:
-        attributes.append(
-            (stage.name, tuple(_block_call(analysis, b, backend) for b in stage.blocks))
+        calls = tuple(
+            _block_call(
+                analysis, b, off if b.digital and backend.name == "aihwkit" else backend
+            )
+            for b in stage.blocks
         )
+        attributes.append((stage.name, calls))
         forward.append(stage.name)
     head_ops = [layer.op for layer in analysis.head]
     for i, layer in enumerate(analysis.head):
         args = dict(layer.args)
+        layer_backend = off if layer.digital and backend.name == "aihwkit" else backend
         ctor = _layer_ctor(
-            layer.op, args, layer.in_features or 0, backend, _fresh(head_ops, i)
+            layer.op, args, layer.in_features or 0, layer_backend, _fresh(head_ops, i)
         )
         attributes.append((layer.name, ctor))
         forward.append(layer.name)
@@ -466,8 +485,6 @@ def build_view(
     imports = list(backend.imports)
     if "cat" in writer.uses:
         imports.insert(0, "import torch")
-    if digital and backend.name == "aihwkit":
-        imports.insert(1, "from aihwkit.nn.conversion import convert_to_digital")
     if "shift" in writer.uses:
         imports.append("from torch.nn import functional as F")
     return ModelView(

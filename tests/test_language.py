@@ -466,3 +466,33 @@ def test_include_paths_are_normalised(tmp_path):
     (tmp_path / "sub" / "x.arch").write_text('use "../common.arch"\n')
     spec.write_text('use "common.arch"\nuse "sub/x.arch"\n' + model("  stem conv3x3 w"))
     assert check(parse_file(str(spec))).layers[0].out_channels == 8
+
+
+def test_grouped_convs_must_stay_digital_and_then_build(tmp_path, monkeypatch):
+    blocks = "block Dw() {\n  conv(3, in, groups=in)\n  bn\n  conv(1, out)\n  bn\n  relu\n}\n"
+    source = model("  stem conv3x3 8\n  stage 16 {\n    Dw x2\n  }", blocks)
+    diag, text = first_error(source)
+    assert (
+        "only convs with groups=1" in diag.message and "digital stage1.0" in diag.hint
+    ), text
+    kept = source.replace(
+        "  head avgpool flatten fc\n", "  head avgpool flatten fc\n  digital stage1\n"
+    )
+    a = analyse(kept)
+    spec = tmp_path / "dw.arch"
+    spec.write_text(kept)
+    assert main([str(spec), "-o", str(tmp_path / "g7"), "--target", "all"]) == 0
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch = pytest.importorskip("torch")
+    for net in (
+        importlib.import_module("g7.dw").build_analog(),
+        importlib.import_module("g7.dw_aihwkit").build(),
+    ):
+        assert (
+            type(net.stage1[1].conv1) is torch.nn.Conv2d
+            and net.stage1[1].conv1.groups == 16
+        )
+        assert len(list(net.analog_tiles())) == a.tiles == 2  # stem and fc
+        net.eval()
+        net.program_analog_weights()
+        assert net(torch.randn(1, 3, 16, 16)).shape == (1, 10)
