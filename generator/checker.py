@@ -223,6 +223,9 @@ def check_library(spec: Spec | Program) -> Program:
     return program
 
 
+_BROKEN = object()  # the value of a let whose expression failed
+
+
 class _Failed(Exception):
     """A problem was recorded; stop evaluating this part of the model."""
 
@@ -268,6 +271,8 @@ class _Walker:
         if isinstance(expr, Num):
             return expr.value
         if isinstance(expr, Var):
+            if env.get(expr.name) is _BROKEN:
+                raise _Failed  # its own error is reported already
             if expr.name in env:
                 return env[expr.name]
             if expr.name in CONSTANTS:
@@ -648,10 +653,16 @@ class _Walker:
             elif param.default is not None:
                 value, where = self.value(param.default, env), param.span
             else:
+                where_given = (
+                    "on the block line"
+                    if self.blocks_open == []
+                    else f"in the call: {block.name}({param.name}=...)"
+                )
                 self.fail(
                     f"{block.name} needs '{param.name}'",
                     span,
-                    f"write `{param.name} <value>` on the block line",
+                    f"give it {where_given}"
+                    + (f", like `{param.name} 2`" if not self.blocks_open else ""),
                 )
             env[param.name] = self.typed(param.type, param.name, value, where)
         return env
@@ -886,7 +897,7 @@ class _Walker:
             try:
                 self.globals[let.name] = self.value(let.value, self.globals)
             except _Failed:
-                self.globals[let.name] = 0
+                self.globals[let.name] = _BROKEN
         self.digital = frozenset(mark.path for mark in model.digital)
         shape: Shape = model.input
         if len(shape) == 3 and min(shape) <= 0:
@@ -1199,6 +1210,12 @@ class _Walker:
     def marks(self, model: Model) -> None:
         """`digital` may name the stem, a stage, a block (stage2.0) or a head layer."""
         markable = {"stem"} | {f"stage{i}" for i in range(1, len(model.stages) + 1)}
+        markable |= {
+            f"stem.{i}" for i, s in enumerate(model.stem.body if model.stem else ())
+        }
+        markable |= {
+            layer.path for layer in self.layers if layer.path.startswith("stem.")
+        }
         markable |= {
             layer.path.split(".")[0] + "." + layer.path.split(".")[1]
             for layer in self.layers

@@ -31,7 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from .loading import load
 
     try:
-        config = from_analysis(load(args.spec, 512))
+        analysis = load(args.spec, 512)
+        config = from_analysis(analysis)
+        if analysis.digital:
+            marks = " ".join(sorted(analysis.digital))
+            print(
+                f"archgen: note: `digital {marks}` is not part of an AnalogNAS configuration",
+                file=sys.stderr,
+            )
     except ArchError as err:
         print(err.render(), file=sys.stderr)
         return 1

@@ -424,9 +424,15 @@ def build_view(
     forward = []
     if analysis.stem:
         ops = [s.op for s in analysis.stem]
-        stem_backend = off if "stem" in marks and backend.name == "aihwkit" else backend
+
+        def stem_backend(i: int) -> Backend:
+            kept = "stem" in marks or f"stem.{i}" in marks
+            return off if kept and backend.name == "aihwkit" else backend
+
         items = tuple(
-            _layer_ctor(s.op, dict(s.args), s.in_channels, stem_backend, _fresh(ops, i))
+            _layer_ctor(
+                s.op, dict(s.args), s.in_channels, stem_backend(i), _fresh(ops, i)
+            )
             for i, s in enumerate(analysis.stem)
         )
         if any(s.op == "shift" for s in analysis.stem):

@@ -117,7 +117,7 @@ ERRORS = {
         ),
         (8, 5),
         "Needs needs 'width'",
-        "width <value>",
+        "on the block line, like `width 2`",
     ),
     "recursion": (
         model("  stage 8 {\n    A\n  }", "block A() {\n  B\n}\nblock B() {\n  A\n}\n"),
