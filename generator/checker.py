@@ -1078,6 +1078,12 @@ class _Walker:
             out, facts = self.expand(block, env, path, shape, call.span.line, ())
         finally:
             self.call_site = None
+        if len(out) == 3 and out[0] != out_ch:
+            self.fail(
+                f"{block.name} gives {out[0]} channels, but the stage is {out_ch} wide",
+                call.span,
+                "end the block with a layer of `out` channels, or change the stage's width",
+            )
         params = tuple((p.name, env[p.name]) for p in block.params)
         residual = facts.get("residual", False)
         # Without a sum, the block is one chain: all its convs are "the branch".
