@@ -24,11 +24,11 @@ class BasicBlockResidual(nn.Module):
     """One 'residual' arm of a BasicBlock."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, stride: int
+        self, channels: int, out_channels: int, kernel_size: int, stride: int
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
-            in_channels,
+            channels,
             out_channels,
             kernel_size,
             stride=stride,

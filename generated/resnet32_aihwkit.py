@@ -30,7 +30,7 @@ class BasicBlockResidual(nn.Module):
 
     def __init__(
         self,
-        in_channels: int,
+        channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
@@ -39,7 +39,7 @@ class BasicBlockResidual(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = AnalogConv2d(
-            in_channels,
+            channels,
             out_channels,
             kernel_size,
             stride=stride,

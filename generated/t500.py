@@ -25,14 +25,14 @@ class BottleneckBlockResidual(nn.Module):
 
     def __init__(
         self,
-        in_channels: int,
+        channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
         reduction: int,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels // reduction, 1, bias=False)
+        self.conv1 = nn.Conv2d(channels, out_channels // reduction, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(

@@ -30,7 +30,7 @@ class BottleneckBlockResidual(nn.Module):
 
     def __init__(
         self,
-        in_channels: int,
+        channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
@@ -40,7 +40,7 @@ class BottleneckBlockResidual(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = AnalogConv2d(
-            in_channels, out_channels // reduction, 1, bias=False, rpu_config=rpu_config
+            channels, out_channels // reduction, 1, bias=False, rpu_config=rpu_config
         )
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
         self.relu = nn.ReLU()

@@ -13,7 +13,7 @@ import keyword
 
 from .errors import Diagnostic, Span, did_you_mean
 from .ir import Arm, BinOp, BlockDef, Func, Group, Layer, Unary, Var
-from .layout import PRIMS, arm_form, sequence_names
+from .layout import PRIMS, arm_class, arm_form, sequence_names
 from .linker import Program
 
 IMPLICIT = ("in", "out", "stride", "kernel")
@@ -75,6 +75,15 @@ def check_definitions(program: Program) -> list[Diagnostic]:
                         did_you_mean(func.name, FUNCS),
                     )
         _attribute_clashes(block, error)
+        for node in _walk(block.body):
+            if isinstance(node, Arm) and node.count is not None:
+                cls = arm_class(block.name, node)
+                if cls in program.blocks or cls in GENERATED:
+                    error(
+                        f"arm '{node.name}' of {block.name} would make a class {cls}, which is taken",
+                        node.span,
+                        "rename the arm or the other block",
+                    )
     _cycles(program, error)
     return problems
 

@@ -170,7 +170,10 @@ def _body(items: list[Tree], depth: int) -> list[_Line]:
             name, count, condition, *body = arm.children
             head = str(name)
             if count is not None:
-                head += f" * {_expr(count)}"
+                text = _expr(
+                    count
+                )  # the count is one atom: a compound keeps its parentheses
+                head += f" * {text}" if _precedence(count) >= 8 else f" * ({text})"
             if condition is not None:
                 head += f" if {_expr(condition)}"
             lines.append(_Line(depth + 1, head + " {", opens=True))
@@ -252,7 +255,9 @@ def _expr(node: Tree, parent: int = 0, right: bool = False) -> str:
             op = kind[:-1]
         else:
             left, op, right_node = node.children
-        text = f"{_expr(left, level)} {op} {_expr(right_node, level, True)}"
+        # Comparisons do not chain in .arch: one inside another keeps its parentheses.
+        inner = level + 1 if kind == "compare" else level
+        text = f"{_expr(left, inner)} {op} {_expr(right_node, inner, True)}"
     level = _precedence(node)
     return (
         f"({text})"

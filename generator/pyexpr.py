@@ -6,11 +6,23 @@ Inside generated classes the implicit names read like torchvision's:
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .ir import BinOp, BlockDef, Expr, Func, Group, Layer, Num, Unary, Var
 
+
+@dataclass(frozen=True)
+class Choice:
+    """`then if condition else other`: the width of an arm that may be the identity."""
+
+    condition: Expr
+    then: Expr
+    other: Expr
+    span: object = None
+
+
 RENAME = {
+    "__arm_in": "channels",  # what an arm class reads; `in` stays the block's input
     "in": "in_channels",
     "out": "out_channels",
     "kernel": "kernel_size",
@@ -50,6 +62,9 @@ def to_python(
         return expr.name
     if isinstance(expr, Func):
         return f"{expr.name}({', '.join(to_python(a, constants) for a in expr.args)})"
+    if isinstance(expr, Choice):
+        cond = to_python(expr.condition, constants)
+        return f"({to_python(expr.then, constants)} if {cond} else {to_python(expr.other, constants)})"
     if isinstance(expr, Unary):
         if expr.op == "not":
             text = f"not {to_python(expr.operand, constants, 3)}"
@@ -75,6 +90,10 @@ def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
         return replace(expr, operand=substitute(expr.operand, names))
     if isinstance(expr, Func):
         return replace(expr, args=tuple(substitute(a, names) for a in expr.args))
+    if isinstance(expr, Choice):
+        return Choice(
+            *(substitute(e, names) for e in (expr.condition, expr.then, expr.other))
+        )
     return expr
 
 
@@ -117,16 +136,26 @@ def plus(left: Expr, right: Expr) -> Expr:
     return BinOp("+", left, right, left.span)
 
 
+def arm_width(arm, current: Expr, blocks: dict[str, BlockDef]) -> Expr:
+    """An arm's output width; an `if` arm is the identity when its condition fails."""
+    width = channels_after(arm.body, current, blocks)
+    if arm.condition is None:
+        return width
+    return Choice(arm.condition, width, current)
+
+
 def channels_after(body, start: Expr, blocks: dict[str, BlockDef]) -> Expr:
     """The channel count after `body`, as an expression of the block's names."""
     current = start
     for node in body:
         if isinstance(node, Group):
-            widths = []
-            for arm in node.arms:
-                widths.append(channels_after(arm.body, current, blocks))
+            widths = [arm_width(arm, current, blocks) for arm in node.arms]
             if node.kind == "sum":
-                current = widths[0]
+                # Every arm of a sum has one width; prefer one that is always there.
+                plain = [
+                    w for w, arm in zip(widths, node.arms) if arm.condition is None
+                ]
+                current = (plain or widths)[0]
             else:
                 total = widths[0]
                 for width in widths[1:]:

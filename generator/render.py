@@ -22,7 +22,7 @@ from .checker import Analysis, BlockInstance
 from .errors import ArchError, Diagnostic
 from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
 from .layout import ACTIVATIONS, arm_class, arm_form, sequence_names
-from .pyexpr import RENAME, body_names, channels_after, plus, to_python
+from .pyexpr import RENAME, arm_width, body_names, channels_after, plus, to_python
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 RESERVED = {"x", "out", "self", "torch", "nn", "F", "Tensor", "super"}
@@ -210,6 +210,8 @@ class _Classes:
                     f"self.{attr} = nn.ModuleList([{cls}({args}) for _ in range({count})])"
                 )
                 expr = f"sum(branch({current}) for branch in self.{attr})"
+                if arm.condition is not None:
+                    expr = f"{current} if self.{attr} is None else {expr}"
             else:
                 ctors, width = [], channels
                 for node in form.modules:
@@ -222,19 +224,23 @@ class _Classes:
                 )
                 build.append(f"self.{attr} = {value}")
                 expr = f"self.{attr}({current})"
-            widths.append(channels_after(arm.body, channels, self.blocks))
+            widths.append(arm_width(arm, channels, self.blocks))
             if arm.condition is not None:
                 init.append(f"self.{attr}: nn.Module | None = None")
                 init.append(f"if {self.py(arm.condition)}:")
                 init += [f"    {line}" for line in build]
-                expr = f"{current} if self.{attr} is None else self.{attr}({current})"
+                if form.kind != "list":
+                    expr = (
+                        f"{current} if self.{attr} is None else self.{attr}({current})"
+                    )
             else:
                 init += build
             forward.append(f"{attr} = {expr}")
             terms.append(attr)
         if group.kind == "sum":
             forward.append(f"out = {' + '.join(terms)}")
-            return widths[0], "out"
+            plain = [w for w, arm in zip(widths, group.arms) if arm.condition is None]
+            return (plain or widths)[0], "out"
         self.uses.add("cat")
         forward.append(f"out = torch.cat([{', '.join(terms)}], dim=1)")
         total = widths[0]
@@ -246,7 +252,7 @@ class _Classes:
         """The block names an arm class needs, in a fixed order."""
         used = body_names(arm.body)
         block = self.blocks[self._owner]
-        order = ["out", "kernel", "stride"] + [p.name for p in block.params]
+        order = ["in", "out", "kernel", "stride"] + [p.name for p in block.params]
         return [
             n
             for n in order
@@ -268,8 +274,8 @@ class _Classes:
         name = arm_class(owner, arm)
         init: list[str] = []
         forward: list[str] = []
-        self.sequence(owner, arm.body, Var("in", arm.span), init, forward)
-        params = ["in_channels: int"] + [
+        self.sequence(owner, arm.body, Var("__arm_in", arm.span), init, forward)
+        params = ["channels: int"] + [
             f"{RENAME.get(n, n)}: {self.type_of(n)}" for n in self.arm_names(arm)
         ]
         self.classes.append(
@@ -284,6 +290,26 @@ class _Classes:
         )
         return name
 
+    def computed_defaults(self, block: BlockDef) -> list[str]:
+        """`if p is None: p = <default>` for defaults that are expressions. As in the
+        checker, a default sees lets and earlier parameters, not itself or later ones.
+        """
+        lines = []
+        for index, param in enumerate(block.params):
+            if param.default is None or _literal(param.default):
+                continue
+            later = {p.name for p in block.params[index:]}
+            lets = {
+                k: v
+                for k, v in self.constants.items()
+                if k in later or k not in {p.name for p in block.params}
+            }
+            lines += [
+                f"if {param.name} is None:",
+                f"    {param.name} = {to_python(param.default, lets)}",
+            ]
+        return lines
+
     def type_of(self, name: str) -> str:
         for param in self.blocks[self._owner].params:
             if param.name == name:
@@ -296,6 +322,7 @@ class _Classes:
         init: list[str] = []
         forward: list[str] = []
         self.sequence(block.name, block.body, Var("in", block.span), init, forward)
+        init = self.computed_defaults(block) + init
         params = [
             "in_channels: int",
             "out_channels: int",
@@ -303,10 +330,12 @@ class _Classes:
             "stride: int = 1",
         ]
         for param in block.params:
-            default = (
-                f" = {self.py(param.default)}" if param.default is not None else ""
-            )
-            params.append(f"{param.name}: {param.type}{default}")
+            if param.default is None:
+                params.append(f"{param.name}: {param.type}")
+            elif _literal(param.default):
+                params.append(f"{param.name}: {param.type} = {self.py(param.default)}")
+            else:  # computed in __init__, where out_channels and earlier parameters exist
+                params.append(f"{param.name}: {param.type} | None = None")
         doc = _doc_of(block)
         self.classes.append(
             ClassView(
@@ -318,6 +347,12 @@ class _Classes:
                 forward=tuple(forward + ["return out"]),
             )
         )
+
+
+def _literal(expr: Expr) -> bool:
+    return isinstance(expr, Num) or (
+        isinstance(expr, Var) and expr.name in ("true", "false")
+    )
 
 
 def _fresh(ops: list[str], index: int) -> bool:

@@ -304,3 +304,16 @@ def test_semantic_errors_do_not_stop_the_formatter(tmp_path, capsys):
     spec.write_text(MESSY.replace("BasicBlock", "BasikBlock"))
     assert main(["fmt", str(spec)]) == 0
     assert spec.read_text() == CLEAN.replace("BasicBlock", "BasikBlock")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    p if (stride == 1) == (in == out) {",
+        "    a * (n + 1) {",
+        "    b * n if not (in == out) {",
+    ],
+)
+def test_parentheses_that_carry_meaning_stay(line):
+    source = f"block B(n: int = 1) {{\n  sum {{\n{line}\n      conv(1, out)\n    }}\n    s {{\n    }}\n  }}\n}}\n"
+    assert format_source(source) == source

@@ -499,6 +499,8 @@ def test_grouped_convs_must_stay_digital_and_then_build(tmp_path, monkeypatch):
 
 
 def test_a_block_must_end_at_the_stage_width():
-    diag, text = first_error(model("  stage 16 {\n    K\n  }", "block K() {\n  conv(3, out * 2)\n}\n"))
+    diag, text = first_error(
+        model("  stage 16 {\n    K\n  }", "block K() {\n  conv(3, out * 2)\n}\n")
+    )
     assert diag.message == "K gives 32 channels, but the stage is 16 wide", text
     assert (diag.span.line, diag.span.column) == (8, 5)
