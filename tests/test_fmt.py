@@ -311,7 +311,7 @@ def test_semantic_errors_do_not_stop_the_formatter(tmp_path, capsys):
     [
         "    p if (stride == 1) == (in == out) {",
         "    a * (n + 1) {",
-        "    b * n if not (in == out) {",
+        "    b * n if (in or out) and n > 1 {",
     ],
 )
 def test_parentheses_that_carry_meaning_stay(line):
