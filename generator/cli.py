@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ArchError, Diagnostic, Span, did_you_mean
-from .loading import empty_folders, expand, label, load, tile_size_arg
+from .loading import empty_folders, expand, label, load, report, tile_size_arg
 
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
@@ -200,13 +200,7 @@ def cmd_generate(args) -> int:
             lines.append(f"wrote {file}")
         lines.append(f"  {totals_line(analysis)}")
     if problems:
-        for err in problems:
-            print(err.render(), file=sys.stderr)
-        print(
-            f"archgen: {len(problems)} spec(s) with errors; nothing written",
-            file=sys.stderr,
-        )
-        return 1
+        return report(problems)
     # Everything rendered: only now touch the disk, all files or none.
     init = out_dir / "__init__.py"
     if planned and not init.exists():

@@ -18,7 +18,7 @@ from lark import Token, Tree
 
 from .errors import ArchError
 from .files import read_spec, write_atomically
-from .loading import expand
+from .loading import expand, report
 from .parser import parse_tree
 
 HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
@@ -309,14 +309,7 @@ def run(args: argparse.Namespace) -> int:
         if new != old:
             changed.append((path, old, new))
     if problems:
-        for err in problems:
-            print(err.render(), file=sys.stderr)
-        written = "" if dry else "; nothing written"
-        print(
-            f"archgen: {_count(len(problems), 'spec')} with errors{written}",
-            file=sys.stderr,
-        )
-        return 1
+        return report(problems, nothing_written=not dry)
     # Like black: the diff on stdout (so it can be piped to `patch`), reports on stderr.
     for path, old, new in changed:
         if args.diff:

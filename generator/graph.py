@@ -72,7 +72,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .checker import DEFAULT_TILE_SIZE
-    from .loading import expand, load
+    from .loading import expand, load, report
 
     out = Path(args.output)
     fmt = out.suffix.lower().lstrip(".")
@@ -91,13 +91,7 @@ def run(args: argparse.Namespace) -> int:
         except ArchError as err:
             problems.append(err)
     if problems:
-        for problem in problems:
-            print(problem.render(), file=sys.stderr)
-        print(
-            f"archgen: {len(problems)} spec(s) with errors; nothing written",
-            file=sys.stderr,
-        )
-        return 1
+        return report(problems)
     if not analyses:
         print("archgen graph: error: no .arch specs found", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .checker import DEFAULT_TILE_SIZE, Analysis, check
@@ -69,3 +70,13 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
             ) from None
         raise
     return check(spec, tile_size)
+
+
+def report(problems: list[ArchError], nothing_written: bool = True) -> int:
+    """Print every spec's problems and how many specs had them; the exit code 1."""
+    for err in problems:
+        print(err.render(), file=sys.stderr)
+    count = f"{len(problems)} spec{'' if len(problems) == 1 else 's'}"
+    written = "; nothing written" if nothing_written else ""
+    print(f"archgen: {count} with errors{written}", file=sys.stderr)
+    return 1
