@@ -105,32 +105,27 @@ def link(spec: Spec) -> Program:
     lets: dict[str, Let] = {}
     for file in files:
         for block in file.blocks:
-            if block.name in blocks:
-                first = blocks[block.name].span
-                problems.append(
-                    Diagnostic(
-                        f"duplicate block '{block.name}'",
-                        block.span,
-                        f"first defined at {first.path}:{first.line}; rename one",
-                    )
-                )
-                continue
-            blocks[block.name] = block
+            _define(blocks, block, "block", problems)
         for let in file.lets:
-            if let.name in lets:
-                first = lets[let.name].span
-                problems.append(
-                    Diagnostic(
-                        f"duplicate let '{let.name}'",
-                        let.span,
-                        f"first defined at {first.path}:{first.line}",
-                    )
-                )
-                continue
-            lets[let.name] = let
+            _define(lets, let, "let", problems)
     if problems:
         raise ArchError(problems, spec.source, sources)
     return Program(spec, blocks, tuple(lets.values()), sources)
+
+
+def _define(table: dict, item, kind: str, problems: list[Diagnostic]) -> None:
+    """Add a block or let by name; a second definition is a located error."""
+    if item.name in table:
+        first = table[item.name].span
+        problems.append(
+            Diagnostic(
+                f"duplicate {kind} '{item.name}'",
+                item.span,
+                f"first defined at {first.path}:{first.line}; rename one",
+            )
+        )
+        return
+    table[item.name] = item
 
 
 def _resolve(including: str, target: str) -> str | None:
