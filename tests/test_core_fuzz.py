@@ -1,13 +1,16 @@
 """Whatever a user types, archgen answers with a result or an ArchError, never a crash."""
 
+import pytest
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
+from generator.backends import TORCH
 from generator.checker import check
 from generator.errors import ArchError
 from generator.lower import parse
+from generator.render import render
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
     ROOT / "specs" / "resnet32.arch"
@@ -55,3 +58,47 @@ def test_mutated_shipped_specs(data):
 def test_generated_valid_specs_check(source):
     analysis = check(parse(source, "gen.arch"))
     assert analysis.output == (10,)
+
+
+BLOCKS_TEXT = (ROOT / "generator" / "library" / "analognas.arch").read_text().replace(
+    "FactorizedReduce", "FR"
+).replace("AnalogNASBlock", "ANB") + (
+    ROOT / "tests" / "fixtures" / "blocks" / "cond_cat.arch"
+).read_text().replace(
+    "block B", "block B2"
+).replace(
+    "    B\n", "    B2\n    ANB branches 2\n"
+).replace(
+    "input 3x16x16", "input 3x8x8"
+)
+BLOCK_PIECES = st.sampled_from(
+    list("()\n *+-/,0123456789")
+    + [" in ", " out ", "stride=2", "groups=2", "padding=0", "not ", "==", "//"]
+    + ["relu\n", "bn\n", "conv(1, out)\n", "conv(3, in)\n", "avgpool\n", "shift\n"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_mutated_blocks_that_check_build_what_the_checker_counts(data):
+    """A spec the checker accepts generates code that runs and has the checker's numbers."""
+    torch = pytest.importorskip("torch")
+    text = BLOCKS_TEXT
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(text)))
+        j = data.draw(st.integers(i, min(len(text), i + 6)))
+        text = (
+            text[:i] + "".join(data.draw(st.lists(BLOCK_PIECES, max_size=3))) + text[j:]
+        )
+    try:
+        analysis = check(parse(text, "fuzz.arch"))
+        code = render(analysis, TORCH, "fuzz.arch")
+    except ArchError:
+        return
+    namespace: dict = {}
+    exec(compile(code, "generated", "exec"), namespace)
+    net = namespace["build"]()
+    out = net(torch.randn(2, *analysis.model.input))
+    out.sum().backward()
+    assert sum(p.numel() for p in net.parameters()) == analysis.params_total
+    assert tuple(out.shape[1:]) == analysis.output
