@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import keyword
 import sys
@@ -92,8 +91,6 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for name, module_path in MODULE_COMMANDS.items():
-        if importlib.util.find_spec(module_path) is None:
-            continue
         module = importlib.import_module(module_path)
         module.configure(
             sub.add_parser(name, help=module.HELP, description=module.HELP)

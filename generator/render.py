@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import keyword
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,13 +18,11 @@ import jinja2
 from . import __version__
 from .backends import BACKENDS, Backend
 from .checker import Analysis, BlockInstance
-from .errors import ArchError, Diagnostic
 from .ir import Arm, BlockDef, Expr, Group, Layer, Num, Var
 from .layout import ACTIVATIONS, arm_class, arm_form, sequence_names
 from .pyexpr import RENAME, arm_width, body_names, channels_after, plus, to_python
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
-RESERVED = {"x", "out", "self", "torch", "nn", "F", "Tensor", "super"}
 
 
 @dataclass(frozen=True)
@@ -187,16 +184,6 @@ class _Classes:
         for arm in group.arms:
             form = arm_form(arm)
             attr = arm.name
-            if attr in RESERVED or keyword.iskeyword(attr):
-                raise ArchError(
-                    [
-                        Diagnostic(
-                            f"arm name '{attr}' is taken in the generated code",
-                            arm.span,
-                            "rename the arm",
-                        )
-                    ]
-                )
             build: list[str] = []
             if form.kind == "identity":
                 terms.append(current)
