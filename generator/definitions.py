@@ -23,6 +23,13 @@ GENERATED = {
     "Tensor", "Shift", "super", "rpu_config", "branch", "annotations",
 }  # fmt: skip
 FUNCS = ("round", "int", "min", "max")
+# What people write from PyTorch habit, and the layer it means here.
+ALIASES = {
+    "batchnorm": "bn", "batchnorm2d": "bn", "btchnorm": "bn", "norm": "bn",
+    "conv2d": "conv", "convolution": "conv", "linear": "fc", "dense": "fc",
+    "avgpool2d": "avgpool", "maxpool2d": "maxpool", "adaptiveavgpool2d": "avgpool",
+    "zeropad2d": "pad", "swish": "silu", "relu": "relu",
+}  # fmt: skip
 
 
 def check_definitions(program: Program) -> list[Diagnostic]:
@@ -58,7 +65,9 @@ def check_definitions(program: Program) -> list[Diagnostic]:
                 and node.op not in PRIMS
                 and node.op not in program.blocks
             ):
-                hint = did_you_mean(node.op, [*PRIMS, *program.blocks])
+                alias = ALIASES.get(node.op.lower().replace("_", ""))
+                hint = f"did you mean '{alias}'?" if alias else None
+                hint = hint or did_you_mean(node.op, [*PRIMS, *program.blocks])
                 error(f"unknown layer or block '{node.op}'", node.span, hint)
             for var in _vars(node):
                 if var.name not in known:

@@ -504,3 +504,17 @@ def test_a_block_must_end_at_the_stage_width():
     )
     assert diag.message == "K gives 32 channels, but the stage is 16 wide", text
     assert (diag.span.line, diag.span.column) == (8, 5)
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [("Conv2d", "conv"), ("BatchNorm2d", "bn"), ("ReLU", "relu"), ("Linear", "fc")],
+)
+def test_pytorch_habits_get_the_archgen_name(written, meant):
+    diag, text = first_error(
+        model("  stage 8 {\n    K\n  }", f"block K() {{\n  {written}\n}}\n")
+    )
+    assert (
+        diag.message == f"unknown layer or block '{written}'"
+        and f"did you mean '{meant}'" in diag.hint
+    ), text
