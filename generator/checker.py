@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .definitions import check_definitions
+from .definitions import CONSTANTS, FUNCS, IMPLICIT, check_definitions
 from .errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import (
     Arg,
@@ -38,9 +38,6 @@ MAX_UNROLL = 1024
 MAX_LAYERS = 50_000  # in all: `branches 1024 x1024` passes the caps above
 # aihwkit's default mapping: max_input_size = max_output_size = 512
 DEFAULT_TILE_SIZE = 512
-IMPLICIT = ("in", "out", "stride", "kernel")  # names every block body knows
-CONSTANTS = {"true": True, "false": False}
-FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}
 
 Shape = tuple[int, ...]
 
@@ -209,14 +206,7 @@ def check_library(spec: Spec | Program) -> Program:
     program = spec if isinstance(spec, Program) else link(spec)
     problems = check_definitions(program)
     walker = _Walker(program, DEFAULT_TILE_SIZE)
-    for let in program.lets:
-        try:
-            walker.globals = {
-                **getattr(walker, "globals", {}),
-                let.name: walker.value(let.value, getattr(walker, "globals", {})),
-            }
-        except _Failed:
-            pass
+    walker.evaluate_lets()
     problems += walker.problems
     if problems:
         raise ArchError(problems, program.spec.source, program.sources)
@@ -242,6 +232,7 @@ class _Walker:
         default_factory=list
     )  # the blocks being expanded, outermost first
     digital: frozenset[str] = frozenset()
+    globals: dict[str, object] = field(default_factory=dict)  # the lets, evaluated
 
     # -- reporting -----------------------------------------------------------------
     def error(self, message: str, span: Span, hint: str | None = None) -> None:
@@ -350,9 +341,7 @@ class _Walker:
                 self.call_site or self.program.spec.model.span,
                 "is a repetition or branch count far larger than meant?",
             )
-        analog = layer.op in ("conv", "linear") and not any(
-            layer.path == p or layer.path.startswith(p + ".") for p in self.digital
-        )
+        analog = layer.op in ("conv", "linear") and not self.kept_digital(layer.path)
         self.layers.append(
             Layer(
                 **{
@@ -392,8 +381,7 @@ class _Walker:
                 f"conv{kernel}x{kernel} with stride {stride} and padding {padding} shrinks the {h}x{w} map below 1 pixel",
                 span,
             )
-        kept_digital = any(path == p or path.startswith(p + ".") for p in self.digital)
-        if groups != 1 and not kept_digital:
+        if groups != 1 and not self.kept_digital(path):
             block = path.split(".")[0] + (
                 "." + path.split(".")[1] if path.startswith("stage") else ""
             )
@@ -889,15 +877,37 @@ class _Walker:
             )
         return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
 
-    # -- the model ---------------------------------------------------------------------
-    def run(self) -> Analysis:
-        model = self.program.spec.model
-        self.globals = {}
+    def kept_digital(self, path: str) -> bool:
+        """Is this module under a `digital` mark (the mark itself or inside it)?"""
+        return any(path == p or path.startswith(p + ".") for p in self.digital)
+
+    def written_kernel(self, kernel: int, span: Span) -> None:
+        """A `convKxK` token (stem or block line): 'same' padding needs K odd and >= 1."""
+        if kernel <= 0:
+            self.fail(
+                f"kernel size must be at least 1, got conv{kernel}x{kernel}",
+                span,
+                "use conv1x1, conv3x3, conv5x5, ...",
+            )
+        if kernel % 2 == 0:
+            self.fail(
+                f"even kernel conv{kernel}x{kernel}",
+                span,
+                f"'same' padding needs an odd size; use conv{kernel - 1}x{kernel - 1} or conv{kernel + 1}x{kernel + 1}",
+            )
+
+    def evaluate_lets(self) -> None:
+        """Every let in definition order; a broken one is reported once, then _BROKEN."""
         for let in self.program.lets:
             try:
                 self.globals[let.name] = self.value(let.value, self.globals)
             except _Failed:
                 self.globals[let.name] = _BROKEN
+
+    # -- the model ---------------------------------------------------------------------
+    def run(self) -> Analysis:
+        model = self.program.spec.model
+        self.evaluate_lets()
         self.digital = frozenset(mark.path for mark in model.digital)
         shape: Shape = model.input
         if len(shape) == 3 and min(shape) <= 0:
@@ -985,18 +995,7 @@ class _Walker:
                 out.append(StemLayer(node.op, tuple(values.items()), c))
             return shape
         kernel = stem.kernel
-        if kernel <= 0:
-            self.fail(
-                f"kernel size must be at least 1, got conv{kernel}x{kernel}",
-                stem.kernel_span,
-                "use conv1x1, conv3x3, conv5x5, ...",
-            )
-        if kernel % 2 == 0:
-            self.fail(
-                f"even kernel conv{kernel}x{kernel}",
-                stem.kernel_span,
-                f"'same' padding needs an odd size; use conv{kernel - 1}x{kernel - 1} or conv{kernel + 1}x{kernel + 1}",
-            )
+        self.written_kernel(kernel, stem.kernel_span)
         channels = self.whole(stem.channels, self.globals, "stem channels")
         stride = (
             self.whole(stem.stride, self.globals, "stride")
@@ -1050,17 +1049,8 @@ class _Walker:
     ) -> tuple[BlockInstance, Shape]:
         block = self.definition(call.kind, call.span)
         kernel = 3 if call.kernel is None else call.kernel
-        if call.kernel is not None and (kernel <= 0 or kernel % 2 == 0):
-            if kernel <= 0:
-                self.fail(
-                    f"kernel size must be at least 1, got conv{kernel}x{kernel}",
-                    call.kernel_span,
-                )
-            self.fail(
-                f"even kernel conv{kernel}x{kernel}",
-                call.kernel_span,
-                f"'same' padding needs an odd size; use conv{kernel - 1}x{kernel - 1} or conv{kernel + 1}x{kernel + 1}",
-            )
+        if call.kernel is not None:
+            self.written_kernel(kernel, call.kernel_span)
         given = {}
         for option in call.options:
             given[option.name] = (self.value(option.value, self.globals), option.span)
@@ -1106,7 +1096,7 @@ class _Walker:
             branch_convs=branch,
             shortcut_convs=tuple(facts["shortcut_convs"]),
             residual=residual,
-            digital=any(path == p or path.startswith(p + ".") for p in self.digital),
+            digital=self.kept_digital(path),
         )
         return instance, out
 

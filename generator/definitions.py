@@ -22,7 +22,8 @@ GENERATED = {
     "in_channels", "out_channels", "kernel_size", "self", "x", "out", "nn", "torch", "F",
     "Tensor", "Shift", "super", "rpu_config", "branch", "annotations",
 }  # fmt: skip
-FUNCS = ("round", "int", "min", "max")
+CONSTANTS = {"true": True, "false": False}
+FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}  # name -> number of arguments
 # What people write from PyTorch habit, and the layer it means here.
 ALIASES = {
     "batchnorm": "bn", "batchnorm2d": "bn", "btchnorm": "bn", "norm": "bn",
@@ -47,7 +48,7 @@ def check_definitions(program: Program) -> list[Diagnostic]:
             error(
                 f"block name '{block.name}' is {bad}", block.span, "choose another name"
             )
-        known = set(IMPLICIT) | lets | {"true", "false"}
+        known = set(IMPLICIT) | lets | set(CONSTANTS)
         for param in block.params:
             bad = _bad_name(param.name) or (
                 param.name in IMPLICIT and "given by the stage already"
