@@ -214,7 +214,7 @@ def cmd_check(args) -> int:
 
     if (code := no_specs(args.specs)) is not None:
         return code
-    from .checker import check_library
+    from .checker import check, check_library
     from .lower import parse_file
 
     status = 0
@@ -229,7 +229,13 @@ def cmd_check(args) -> int:
                 own = [b for b in program.blocks.values() if b.path == path]
                 print(f"{path}: ok: {len(own)} block(s), {len(spec.lets)} let(s)")
                 continue
-            analysis = load(path, args.tile_size)
+            # A spec that parsed is checked as it is; one that did not goes through
+            # load(), which adds the checker's problems to the parser's.
+            analysis = (
+                load(path, args.tile_size)
+                if spec is None
+                else check(spec, args.tile_size)
+            )
         except ArchError as err:
             print(err.render(), file=sys.stderr)
             status = 1
