@@ -54,6 +54,7 @@ class ModelView:
     ]  # name -> expr or items of a Sequential
     forward: tuple[str, ...]
     digital: tuple[str, ...]
+    uses_shift: bool  # the module defines the Shift helper class
 
 
 def sha256_of(source: str) -> str:
@@ -525,6 +526,7 @@ def build_view(
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=digital,
+        uses_shift="shift" in writer.uses,
     )
 
 
@@ -571,7 +573,5 @@ def render(
     """The formatted Python module for `analysis` in `backend`."""
     view = build_view(analysis, backend, spec_label, options, digest)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
-    code = template.render(
-        view=view, backend=backend, uses_shift="Shift()" in repr(view)
-    )
+    code = template.render(view=view, backend=backend)
     return black.format_str(code, mode=BLACK_MODE)
