@@ -16,11 +16,11 @@ from .loading import empty_folders, expand, label, load, report, tile_size_arg
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
 MODULE_COMMANDS = {
-    "diff": "generator.diff",
-    "graph": "generator.graph",
-    "fmt": "generator.fmt",
-    "import": "generator.importer",
-    "export": "generator.exporter",
+    "diff": ".diff",
+    "graph": ".graph",
+    "fmt": ".fmt",
+    "import": ".importer",
+    "export": ".exporter",
 }
 TARGETS = ("torch", "aihwkit", "all")
 # Names the generated module defines or imports; a model class may not take them.
@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for name, module_path in MODULE_COMMANDS.items():
-        module = importlib.import_module(module_path)
+        module = importlib.import_module(module_path, __package__)
         module.configure(
             sub.add_parser(name, help=module.HELP, description=module.HELP)
         )
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command in MODULE_COMMANDS:
-            return importlib.import_module(MODULE_COMMANDS[args.command]).run(args)
+            return importlib.import_module(MODULE_COMMANDS[args.command], __package__).run(args)
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130

@@ -14,11 +14,11 @@ import random
 
 import pytest
 
-from generator.analognas import KEYS, NotInSpace, from_analysis, to_spec
-from generator.checker import check
-from generator.cli import main
-from generator.fmt import format_source
-from generator.lower import parse
+from archgen.analognas import KEYS, NotInSpace, from_analysis, to_spec
+from archgen.checker import check
+from archgen.cli import main
+from archgen.fmt import format_source
+from archgen.lower import parse
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -2,9 +2,9 @@
 
 import pytest
 
-from generator.checker import check
-from generator.errors import ArchError
-from generator.lower import parse
+from archgen.checker import check
+from archgen.errors import ArchError
+from archgen.lower import parse
 
 GOOD = """model M {
   input 3x32x32

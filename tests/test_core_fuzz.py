@@ -6,11 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from generator.backends import TORCH
-from generator.checker import check
-from generator.errors import ArchError
-from generator.lower import parse
-from generator.render import render
+from archgen.backends import TORCH
+from archgen.checker import check
+from archgen.errors import ArchError
+from archgen.lower import parse
+from archgen.render import render
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
     ROOT / "specs" / "resnet32.arch"

@@ -7,10 +7,10 @@ import sys
 import pytest
 from conftest import ROOT, SHIPPED
 
-from generator.backends import BACKENDS
-from generator.checker import check
-from generator.lower import parse_file
-from generator.render import render
+from archgen.backends import BACKENDS
+from archgen.checker import check
+from archgen.lower import parse_file
+from archgen.render import render
 
 REGENERATE = "archgen --target all specs/"
 
@@ -60,7 +60,7 @@ def test_black_check_passes_on_generated():
 def test_header_names_the_spec_its_hash_and_version():
     import hashlib
 
-    from generator import __version__
+    from archgen import __version__
 
     text = (ROOT / "generated" / "t500.py").read_text()
     digest = hashlib.sha256((ROOT / "specs" / "t500.arch").read_bytes()).hexdigest()

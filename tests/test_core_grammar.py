@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import ArchError
-from generator.ir import BlockCall, Repeat
-from generator.lower import parse
-from generator.parser import grammar_path
+from archgen.errors import ArchError
+from archgen.ir import BlockCall, Repeat
+from archgen.lower import parse
+from archgen.parser import grammar_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def test_grammar_is_strict_lalr():
 
 @pytest.mark.parametrize("source", ["", "model M {\n", "model M {\n  stage 16 {\n}\n"])
 def test_incomplete_input_is_a_located_error(source):
-    from generator.checker import check
+    from archgen.checker import check
 
     with pytest.raises(ArchError) as info:
         check(parse(source, "x.arch"))

@@ -34,9 +34,11 @@ def wheel(tmp_path_factory):
 
 def test_wheel_carries_grammar_and_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "generator/grammar/arch.lark" in names
-    assert "generator/templates/torch/module.py.jinja" in names
-    assert "generator/templates/aihwkit/module.py.jinja" in names
+    assert "archgen/grammar/arch.lark" in names
+    assert "archgen/templates/torch/module.py.jinja" in names
+    assert "archgen/templates/aihwkit/module.py.jinja" in names
+    # The import name is archgen; nothing lands under the generic name `generator`.
+    assert not [n for n in names if n.startswith("generator")], names
 
 
 def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
@@ -59,8 +61,8 @@ def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
     work.mkdir()
     (work / "m.arch").write_text((ROOT / "specs" / "resnet32.arch").read_text())
     code = (
-        "import generator, sys; from generator.cli import main;"
-        f"assert generator.__file__.startswith({str(target)!r}), generator.__file__;"
+        "import archgen, sys; from archgen.cli import main;"
+        f"assert archgen.__file__.startswith({str(target)!r}), archgen.__file__;"
         "sys.exit(main(['m.arch', '-o', 'out']))"
     )
     # Only the wheel's copy of archgen is importable: the checkout is not on the path.

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from strategies import specs  # tests/ is on sys.path through conftest.py
 
-from generator.checker import check
-from generator.cli import load, main
-from generator.diff import ArchDiff, compare, diff_json, diff_text
-from generator.errors import ArchError
-from generator.lower import parse
+from archgen.checker import check
+from archgen.cli import load, main
+from archgen.diff import ArchDiff, compare, diff_json, diff_text
+from archgen.errors import ArchError
+from archgen.lower import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 T500, RESNET32 = str(ROOT / "specs/t500.arch"), str(ROOT / "specs/resnet32.arch")

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from generator.cli import main
-from generator.errors import ArchError, Span
-from generator.fmt import format_source
-from generator.lower import parse
-from generator.parser import parse_tree
+from archgen.cli import main
+from archgen.errors import ArchError, Span
+from archgen.fmt import format_source
+from archgen.lower import parse
+from archgen.parser import parse_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "specs").glob("*.arch"))

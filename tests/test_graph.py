@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import load, main
-from generator.graph import _quote, to_dot
+from archgen.cli import load, main
+from archgen.graph import _quote, to_dot
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 T500 = str(SPECS / "t500.arch")

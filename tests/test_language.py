@@ -5,10 +5,10 @@ import importlib
 import pytest
 from conftest import ROOT
 
-from generator.checker import check
-from generator.cli import main
-from generator.errors import ArchError
-from generator.lower import parse, parse_file
+from archgen.checker import check
+from archgen.cli import main
+from archgen.errors import ArchError
+from archgen.lower import parse, parse_file
 
 TWIN = """block Twin(branches: int = 2) {
   sum {
@@ -336,7 +336,7 @@ def test_digital_marks_change_tiles_and_stay_digital(tmp_path, monkeypatch):
 
 
 def test_shipped_library_files_are_formatted():
-    from generator.fmt import format_source
+    from archgen.fmt import format_source
 
     for path in sorted((ROOT / "generator" / "library").glob("*.arch")):
         assert format_source(path.read_text()) == path.read_text(), path.name

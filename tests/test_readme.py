@@ -4,7 +4,7 @@ import re
 
 from conftest import ROOT
 
-from generator.cli import main
+from archgen.cli import main
 
 README = (ROOT / "README.md").read_text()
 
