@@ -30,7 +30,7 @@ class BasicBlockResidual(nn.Module):
         self.conv1 = nn.Conv2d(
             channels,
             out_channels,
-            kernel_size,
+            kernel_size=kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
@@ -40,7 +40,7 @@ class BasicBlockResidual(nn.Module):
         self.conv2 = nn.Conv2d(
             out_channels,
             out_channels,
-            kernel_size,
+            kernel_size=kernel_size,
             padding=kernel_size // 2,
             bias=False,
         )
@@ -64,6 +64,7 @@ class BasicBlock(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         stride: int = 1,
+        *,
         branches: int = 1,
     ) -> None:
         super().__init__()
@@ -76,14 +77,21 @@ class BasicBlock(nn.Module):
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.Conv2d(
+                    in_channels, out_channels, kernel_size=1, stride=stride, bias=False
+                ),
                 nn.BatchNorm2d(out_channels),
             )
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        residual = sum(branch(x) for branch in self.residual)
-        downsample = x if self.downsample is None else self.downsample(x)
+        outputs = [branch(x) for branch in self.residual]
+        residual = outputs[0]
+        for other in outputs[1:]:
+            residual = residual + other
+        downsample = x
+        if self.downsample is not None:
+            downsample = self.downsample(x)
         out = residual + downsample
         out = self.relu(out)
         return out
@@ -99,30 +107,30 @@ class ResNet32(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 16, kernel_size=3, stride=1, padding=1, bias=False),
+            nn.Conv2d(3, 16, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(16),
             nn.ReLU(inplace=True),
         )
         self.stage1 = nn.Sequential(
-            BasicBlock(16, 16, kernel_size=3),
-            BasicBlock(16, 16, kernel_size=3),
-            BasicBlock(16, 16, kernel_size=3),
-            BasicBlock(16, 16, kernel_size=3),
-            BasicBlock(16, 16, kernel_size=3),
+            BasicBlock(16, 16),
+            BasicBlock(16, 16),
+            BasicBlock(16, 16),
+            BasicBlock(16, 16),
+            BasicBlock(16, 16),
         )
         self.stage2 = nn.Sequential(
-            BasicBlock(16, 32, kernel_size=3, stride=2),
-            BasicBlock(32, 32, kernel_size=3),
-            BasicBlock(32, 32, kernel_size=3),
-            BasicBlock(32, 32, kernel_size=3),
-            BasicBlock(32, 32, kernel_size=3),
+            BasicBlock(16, 32, stride=2),
+            BasicBlock(32, 32),
+            BasicBlock(32, 32),
+            BasicBlock(32, 32),
+            BasicBlock(32, 32),
         )
         self.stage3 = nn.Sequential(
-            BasicBlock(32, 64, kernel_size=3, stride=2),
-            BasicBlock(64, 64, kernel_size=3),
-            BasicBlock(64, 64, kernel_size=3),
-            BasicBlock(64, 64, kernel_size=3),
-            BasicBlock(64, 64, kernel_size=3),
+            BasicBlock(32, 64, stride=2),
+            BasicBlock(64, 64),
+            BasicBlock(64, 64),
+            BasicBlock(64, 64),
+            BasicBlock(64, 64),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()

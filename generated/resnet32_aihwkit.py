@@ -41,7 +41,7 @@ class BasicBlockResidual(nn.Module):
         self.conv1 = AnalogConv2d(
             channels,
             out_channels,
-            kernel_size,
+            kernel_size=kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
@@ -52,7 +52,7 @@ class BasicBlockResidual(nn.Module):
         self.conv2 = AnalogConv2d(
             out_channels,
             out_channels,
-            kernel_size,
+            kernel_size=kernel_size,
             padding=kernel_size // 2,
             bias=False,
             rpu_config=rpu_config,
@@ -77,8 +77,8 @@ class BasicBlock(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         stride: int = 1,
-        branches: int = 1,
         *,
+        branches: int = 1,
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
@@ -100,7 +100,7 @@ class BasicBlock(nn.Module):
                 AnalogConv2d(
                     in_channels,
                     out_channels,
-                    1,
+                    kernel_size=1,
                     stride=stride,
                     bias=False,
                     rpu_config=rpu_config,
@@ -110,8 +110,13 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        residual = sum(branch(x) for branch in self.residual)
-        downsample = x if self.downsample is None else self.downsample(x)
+        outputs = [branch(x) for branch in self.residual]
+        residual = outputs[0]
+        for other in outputs[1:]:
+            residual = residual + other
+        downsample = x
+        if self.downsample is not None:
+            downsample = self.downsample(x)
         out = residual + downsample
         out = self.relu(out)
         return out
@@ -128,37 +133,31 @@ class ResNet32(AnalogContainerBase, nn.Module):
         super().__init__()
         self.stem = AnalogSequential(
             AnalogConv2d(
-                3,
-                16,
-                kernel_size=3,
-                stride=1,
-                padding=1,
-                bias=False,
-                rpu_config=rpu_config,
+                3, 16, kernel_size=3, padding=1, bias=False, rpu_config=rpu_config
             ),
             nn.BatchNorm2d(16),
             nn.ReLU(inplace=True),
         )
         self.stage1 = AnalogSequential(
-            BasicBlock(16, 16, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(16, 16, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(16, 16, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(16, 16, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(16, 16, kernel_size=3, rpu_config=rpu_config),
+            BasicBlock(16, 16, rpu_config=rpu_config),
+            BasicBlock(16, 16, rpu_config=rpu_config),
+            BasicBlock(16, 16, rpu_config=rpu_config),
+            BasicBlock(16, 16, rpu_config=rpu_config),
+            BasicBlock(16, 16, rpu_config=rpu_config),
         )
         self.stage2 = AnalogSequential(
-            BasicBlock(16, 32, kernel_size=3, stride=2, rpu_config=rpu_config),
-            BasicBlock(32, 32, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(32, 32, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(32, 32, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(32, 32, kernel_size=3, rpu_config=rpu_config),
+            BasicBlock(16, 32, stride=2, rpu_config=rpu_config),
+            BasicBlock(32, 32, rpu_config=rpu_config),
+            BasicBlock(32, 32, rpu_config=rpu_config),
+            BasicBlock(32, 32, rpu_config=rpu_config),
+            BasicBlock(32, 32, rpu_config=rpu_config),
         )
         self.stage3 = AnalogSequential(
-            BasicBlock(32, 64, kernel_size=3, stride=2, rpu_config=rpu_config),
-            BasicBlock(64, 64, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(64, 64, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(64, 64, kernel_size=3, rpu_config=rpu_config),
-            BasicBlock(64, 64, kernel_size=3, rpu_config=rpu_config),
+            BasicBlock(32, 64, stride=2, rpu_config=rpu_config),
+            BasicBlock(64, 64, rpu_config=rpu_config),
+            BasicBlock(64, 64, rpu_config=rpu_config),
+            BasicBlock(64, 64, rpu_config=rpu_config),
+            BasicBlock(64, 64, rpu_config=rpu_config),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()

@@ -32,19 +32,23 @@ class BottleneckBlockResidual(nn.Module):
         reduction: int,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, out_channels // reduction, 1, bias=False)
+        self.conv1 = nn.Conv2d(
+            channels, out_channels // reduction, kernel_size=1, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(
             out_channels // reduction,
             out_channels // reduction,
-            kernel_size,
+            kernel_size=kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(out_channels // reduction)
-        self.conv3 = nn.Conv2d(out_channels // reduction, out_channels, 1, bias=False)
+        self.conv3 = nn.Conv2d(
+            out_channels // reduction, out_channels, kernel_size=1, bias=False
+        )
         self.bn3 = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -68,6 +72,7 @@ class BottleneckBlock(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         stride: int = 1,
+        *,
         branches: int = 1,
         reduction: int = 4,
     ) -> None:
@@ -83,14 +88,21 @@ class BottleneckBlock(nn.Module):
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.Conv2d(
+                    in_channels, out_channels, kernel_size=1, stride=stride, bias=False
+                ),
                 nn.BatchNorm2d(out_channels),
             )
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        residual = sum(branch(x) for branch in self.residual)
-        downsample = x if self.downsample is None else self.downsample(x)
+        outputs = [branch(x) for branch in self.residual]
+        residual = outputs[0]
+        for other in outputs[1:]:
+            residual = residual + other
+        downsample = x
+        if self.downsample is not None:
+            downsample = self.downsample(x)
         out = residual + downsample
         out = self.relu(out)
         return out
@@ -106,18 +118,18 @@ class T500(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 48, kernel_size=5, stride=1, padding=2, bias=False),
+            nn.Conv2d(3, 48, kernel_size=5, padding=2, bias=False),
             nn.BatchNorm2d(48),
             nn.ReLU(inplace=True),
         )
         self.stage1 = nn.Sequential(
-            BottleneckBlock(48, 64, kernel_size=3, branches=2, reduction=2),
+            BottleneckBlock(48, 64, branches=2, reduction=2),
         )
         self.stage2 = nn.Sequential(
-            BottleneckBlock(64, 160, kernel_size=3, stride=2, branches=2, reduction=2),
+            BottleneckBlock(64, 160, stride=2, branches=2, reduction=2),
         )
         self.stage3 = nn.Sequential(
-            BottleneckBlock(160, 176, kernel_size=3, stride=2, branches=2, reduction=2),
+            BottleneckBlock(160, 176, stride=2, branches=2, reduction=2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()

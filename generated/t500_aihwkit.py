@@ -40,14 +40,18 @@ class BottleneckBlockResidual(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = AnalogConv2d(
-            channels, out_channels // reduction, 1, bias=False, rpu_config=rpu_config
+            channels,
+            out_channels // reduction,
+            kernel_size=1,
+            bias=False,
+            rpu_config=rpu_config,
         )
         self.bn1 = nn.BatchNorm2d(out_channels // reduction)
         self.relu = nn.ReLU()
         self.conv2 = AnalogConv2d(
             out_channels // reduction,
             out_channels // reduction,
-            kernel_size,
+            kernel_size=kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
@@ -57,7 +61,7 @@ class BottleneckBlockResidual(nn.Module):
         self.conv3 = AnalogConv2d(
             out_channels // reduction,
             out_channels,
-            1,
+            kernel_size=1,
             bias=False,
             rpu_config=rpu_config,
         )
@@ -84,9 +88,9 @@ class BottleneckBlock(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         stride: int = 1,
+        *,
         branches: int = 1,
         reduction: int = 4,
-        *,
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
@@ -109,7 +113,7 @@ class BottleneckBlock(nn.Module):
                 AnalogConv2d(
                     in_channels,
                     out_channels,
-                    1,
+                    kernel_size=1,
                     stride=stride,
                     bias=False,
                     rpu_config=rpu_config,
@@ -119,8 +123,13 @@ class BottleneckBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        residual = sum(branch(x) for branch in self.residual)
-        downsample = x if self.downsample is None else self.downsample(x)
+        outputs = [branch(x) for branch in self.residual]
+        residual = outputs[0]
+        for other in outputs[1:]:
+            residual = residual + other
+        downsample = x
+        if self.downsample is not None:
+            downsample = self.downsample(x)
         out = residual + downsample
         out = self.relu(out)
         return out
@@ -137,42 +146,22 @@ class T500(AnalogContainerBase, nn.Module):
         super().__init__()
         self.stem = AnalogSequential(
             AnalogConv2d(
-                3,
-                48,
-                kernel_size=5,
-                stride=1,
-                padding=2,
-                bias=False,
-                rpu_config=rpu_config,
+                3, 48, kernel_size=5, padding=2, bias=False, rpu_config=rpu_config
             ),
             nn.BatchNorm2d(48),
             nn.ReLU(inplace=True),
         )
         self.stage1 = AnalogSequential(
-            BottleneckBlock(
-                48, 64, kernel_size=3, branches=2, reduction=2, rpu_config=rpu_config
-            ),
+            BottleneckBlock(48, 64, branches=2, reduction=2, rpu_config=rpu_config),
         )
         self.stage2 = AnalogSequential(
             BottleneckBlock(
-                64,
-                160,
-                kernel_size=3,
-                stride=2,
-                branches=2,
-                reduction=2,
-                rpu_config=rpu_config,
+                64, 160, stride=2, branches=2, reduction=2, rpu_config=rpu_config
             ),
         )
         self.stage3 = AnalogSequential(
             BottleneckBlock(
-                160,
-                176,
-                kernel_size=3,
-                stride=2,
-                branches=2,
-                reduction=2,
-                rpu_config=rpu_config,
+                160, 176, stride=2, branches=2, reduction=2, rpu_config=rpu_config
             ),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)

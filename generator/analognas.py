@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from . import __version__
-from .checker import Analysis
+from .analysis import Analysis
 
 GROUPS = range(1, 6)
 KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(

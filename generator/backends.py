@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .ops import Classes
+
 
 @dataclass(frozen=True)
 class Backend:
     name: str
     suffix: str  # generated/<spec><suffix>.py
-    conv: str
-    linear: str
+    layers: Classes  # how analog-capable layers are written
+    digital_layers: Classes  # ... when the spec keeps some of them digital
+    kept_layers: Classes  # ... for a layer the spec keeps digital
     sequential: str
     model_bases: str
-    layer_kwargs: str  # appended to every analog-capable layer call
-    init_param: str  # extra __init__ parameter of every class that builds layers
-    block_kwarg: str  # how a parent passes it on to a block
+    init_param: str  # keyword-only __init__ parameter of every class that builds layers
+    init_param_digital: str
+    block_kwarg: str  # how a parent passes it on to a class
+    kept_kwarg: str  # ... to a class the spec keeps digital
     imports: tuple[str, ...]
     # default_rpu_config(): its return annotation, and the imports it makes itself
     # (the torch rendering imports aihwkit only when an analog model is asked for)
@@ -28,16 +32,20 @@ class Backend:
     preset_imports: tuple[str, ...] = ()
 
 
+_TORCH_LAYERS = Classes("nn.Conv2d", "nn.Linear", "")
+
 TORCH = Backend(
     name="torch",
     suffix="",
-    conv="nn.Conv2d",
-    linear="nn.Linear",
+    layers=_TORCH_LAYERS,
+    digital_layers=_TORCH_LAYERS,
+    kept_layers=_TORCH_LAYERS,
     sequential="nn.Sequential",
     model_bases="nn.Module",
-    layer_kwargs="",
     init_param="",
+    init_param_digital="",
     block_kwarg="",
+    kept_kwarg="",
     imports=("from torch import Tensor, nn",),
     preset_imports=(
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
@@ -48,13 +56,16 @@ TORCH = Backend(
 AIHWKIT = Backend(
     name="aihwkit",
     suffix="_aihwkit",
-    conv="AnalogConv2d",
-    linear="AnalogLinear",
+    layers=Classes("AnalogConv2d", "AnalogLinear", ", rpu_config=rpu_config"),
+    # conv2d()/linear() build a digital layer where rpu_config is None
+    digital_layers=Classes("conv2d", "linear", ", rpu_config=rpu_config"),
+    kept_layers=Classes("conv2d", "linear", ", rpu_config=None"),
     sequential="AnalogSequential",
     model_bases="AnalogContainerBase, nn.Module",
-    layer_kwargs=", rpu_config=rpu_config",
-    init_param=", *, rpu_config: RPUConfigBase",
-    block_kwarg=", rpu_config=rpu_config",
+    init_param="rpu_config: RPUConfigBase",
+    init_param_digital="rpu_config: RPUConfigBase | None",
+    block_kwarg="rpu_config=rpu_config",
+    kept_kwarg="rpu_config=None",
     imports=(
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
         "from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential",

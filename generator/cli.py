@@ -116,21 +116,6 @@ def module_name(analysis, path: str) -> str:
             ],
             analysis.spec.source,
         )
-    name = analysis.model.name
-    from .render import module_names
-
-    taken = module_names(analysis)
-    if name in taken or keyword.iskeyword(name):
-        raise ArchError(
-            [
-                Diagnostic(
-                    f"model name '{name}' clashes with a name the generated module uses",
-                    analysis.model.span,
-                    "choose another model name",
-                )
-            ],
-            analysis.spec.source,
-        )
     return stem
 
 

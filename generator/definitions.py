@@ -1,36 +1,15 @@
 """Checks of block definitions that need no model: every block is checked,
-used or not, so a library file can be checked on its own.
-
-Names must resolve, layers must exist, nothing may call itself, and every name
-a block gives (parameters, layer attributes, arms, the block itself) must be
-one the generated Python can carry.
-"""
+used or not, so a library file can be checked on its own. Names in
+expressions must resolve and nothing may call itself; what the names may be is
+names.py's business, what the layers are is plan.py's."""
 
 from __future__ import annotations
 
-import builtins
-import keyword
-
 from .errors import Diagnostic, Span, did_you_mean
-from .ir import Arm, BinOp, BlockDef, Func, Group, Layer, Unary, Var
-from .layout import PRIMS, arm_class, arm_form, sequence_names
+from .expr import CONSTANTS, FUNCS, walk
+from .ir import Arm, Func, Group, Layer, Var
 from .linker import Program
-
-IMPLICIT = ("in", "out", "stride", "kernel")
-# What the generated classes themselves use; a spec name may not shadow them.
-GENERATED = {
-    "in_channels", "out_channels", "kernel_size", "self", "x", "out", "nn", "torch", "F",
-    "Tensor", "Shift", "super", "rpu_config", "branch", "annotations",
-}  # fmt: skip
-CONSTANTS = {"true": True, "false": False}
-FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}  # name -> number of arguments
-# What people write from PyTorch habit, and the layer it means here.
-ALIASES = {
-    "batchnorm": "bn", "batchnorm2d": "bn", "btchnorm": "bn", "norm": "bn",
-    "conv2d": "conv", "convolution": "conv", "linear": "fc", "dense": "fc",
-    "avgpool2d": "avgpool", "maxpool2d": "maxpool", "adaptiveavgpool2d": "avgpool",
-    "zeropad2d": "pad", "swish": "silu", "relu": "relu",
-}  # fmt: skip
+from .plan import IMPLICIT
 
 
 def check_definitions(program: Program) -> list[Diagnostic]:
@@ -38,118 +17,44 @@ def check_definitions(program: Program) -> list[Diagnostic]:
     lets = {let.name for let in program.lets}
 
     def error(message: str, span: Span, hint: str | None = None) -> None:
-        problems.append(Diagnostic(message, span, hint))
+        diag = Diagnostic(message, span, hint)
+        if diag not in problems:
+            problems.append(diag)
 
     for block in program.blocks.values():
         if block.path.startswith("<archgen>/"):
             continue  # the shipped library is tested
-        bad = _bad_name(block.name) or (block.name in PRIMS and "a built-in layer")
-        if bad:
-            error(
-                f"block name '{block.name}' is {bad}", block.span, "choose another name"
-            )
         known = set(IMPLICIT) | lets | set(CONSTANTS)
         for param in block.params:
-            bad = _bad_name(param.name) or (
-                param.name in IMPLICIT and "given by the stage already"
-            )
-            if bad:
+            if param.type not in ("int", "float", "bool"):
                 error(
-                    f"parameter name '{param.name}' is {bad}",
+                    f"unknown type '{param.type}' of '{param.name}'",
                     param.span,
-                    "choose another name",
+                    "types are int, float and bool",
                 )
+            if param.default is not None:
+                _names(param.default, known, error)
             known.add(param.name)
         for node in _walk(block.body):
-            if (
-                isinstance(node, Layer)
-                and node.op not in PRIMS
-                and node.op not in program.blocks
-            ):
-                alias = ALIASES.get(node.op.lower().replace("_", ""))
-                hint = f"did you mean '{alias}'?" if alias else None
-                hint = hint or did_you_mean(node.op, [*PRIMS, *program.blocks])
-                error(f"unknown layer or block '{node.op}'", node.span, hint)
-            for var in _vars(node):
-                if var.name not in known:
-                    error(
-                        f"unknown name '{var.name}'",
-                        var.span,
-                        did_you_mean(var.name, known),
-                    )
-            for func in _funcs(node):
-                if func.name not in FUNCS:
-                    error(
-                        f"unknown function '{func.name}'",
-                        func.span,
-                        did_you_mean(func.name, FUNCS),
-                    )
-        _attribute_clashes(block, error)
-        for node in _walk(block.body):
-            if isinstance(node, Arm) and node.count is not None:
-                cls = arm_class(block.name, node)
-                if cls in program.blocks or cls in GENERATED:
-                    error(
-                        f"arm '{node.name}' of {block.name} would make a class {cls}, which is taken",
-                        node.span,
-                        "rename the arm or the other block",
-                    )
+            for expr in _exprs(node):
+                _names(expr, known, error)
     _cycles(program, error)
     return problems
 
 
-def _bad_name(name: str) -> str | None:
-    if keyword.iskeyword(name):
-        return "a Python keyword"
-    if name in GENERATED:
-        return "a name the generated code uses"
-    if name in dir(builtins):
-        return "a Python builtin"
-    return None
-
-
-def _attribute_clashes(block: BlockDef, error) -> None:
-    """Every attribute a body gives must be distinct: `self.x` twice is one module lost."""
-
-    def check(body, owner: str) -> None:
-        seen: dict[str, Span] = {}
-        for node, name in zip(body, sequence_names(body)):
-            entries = [(name, node.span)] if name else []
-            if isinstance(node, Group):
-                entries = [
-                    (arm.name, arm.span)
-                    for arm in node.arms
-                    if arm_form(arm).kind != "identity"
-                ]
-                for arm in node.arms:
-                    bad = _bad_name(arm.name)
-                    if bad:
-                        error(
-                            f"arm name '{arm.name}' is {bad}",
-                            arm.span,
-                            "choose another name",
-                        )
-                    if arm.count is not None:
-                        check(arm.body, f"arm '{arm.name}'")
-            for attr, span in entries:
-                if attr in seen and not (attr in ("relu",) or _shared(attr, body)):
-                    error(
-                        f"'{attr}' names two parts of {owner}",
-                        span,
-                        f"the first is at line {seen[attr].line}; rename an arm or a block",
-                    )
-                seen.setdefault(attr, span)
-
-    check(block.body, block.name)
-
-
-def _shared(attr: str, body) -> bool:
-    # Activations share one module per kind on purpose.
-    from .layout import ACTIVATIONS
-
-    return attr in ACTIVATIONS and all(
-        not isinstance(n, Group) or all(a.name != attr for a in n.arms) for n in body
-    )
+def _names(expr, known: set[str], error) -> None:
+    for e in walk(expr):
+        if isinstance(e, Var) and e.name not in known:
+            error(f"unknown name '{e.name}'", e.span, did_you_mean(e.name, known))
+        if isinstance(e, Func) and e.name not in FUNCS:
+            error(
+                f"unknown function '{e.name}'",
+                e.span,
+                did_you_mean(e.name, FUNCS) or "known: round, int, min, max",
+            )
+        elif isinstance(e, Func) and len(e.args) != FUNCS[e.name]:
+            n = FUNCS[e.name]
+            error(f"{e.name}() takes {n} argument{'s' if n > 1 else ''}", e.span)
 
 
 def _cycles(program: Program, error) -> None:
@@ -162,8 +67,11 @@ def _cycles(program: Program, error) -> None:
         for name, block in program.blocks.items()
     }
     reported: set[str] = set()
+    done: set[str] = set()  # fully explored: no cycle through it
 
     def visit(name: str, stack: list[str]) -> None:
+        if name in done:
+            return
         if name in stack:
             cycle = stack[stack.index(name) :] + [name]
             if not reported & set(cycle):
@@ -177,6 +85,7 @@ def _cycles(program: Program, error) -> None:
             return
         for callee in calls[name]:
             visit(callee, stack + [name])
+        done.add(name)
 
     for name in calls:
         visit(name, [])
@@ -197,23 +106,3 @@ def _exprs(node):
     if isinstance(node, Arm):
         return [e for e in (node.count, node.condition) if e is not None]
     return []
-
-
-def _sub(expr):
-    yield expr
-    if isinstance(expr, BinOp):
-        yield from _sub(expr.left)
-        yield from _sub(expr.right)
-    elif isinstance(expr, Unary):
-        yield from _sub(expr.operand)
-    elif isinstance(expr, Func):
-        for arg in expr.args:
-            yield from _sub(arg)
-
-
-def _vars(node):
-    return [e for root in _exprs(node) for e in _sub(root) if isinstance(e, Var)]
-
-
-def _funcs(node):
-    return [e for root in _exprs(node) for e in _sub(root) if isinstance(e, Func)]

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from .checker import Analysis, BlockInstance, StageInstance
+from .analysis import Analysis, BlockInstance, StageInstance
 from .errors import ArchError
 
 HELP = "compare two specs by structure: the big differences, part-by-part changes, totals side by side"

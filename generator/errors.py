@@ -20,13 +20,14 @@ class Diagnostic:
     message: str
     span: Span
     hint: str | None = None
+    severity: str = "error"  # or "warning"
 
     def render(self, source: str | None = None) -> str:
         s = self.span
         where = (
             f"{s.path}:{s.line}:{s.column}" if s.line else s.path
         )  # line 0: the whole file
-        out = [f"{where}: error: {self.message}"]
+        out = [f"{where}: {self.severity}: {self.message}"]
         # split("\n"), not splitlines(): \f and \u2028 do not end a line for the parser
         lines = source.split("\n") if source is not None else []
         if 1 <= s.line <= len(lines):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .checker import Analysis, BlockInstance
+from .analysis import Analysis, BlockInstance
 from .errors import ArchError
 from .files import write_atomically
 from .report import short

@@ -55,7 +55,18 @@ class Func:
     span: Span
 
 
-Expr = Union[Num, Var, BinOp, Unary, Func]
+@dataclass(frozen=True)
+class Cond:
+    """`then if condition else other`: the width of an arm that may be the identity.
+    Made by archgen, never written in a spec."""
+
+    condition: "Expr"
+    then: "Expr"
+    other: "Expr"
+    span: Span
+
+
+Expr = Union[Num, Var, BinOp, Unary, Func, Cond]
 
 
 # -- block definitions -------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .checker import Analysis, Layer
+from .analysis import Analysis, Layer
 
 
 def shape_text(shape) -> str:

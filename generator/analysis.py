@@ -1,0 +1,260 @@
+"""The analysis of a checked spec: the elaborated tree and what is read off it
+(totals, summary rows, and the per-block records diff and graph use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Diagnostic
+from .ir import Model, Spec
+from .linker import Program
+from .plan import ClassPlan, Join
+from .tree import Node, Shape
+
+DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One summary row: a layer of the generated model and what it costs."""
+
+    path: str
+    op: str  # conv, bn, linear, avgpool, maxpool, flatten, relu, shift, ...
+    out_shape: Shape
+    kernel: int | None = None
+    stride: int | None = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    params: int = 0
+    macs: int = 0
+    tiles: int = 0
+    line: int = 0
+    groups: int = 1
+    analog: bool = False
+
+
+@dataclass(frozen=True)
+class ConvInfo:
+    kernel: int
+    out_channels: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class BlockInstance:
+    """One block of a stage after repetition is unrolled (for diff and graph)."""
+
+    path: str
+    kind: str
+    in_channels: int
+    out_channels: int
+    mid_channels: int
+    kernel: int
+    stride: int
+    branches: int  # most parallel copies of an arm
+    projection: bool  # a conditional (shortcut) arm is built
+    line: int
+    options: tuple[tuple[str, object], ...] = ()  # every parameter, defaults filled in
+    branch_convs: tuple[ConvInfo, ...] = ()  # the convs of one branch, in order
+    shortcut_convs: tuple[ConvInfo, ...] = ()
+    residual: bool = True  # its body sums arms (a "+" in the figure)
+    digital: bool = False
+
+
+@dataclass(frozen=True)
+class StageInstance:
+    name: str
+    channels: int
+    stride: int
+    blocks: tuple[BlockInstance, ...]
+
+
+@dataclass(frozen=True)
+class StemLayer:
+    op: str
+    args: tuple[tuple[str, object], ...]
+    in_channels: int
+
+
+@dataclass(frozen=True)
+class HeadLayer:
+    name: str
+    op: str
+    args: tuple[tuple[str, object], ...] = ()
+    in_features: int | None = None
+    out_features: int | None = None
+    digital: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    spec: Spec
+    program: Program
+    tile_size: int
+    root: Node  # the model: its children are stem, stage1, ..., the head layers
+    plans: dict[str, ClassPlan]  # every generated class, by name
+    stages: tuple[StageInstance, ...]
+    output: Shape
+    kinds: tuple[str, ...]  # block definitions used, callees before callers
+    values: dict[str, object]  # the lets, evaluated
+    digital: frozenset[str]  # marked module paths
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def model(self) -> Model:
+        return self.spec.model
+
+    @property
+    def name(self) -> str:
+        return self.spec.model.name
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(_row(node) for node in self.root.leaves())
+
+    @property
+    def params_total(self) -> int:
+        return self.root.params
+
+    @property
+    def params_analog(self) -> int:
+        return sum(n.weights for n in self.root.leaves() if n.analog)
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.root.leaves())
+
+    @property
+    def tiles(self) -> int:
+        return sum(n.tiles for n in self.root.leaves())
+
+    @property
+    def blocks(self) -> int:
+        return sum(len(stage.blocks) for stage in self.stages)
+
+    @property
+    def conv_layers(self) -> int:
+        return sum(1 for n in self.root.leaves() if n.name == "conv")
+
+    @property
+    def stem(self) -> tuple[StemLayer, ...]:
+        node = self.part("stem")
+        if node is None:
+            return ()
+        return tuple(
+            StemLayer(c.name, _plain_args(c), c.in_shape[0]) for c in node.children
+        )
+
+    @property
+    def head(self) -> tuple[HeadLayer, ...]:
+        out = []
+        for node in self.root.children:
+            if node.kind != "op":
+                continue
+            fc = node.name == "fc"
+            out.append(
+                HeadLayer(
+                    node.path,
+                    "linear" if fc else node.name,
+                    _plain_args(node),
+                    node.arg("in") if fc else None,
+                    node.out_shape[0] if fc else None,
+                    node.path in self.digital,
+                )
+            )
+        return tuple(out)
+
+    def part(self, name: str) -> Node | None:
+        return next((n for n in self.root.children if n.path == name), None)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "params_total": self.params_total,
+            "params_analog": self.params_analog,
+            "macs": self.macs,
+            "tiles": self.tiles,
+        }
+
+
+def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:
+    return tuple((k, v) for k, v in node.args if k != "in")
+
+
+def _row(node: Node) -> Layer:
+    values = dict(node.args)
+    op = "linear" if node.name == "fc" else node.name
+    reads = node.name in ("conv", "fc", "bn")
+    return Layer(
+        path=node.path,
+        op=op,
+        out_shape=node.out_shape,
+        kernel=values.get("kernel"),
+        stride=values.get("stride") if node.name != "fc" else None,
+        in_channels=values.get("in") if reads else None,
+        out_channels=values.get("out", values.get("in")) if reads else None,
+        params=node.weights,
+        macs=node.macs,
+        tiles=node.tiles,
+        line=node.span.line,
+        groups=node.groups,
+        analog=node.analog,
+    )
+
+
+def _convs(node: Node) -> list[ConvInfo]:
+    return [
+        ConvInfo(n.arg("kernel"), n.arg("out"), n.arg("stride"))
+        for n in node.leaves()
+        if n.name == "conv"
+    ]
+
+
+def block_record(
+    node: Node,
+    plan: ClassPlan,
+    options: tuple[tuple[str, object], ...],
+    kernel: int,
+    stride: int,
+    line: int,
+    digital: bool,
+) -> BlockInstance:
+    """What diff and graph need of one block instance, read off its node."""
+    children = {child.path.rsplit(".", 1)[-1]: child for child in node.children}
+    branch: list[ConvInfo] = []
+    shortcut: list[ConvInfo] = []
+    projection = False
+    branches = 1
+    for attribute in plan.attributes:
+        role = attribute.role
+        child = children.get(attribute.name)
+        if role is None or child is None:
+            continue
+        copies = len(child.children) if child.kind == "list" else 1
+        convs = _convs(child.children[-1] if child.kind == "list" else child)
+        if role.conditional:
+            projection = True
+            shortcut += convs
+        elif not branch:
+            branch = convs
+        branches = max(branches, copies)
+    residual = any(isinstance(s, Join) and s.kind == "sum" for s in plan.steps)
+    if not residual:
+        branch = _convs(node)  # one chain: all its convs are "the branch"
+    widths = [c.out_channels for c in branch] or [node.out_shape[0]]
+    return BlockInstance(
+        path=node.path,
+        kind=plan.block,
+        in_channels=node.in_shape[0],
+        out_channels=node.out_shape[0],
+        mid_channels=min(widths),
+        kernel=kernel,
+        stride=stride,
+        branches=branches,
+        projection=projection,
+        line=line,
+        options=options,
+        branch_convs=tuple(branch),
+        shortcut_convs=tuple(shortcut),
+        residual=residual,
+        digital=digital,
+    )

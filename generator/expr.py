@@ -1,0 +1,275 @@
+"""The one expression language: evaluate, print as Python, print as .arch.
+
+Values follow Python's semantics exactly (`//` floors, `/` is true division,
+`round` rounds half to even), so an expression printed into generated code
+computes what the checker computed. The elaborator evaluates the very trees the
+renderer prints; `fmt` prints with the same precedence table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from .errors import Span, did_you_mean
+from .ir import BinOp, Cond, Expr, Func, Num, Unary, Var
+
+CONSTANTS = {"true": True, "false": False}
+FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}  # name -> number of arguments
+# Binding strength, loosest first. A comparison never chains: Python would read
+# `a < b < c` as `a < b and b < c`, so comparisons of comparisons keep parentheses.
+PRECEDENCE = {
+    "if": 0,
+    "or": 1,
+    "and": 2,
+    "not": 3,
+    **dict.fromkeys(("==", "!=", "<", "<=", ">", ">="), 4),
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "//": 6,
+    "/": 6,
+    "neg": 7,
+}
+# Whole numbers past this are not a width anybody means, and keep arithmetic cheap.
+MAX_MAGNITUDE = 10**15
+
+
+class EvalError(Exception):
+    """An expression could not be evaluated; carries where and why."""
+
+    def __init__(self, message: str, span: Span, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.span, self.hint = message, span, hint
+
+
+class Unknown(Exception):
+    """A name's value is unknown because its own definition failed (reported there)."""
+
+
+BROKEN = object()  # the value of a name whose definition failed
+
+_BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "//": lambda a, b: a // b,
+    "/": lambda a, b: a / b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_FUNCS = {
+    "round": round,
+    "int": int,
+    "min": min,
+    "max": max,
+}
+
+
+def evaluate(expr: Expr, env: dict[str, object]):
+    """The value of `expr`, names looked up in `env` then in CONSTANTS."""
+    try:
+        value = _eval(expr, env)
+    except (OverflowError, ValueError, ZeroDivisionError, TypeError) as err:
+        raise EvalError(_describe(err), expr.span) from None
+    return _checked(value, expr.span)
+
+
+def _checked(value, span: Span):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EvalError(
+            f"the value is {value}, not a finite number",
+            span,
+            "a number this large (or a 0/0) cannot be a width or a factor",
+        )
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        raise EvalError(
+            f"{value:.3e} is larger than archgen handles",
+            span,
+            f"numbers must stay within ±{MAX_MAGNITUDE:.0e}",
+        )
+    return value
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(err, OverflowError):
+        return "the result is too large to compute"
+    if isinstance(err, TypeError):
+        return f"these values do not combine: {err}"
+    return f"cannot compute this: {err}"
+
+
+def _eval(expr: Expr, env: dict[str, object]):
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Var):
+        if expr.name in env:
+            value = env[expr.name]
+            if value is BROKEN:
+                raise Unknown(expr.name)
+            return value
+        if expr.name in CONSTANTS:
+            return CONSTANTS[expr.name]
+        known = [k for k in env if not k.startswith("@")] + list(CONSTANTS)
+        raise EvalError(
+            f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, known)
+        )
+    if isinstance(expr, Unary):
+        operand = _checked(_eval(expr.operand, env), expr.span)
+        return (not operand) if expr.op == "not" else -operand
+    if isinstance(expr, Func):
+        if FUNCS.get(expr.name) != len(expr.args):
+            raise EvalError(f"'{expr.name}' is not a function here", expr.span)
+        args = [_checked(_eval(a, env), a.span) for a in expr.args]
+        return _FUNCS[expr.name](*args)
+    if isinstance(expr, Cond):
+        test = _eval(expr.condition, env)
+        return _eval(expr.then if test else expr.other, env)
+    if isinstance(expr, BinOp):
+        left = _checked(_eval(expr.left, env), expr.left.span)
+        if expr.op == "and":
+            return left and _eval(expr.right, env)
+        if expr.op == "or":
+            return left or _eval(expr.right, env)
+        right = _checked(_eval(expr.right, env), expr.right.span)
+        return _checked(_BINARY[expr.op](left, right), expr.span)
+    raise AssertionError(expr)
+
+
+# -- walking -----------------------------------------------------------------------
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    if isinstance(expr, Func):
+        return expr.args
+    if isinstance(expr, Cond):
+        return (expr.condition, expr.then, expr.other)
+    return ()
+
+
+def walk(expr: Expr):
+    yield expr
+    for child in children(expr):
+        yield from walk(child)
+
+
+def free_names(expr: Expr | None) -> set[str]:
+    if expr is None:
+        return set()
+    return {e.name for e in walk(expr) if isinstance(e, Var)} - set(CONSTANTS)
+
+
+def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
+    """`expr` with each named variable replaced by an expression."""
+    if isinstance(expr, Var):
+        return names.get(expr.name, expr)
+    if isinstance(expr, BinOp):
+        return replace(
+            expr, left=substitute(expr.left, names), right=substitute(expr.right, names)
+        )
+    if isinstance(expr, Unary):
+        return replace(expr, operand=substitute(expr.operand, names))
+    if isinstance(expr, Func):
+        return replace(expr, args=tuple(substitute(a, names) for a in expr.args))
+    if isinstance(expr, Cond):
+        return Cond(*(substitute(e, names) for e in children(expr)), expr.span)
+    return expr
+
+
+def plus(left: Expr, right: Expr) -> Expr:
+    """left + right, reading `a + (b - a)` as `b`: a cat of `out // 2` and
+    `out - out // 2` channels has `out` channels, and the code should say so."""
+    if (
+        isinstance(right, BinOp)
+        and right.op == "-"
+        and to_arch(right.right) == to_arch(left)
+    ):
+        return right.left
+    return BinOp("+", left, right, left.span)
+
+
+# -- printing ----------------------------------------------------------------------
+
+
+def to_arch(expr: Expr) -> str:
+    """The expression in .arch syntax (fmt), with only the parentheses it needs."""
+    return _print(expr, lambda name: name, _arch_literal)
+
+
+def to_python(
+    expr: Expr, names: dict[str, str], constants: dict[str, object] | None = None
+) -> str:
+    """Python source for `expr`. `names` maps the spec's names to the Python names
+    in scope; `constants` (the lets) are inlined. A part without free names is
+    folded to its value, so `3 // 2` never reaches the generated code."""
+    constants = constants or {}
+
+    def fold(e: Expr) -> Expr:
+        if isinstance(e, Num):
+            return e
+        if not free_names(e) - set(constants):
+            return Num(evaluate(e, constants), e.span)
+        if isinstance(e, (BinOp, Unary, Func, Cond)):
+            parts = tuple(fold(c) for c in children(e))
+            if isinstance(e, BinOp):
+                return replace(e, left=parts[0], right=parts[1])
+            if isinstance(e, Unary):
+                return replace(e, operand=parts[0])
+            if isinstance(e, Func):
+                return replace(e, args=parts)
+            return Cond(*parts, e.span)
+        return e
+
+    def name_of(name: str) -> str:
+        if name in names:
+            return names[name]
+        raise AssertionError(f"no Python name for '{name}'")
+
+    return _print(fold(expr), name_of, repr)
+
+
+def _arch_literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _print(expr: Expr, name_of, literal, parent: int = 0, right: bool = False) -> str:
+    if isinstance(expr, Num):
+        text = literal(expr.value)
+        # A negative literal binds like a unary minus.
+        return f"({text})" if text.startswith("-") and parent >= 7 else text
+    if isinstance(expr, Var):
+        if expr.name in CONSTANTS:
+            return literal(CONSTANTS[expr.name])
+        return name_of(expr.name)
+    if isinstance(expr, Func):
+        args = ", ".join(_print(a, name_of, literal) for a in expr.args)
+        return f"{expr.name}({args})"
+    if isinstance(expr, Unary):
+        if expr.op == "not":
+            text = f"not {_print(expr.operand, name_of, literal, 3)}"
+            return f"({text})" if parent > 3 else text
+        return f"-{_print(expr.operand, name_of, literal, 7)}"
+    if isinstance(expr, Cond):
+        then = _print(expr.then, name_of, literal, 1)
+        test = _print(expr.condition, name_of, literal, 1)
+        other = _print(expr.other, name_of, literal, 0)
+        text = f"{then} if {test} else {other}"
+        return f"({text})" if parent > 0 else text
+    level = PRECEDENCE[expr.op]
+    inner = level + 1 if level == 4 else level
+    left = _print(expr.left, name_of, literal, inner)
+    right_text = _print(expr.right, name_of, literal, inner, True)
+    text = f"{left} {expr.op} {right_text}"
+    return f"({text})" if level < parent or (right and level == parent) else text

@@ -1,0 +1,154 @@
+"""The one gate for names that reach generated code: every rule about which
+names a spec may give lives here, so `check` succeeds exactly when `generate`
+does.
+
+A name becomes a class (a block, a counted arm, the model), an attribute (a
+layer, an arm, a nested block), a local variable of `forward` (an arm), or a
+constructor parameter (a block's own). Each must be a Python identifier that
+does not collide with what the generated module, nn.Module or aihwkit already
+mean by it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+
+from .errors import Diagnostic, Span
+from .ir import Model
+from .linker import Program
+from .ops import OPS
+from .plan import IMPLICIT, ClassPlan
+
+# Public attributes of torch.nn.Module (torch 2.13) and of aihwkit's analog
+# containers; an attribute of that name would replace a method the model needs.
+# Every name starting with "_" is refused too, so nn.Module's private state
+# (_modules, _parameters, ...) is covered whatever the torch version.
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile
+cpu cuda double dump_patches eval extra_repr float forward get_buffer
+get_extra_state get_parameter get_submodule half ipu load_state_dict modules mtia
+named_buffers named_children named_modules named_parameters parameters
+register_backward_hook register_buffer register_forward_hook
+register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_module register_parameter
+register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train training
+type xpu zero_grad
+IS_CONTAINER analog_layers analog_modules analog_tile_count analog_tiles
+apply_to_analog_layers apply_to_analog_tiles drift_analog_weights
+get_analog_tile_devices get_weights named_analog_layers named_analog_modules
+named_analog_tiles prepare_for_ddp program_analog_weights remap_analog_weights
+replace_rpu_config set_weights unregister_parameter
+""".split())
+# What a generated module defines or imports at its top level.
+MODULE_LEVEL = frozenset("""
+annotations torch nn F Tensor Shift build build_analog default_rpu_config
+conv2d linear DIGITAL INPUT_SHAPE NUM_CLASSES PARAMS_TOTAL PARAMS_ANALOG MACS
+TILES TILE_SIZE AnalogConv2d AnalogLinear AnalogSequential AnalogContainerBase
+TorchInferenceRPUConfig RPUConfigBase PCMLikeNoiseModel GlobalDriftCompensation
+""".split())
+# Names the generated classes use for their own parameters and locals.
+GENERATED = frozenset(
+    {*IMPLICIT.values(), "channels", "self", "x", "out", "branch", "super",
+     "rpu_config", "outputs", "other"}  # fmt: skip
+) | MODULE_LEVEL
+
+
+def problem(name: str, role: str) -> str | None:
+    """Why `name` cannot serve as `role`, or None."""
+    if not name.isidentifier():
+        return "not a Python name"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "a Python keyword"
+    if name.startswith("_"):
+        return "a name starting with '_' (Python and torch keep those)"
+    if role in ("class", "parameter", "local") and name in GENERATED:
+        return "a name the generated code uses"
+    if role == "class" and name in dir(builtins):
+        return "a Python builtin"
+    if role == "parameter" and name in dir(builtins):
+        return "a Python builtin"
+    if role == "attribute" and name in MODULE_ATTRIBUTES:
+        return "the name of an nn.Module method or attribute"
+    return None
+
+
+def check_names(
+    program: Program, plans: dict[str, ClassPlan], model: Model | None = None
+) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+
+    def bad(name: str, role: str, what: str, span: Span) -> None:
+        why = problem(name, role)
+        if why:
+            problems.append(
+                Diagnostic(f"{what} '{name}' is {why}", span, "choose another name")
+            )
+
+    user = {n: b for n, b in program.blocks.items() if not b.path.startswith("<archgen>/")}
+    for block in user.values():
+        bad(block.name, "class", "block name", block.span)
+        if block.name in OPS:
+            problems.append(
+                Diagnostic(
+                    f"block name '{block.name}' is a built-in layer",
+                    block.span,
+                    "choose another name",
+                )
+            )
+        for param in block.params:
+            if param.name in IMPLICIT:
+                problems.append(
+                    Diagnostic(
+                        f"parameter name '{param.name}' is given by the stage already",
+                        param.span,
+                        "choose another name",
+                    )
+                )
+            else:
+                bad(param.name, "parameter", "parameter name", param.span)
+    classes: dict[str, Span] = {}
+    for plan in plans.values():
+        if plan.block not in user:
+            classes.setdefault(plan.name, plan.span)
+            continue
+        if plan.arm is not None:
+            bad(plan.name, "class", f"arm '{plan.arm}' makes a class", plan.span)
+        if plan.name in classes and classes[plan.name] != plan.span:
+            first = classes[plan.name]
+            problems.append(
+                Diagnostic(
+                    f"two classes would be called {plan.name}",
+                    plan.span,
+                    f"the other comes from {first.path}:{first.line}; rename an arm "
+                    "or a block",
+                )
+            )
+        classes.setdefault(plan.name, plan.span)
+        for attribute in plan.attributes:
+            what = "arm name" if attribute.role else f"attribute of {plan.name}"
+            bad(attribute.name, "attribute", what, attribute.span)
+            if attribute.role is not None:  # an arm is a local of forward too
+                bad(attribute.name, "local", what, attribute.span)
+    if model is not None:
+        why = problem(model.name, "class")
+        if why:
+            problems.append(
+                Diagnostic(
+                    f"model name '{model.name}' clashes with a name the generated "
+                    f"module uses ({why})",
+                    model.span,
+                    "choose another model name",
+                )
+            )
+        if model.name in classes:
+            problems.append(
+                Diagnostic(
+                    f"model name '{model.name}' clashes with the class of a block",
+                    model.span,
+                    "choose another model name",
+                )
+            )
+    return problems

@@ -1,0 +1,341 @@
+"""Every built-in layer, defined once: its signature and defaults, shape rule,
+cost, crossbar matrix, constructor and label.
+
+Adding an op is one `Op(...)` entry in OPS. The elaborator reads `shape`, `cost`
+and `matrix`; the renderer reads `ctor`; graph and summary read `label`. An op
+that reads its input width (conv, fc, bn) is given it as the argument `in`, so
+the width written into the constructor is the one the elaborator checks
+against the data that really flows in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .ir import BinOp, Num
+
+Shape = tuple[int, ...]
+Values = dict[str, object]
+REQUIRED = object()  # an argument without a default
+
+
+class OpError(Exception):
+    """A layer cannot take its input or its arguments: message and hint."""
+
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None):
+        super().__init__(message)
+        self.message, self.hint, self.arg = message, hint, arg
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object = REQUIRED  # a value, REQUIRED, or DERIVED (computed by the op)
+    kind: str = "int"  # int (whole), bool, or float
+    minimum: int = 1
+    label: str = ""  # what errors call it; the name when empty
+
+
+DERIVED = object()  # a default computed from the other arguments (see Op.derive)
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    params: tuple[Param, ...] = ()
+    positional: int = 0  # how many arguments may be given by position
+    reads_width: bool = False  # takes its input width as the argument `in`
+    module: bool = True  # False: no module of its own (identity)
+    naming: str = "plain"  # "numbered" (conv1, conv2), "shared" (one relu) or "plain"
+    in_head: bool = False
+    shape: Callable[[Values, Shape], Shape] = lambda v, s: s
+    weights: Callable[[Values, Shape], int] = lambda v, s: 0
+    macs: Callable[[Values, Shape, Shape], int] = lambda v, s, o: 0
+    # (rows, columns) of the weight matrix on crossbars; None: never on a crossbar
+    matrix: Callable[[Values, Shape], tuple[int, int]] | None = None
+    ctor: Callable[[dict[str, str], "Classes"], str] = lambda a, c: ""
+    label: Callable[[Values], str] = lambda v: ""
+    # Defaults computed from the other arguments (name -> bound args -> expression).
+    derive: dict[str, Callable] = field(default_factory=dict)
+    check: Callable[[Values, frozenset[str]], None] = lambda v, given: None
+    aliases: tuple[str, ...] = ()  # what people write from PyTorch habit
+
+
+@dataclass(frozen=True)
+class Classes:
+    """How a backend spells the analog-capable layers (see codegen/backends.py)."""
+
+    conv: str
+    linear: str
+    extra: str  # appended to an analog-capable layer's arguments
+
+
+def _map(name: str, shape: Shape) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise OpError(
+            f"'{name}' needs a feature map, but its input is flat",
+            "keep it before `flatten`",
+        )
+    return shape  # type: ignore[return-value]
+
+
+def _width(values: Values, shape: Shape, what: str) -> None:
+    """The width the constructor was given must be the width that flows in."""
+    got = shape[0] if len(shape) == 3 else math.prod(shape)
+    if values["in"] != got:
+        hint = None
+        if len(shape) == 3 and shape[1:] != (1, 1) and what == "fc":
+            hint = "flatten a pooled map: `avgpool` then `flatten` before `fc`"
+        raise OpError(
+            f"'{what}' is built for {values['in']} input "
+            f"{'features' if what == 'fc' else 'channels'} but receives {got}",
+            hint or "the widths of a block's layers follow from its body; check them",
+        )
+
+
+def _window(name: str, shape: Shape, k: int, s: int, p: int) -> Shape:
+    c, h, w = _map(name, shape)
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    if oh < 1 or ow < 1:
+        raise OpError(
+            f"{name} with kernel {k}, stride {s} and padding {p} shrinks the "
+            f"{h}x{w} map below 1 pixel",
+            "use a smaller kernel or stride, or a larger input",
+        )
+    return (c, oh, ow)
+
+
+# -- conv --------------------------------------------------------------------------
+
+
+def _conv_shape(v: Values, shape: Shape) -> Shape:
+    c, _, _ = _map("conv", shape)
+    _width(v, shape, "conv")
+    g = v["groups"]
+    if c % g or v["out"] % g:
+        raise OpError(
+            f"groups {g} does not divide {c} input and {v['out']} output channels",
+            arg="groups",
+        )
+    out = _window("conv", shape, v["kernel"], v["stride"], v["padding"])
+    return (v["out"], *out[1:])
+
+
+def _conv_rows(v: Values) -> int:
+    return v["in"] // v["groups"] * v["kernel"] ** 2
+
+
+def _conv_check(v: Values, given: frozenset[str]) -> None:
+    k = v["kernel"]
+    if "padding" not in given and k % 2 == 0:
+        raise OpError(
+            f"even kernel {k}x{k}",
+            f"'same' padding needs an odd size; use {k - 1} or {k + 1}, or give padding=",
+            arg="kernel",
+        )
+
+
+def _conv_ctor(a: dict[str, str], cls: Classes) -> str:
+    parts = [a["in"], a["out"], f"kernel_size={a['kernel']}"]
+    parts += [f"{k}={a[k]}" for k, plain in _CONV_PLAIN if a[k] != plain]
+    parts.append(f"bias={a['bias']}")
+    return f"{cls.conv}({', '.join(parts)}{cls.extra})"
+
+
+_CONV_PLAIN = (("stride", "1"), ("padding", "0"), ("groups", "1"))
+
+CONV = Op(
+    "conv",
+    params=(
+        Param("kernel", label="kernel size"),
+        Param("out", label="conv output channels"),
+        Param("stride", 1),
+        Param("padding", DERIVED, minimum=0),
+        Param("groups", 1),
+        Param("bias", False, kind="bool"),
+    ),
+    positional=2,
+    reads_width=True,
+    naming="numbered",
+    shape=_conv_shape,
+    weights=lambda v, s: _conv_rows(v) * v["out"] + (v["out"] if v["bias"] else 0),
+    macs=lambda v, s, o: _conv_rows(v) * v["out"] * o[1] * o[2],
+    matrix=lambda v, s: (_conv_rows(v), v["out"]),
+    ctor=_conv_ctor,
+    label=lambda v: f"Conv {v['kernel']}x{v['kernel']}",
+    derive={"padding": lambda e: BinOp("//", e["kernel"], Num(2, e["kernel"].span), e["kernel"].span)},
+    check=_conv_check,
+    aliases=("conv2d", "convolution"),
+)
+
+
+# -- fc ----------------------------------------------------------------------------
+
+
+def _fc_shape(v: Values, shape: Shape) -> Shape:
+    if len(shape) != 1:
+        raise OpError(
+            f"'fc' needs a flat input, but gets a {'x'.join(map(str, shape))} feature map",
+            "add `flatten` before `fc` (after `avgpool` for global average pooling)",
+        )
+    _width(v, shape, "fc")
+    return (v["out"],)
+
+
+FC = Op(
+    "fc",
+    params=(Param("out", label="fc width"), Param("bias", True, kind="bool")),
+    positional=1,
+    reads_width=True,
+    in_head=True,
+    shape=_fc_shape,
+    weights=lambda v, s: v["in"] * v["out"] + (v["out"] if v["bias"] else 0),
+    macs=lambda v, s, o: v["in"] * v["out"],
+    matrix=lambda v, s: (v["in"], v["out"]),
+    ctor=lambda a, cls: (
+        f"{cls.linear}({a['in']}, {a['out']}"
+        f"{'' if a['bias'] == 'True' else ', bias=' + a['bias']}{cls.extra})"
+    ),
+    label=lambda v: "FC",
+    aliases=("linear", "dense"),
+)
+
+
+# -- normalisation, activations, shape-only layers ---------------------------------
+
+
+def _bn_shape(v: Values, shape: Shape) -> Shape:
+    _map("bn", shape)
+    _width(v, shape, "bn")
+    return shape
+
+
+BN = Op(
+    "bn",
+    reads_width=True,
+    naming="numbered",
+    in_head=False,
+    shape=_bn_shape,
+    weights=lambda v, s: 2 * v["in"],
+    ctor=lambda a, cls: f"nn.BatchNorm2d({a['in']})",
+    label=lambda v: "BN",
+    aliases=("batchnorm", "batchnorm2d", "norm", "btchnorm"),
+)
+
+# op -> torch class; `inplace` is the renderer's choice (see codegen).
+ACTIVATIONS = {
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "hardswish": "Hardswish",
+}
+INPLACE = ("relu", "relu6", "silu", "hardswish")
+
+
+def _activation(name: str, cls: str) -> Op:
+    return Op(
+        name,
+        naming="shared",
+        in_head=True,
+        ctor=lambda a, c: f"nn.{cls}({'inplace=True' if a.get('inplace') else ''})",
+        label=lambda v: cls,
+        aliases=("swish",) if name == "silu" else (),
+    )
+
+
+def _pool(name: str, cls: str) -> Op:
+    def shape(v: Values, s: Shape) -> Shape:
+        c, _, _ = _map(name, s)
+        if v["kernel"] is None:
+            return (c, 1, 1)
+        k, p = v["kernel"], v["padding"]
+        if 2 * p > k:
+            raise OpError(
+                f"{name} padding {p} is more than half its window {k}",
+                "torch allows padding up to kernel // 2",
+                arg="padding",
+            )
+        return _window(name, s, k, v["stride"], p)
+
+    def ctor(a: dict[str, str], c: Classes) -> str:
+        if a["kernel"] == "None":
+            return f"nn.Adaptive{cls}(1)"
+        parts = [a["kernel"]]
+        if a["stride"] != a["kernel"]:
+            parts.append(f"stride={a['stride']}")
+        if a["padding"] != "0":
+            parts.append(f"padding={a['padding']}")
+        return f"nn.{cls}({', '.join(parts)})"
+
+    return Op(
+        name,
+        params=(
+            Param("kernel", None, label="pool size"),
+            Param("stride", DERIVED),
+            Param("padding", 0, minimum=0),
+        ),
+        positional=1,
+        in_head=True,
+        shape=shape,
+        ctor=ctor,
+        label=lambda v: cls if v.get("kernel") else f"Global {cls}",
+        derive={"stride": lambda e: e["kernel"]},
+        aliases=(f"{name}2d", f"adaptive{name}2d"),
+    )
+
+
+def _pad_shape(v: Values, shape: Shape) -> Shape:
+    c, h, w = _map("pad", shape)
+    a = v["amount"]
+    return (c, h + 2 * a, w + 2 * a)
+
+
+def _shift_shape(v: Values, shape: Shape) -> Shape:
+    return _map("shift", shape)
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        CONV,
+        FC,
+        BN,
+        *(_activation(name, cls) for name, cls in ACTIVATIONS.items()),
+        _pool("avgpool", "AvgPool2d"),
+        _pool("maxpool", "MaxPool2d"),
+        Op(
+            "pad",
+            params=(Param("amount", minimum=0, label="padding"),),
+            positional=1,
+            shape=_pad_shape,
+            ctor=lambda a, c: f"nn.ZeroPad2d({a['amount']})",
+            label=lambda v: "Pad",
+            aliases=("zeropad2d",),
+        ),
+        Op("identity", module=False, label=lambda v: "Identity"),
+        Op(
+            "flatten",
+            in_head=True,
+            shape=lambda v, s: (math.prod(s),),
+            ctor=lambda a, c: "nn.Flatten()",
+            label=lambda v: "Flatten",
+        ),
+        Op(
+            "shift",
+            shape=_shift_shape,
+            ctor=lambda a, c: "Shift()",
+            label=lambda v: "Shift",
+        ),
+    )
+}
+# What people write from PyTorch habit, and the op it means here.
+ALIASES = {alias: op.name for op in OPS.values() for alias in op.aliases}
+
+
+def bind_defaults(op: Op) -> dict[str, object]:
+    return {p.name: p.default for p in op.params}

@@ -1,0 +1,586 @@
+"""Block definitions -> class plans: what each generated class builds and runs.
+
+A plan is the parametric class exactly as it will be written: its parameters,
+its attributes (each a layer, an instance of another class, a ModuleList of
+copies or an nn.Sequential, built only when its condition holds) with every
+constructor argument an expression of the parameters, and the steps of its
+forward. The elaborator evaluates these same expressions for each instance and
+runs these same steps on shapes; the renderer prints them. Nothing else works
+a width out, so the counted model is the written one by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import Diagnostic, Span, did_you_mean
+from .expr import free_names, plus, substitute
+from .ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Var
+from .ops import ALIASES, DERIVED, OPS, REQUIRED
+
+# The names every block body knows, and their names in generated Python.
+IMPLICIT = {
+    "in": "in_channels",
+    "out": "out_channels",
+    "kernel": "kernel_size",
+    "stride": "stride",
+}
+IMPLICIT_DEFAULTS = {"kernel": 3, "stride": 1}
+ARM_INPUT = "@in"  # an arm class's input width; `channels` in Python
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One built-in layer: every argument bound (defaults filled in), `in` included
+    for layers that read their input width."""
+
+    op: str
+    args: tuple[tuple[str, Expr], ...]
+    given: frozenset[str]
+    span: Span
+
+    def arg(self, name: str) -> Expr:
+        return dict(self.args)[name]
+
+
+@dataclass(frozen=True)
+class Call:
+    """An instance of another generated class; args by the callee's spec names."""
+
+    cls: str
+    args: tuple[tuple[str, Expr], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """`nn.ModuleList([Cls(...) for _ in range(count)])`: the copies of a counted arm."""
+
+    call: Call
+    count: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Chain:
+    """`nn.Sequential(...)`: an arm of several layers."""
+
+    items: tuple[OpCall | Call, ...]
+    span: Span
+
+
+Module = OpCall | Call | Repeated | Chain
+
+
+@dataclass(frozen=True)
+class ArmRole:
+    """Where an attribute sits in a group: for diff and graph."""
+
+    group: int  # index of the group in the class
+    kind: str  # sum or cat
+    conditional: bool
+    counted: bool
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    value: Module
+    condition: Expr | None  # built only when this holds
+    span: Span
+    role: ArmRole | None = None
+
+
+@dataclass(frozen=True)
+class Apply:
+    """`target = self.attr(source)`; with `optional`, the identity when the
+    attribute was not built; with `each`, the sum of every copy's output."""
+
+    attr: str
+    source: str
+    target: str
+    optional: bool = False
+    each: bool = False
+
+
+@dataclass(frozen=True)
+class Join:
+    """`target = a + b` (sum) or `torch.cat([a, b], dim=1)` (cat)."""
+
+    kind: str
+    sources: tuple[str, ...]
+    target: str
+    span: Span
+
+
+Step = Apply | Join
+
+
+@dataclass(frozen=True)
+class ClassParam:
+    name: str  # spec name: in, out, kernel, stride, a block parameter, or ARM_INPUT
+    python: str
+    type: str
+    default: Expr | None  # None: required
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    name: str
+    block: str  # the block definition it comes from
+    arm: str | None  # the counted arm it is, for arm classes
+    params: tuple[ClassParam, ...]
+    attributes: tuple[Attribute, ...]
+    steps: tuple[Step, ...]
+    result: str  # the variable forward returns
+    width: Expr  # output channels, as an expression of the parameters
+    span: Span
+
+    def param(self, name: str) -> ClassParam | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def arm_class_name(block: str, arm: str) -> str:
+    return block + "".join(part[:1].upper() + part[1:] for part in arm.split("_"))
+
+
+class Planner:
+    """Builds the plans of every block of a program, callees first."""
+
+    def __init__(self, blocks: dict[str, BlockDef], lets: dict[str, object]):
+        self.blocks = blocks
+        self.lets = lets
+        self.plans: dict[str, ClassPlan] = {}
+        self.problems: list[Diagnostic] = []
+        self._open: set[str] = set()
+
+    def error(self, message: str, span: Span, hint: str | None = None) -> None:
+        diag = Diagnostic(message, span, hint)
+        if diag not in self.problems:
+            self.problems.append(diag)
+
+    def plan(self, name: str) -> ClassPlan | None:
+        """The plan of block `name` (and, as a side effect, of its arm classes)."""
+        if name in self.plans:
+            return self.plans[name]
+        if name in self._open:  # a cycle: reported by the definitions check
+            return None
+        self._open.add(name)
+        try:
+            block = self.blocks[name]
+            builder = _Builder(self, block, block.name, None)
+            built = builder.build(block.body, Var("in", block.span))
+        finally:
+            self._open.discard(name)
+        if built is not None:
+            self.plans[name] = built
+        return built
+
+    def all(self) -> dict[str, ClassPlan]:
+        for name in self.blocks:
+            self.plan(name)
+        return self.plans
+
+
+class _Builder:
+    """One class: walks a body, names attributes, writes forward steps."""
+
+    def __init__(self, planner: Planner, block: BlockDef, cls: str, arm: Arm | None):
+        self.planner = planner
+        self.block = block
+        self.cls = cls
+        self.arm = arm
+        self.attributes: list[Attribute] = []
+        self.steps: list[Step] = []
+        self.failed = False
+        self.groups = 0
+        self.temps = 0
+
+    def error(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.failed = True
+        self.planner.error(message, span, hint)
+
+    # -- the class -----------------------------------------------------------------
+    def build(self, body, start: Expr) -> ClassPlan | None:
+        width, result = self.sequence(body, start, "x")
+        if self.failed:
+            return None
+        used: set[str] = {ARM_INPUT} if self.arm is not None else set()
+        for attribute in self.attributes:
+            used |= _module_names(attribute.value) | free_names(attribute.condition)
+        params = self.params(used)
+        if params is None:
+            return None
+        plan = ClassPlan(
+            name=self.cls,
+            block=self.block.name,
+            arm=self.arm.name if self.arm else None,
+            params=params,
+            attributes=tuple(self.attributes),
+            steps=tuple(self.steps),
+            result=result,
+            width=width,
+            span=self.arm.span if self.arm else self.block.span,
+        )
+        if self.arm is not None:
+            self.planner.plans[self.cls] = plan
+        return plan
+
+    def params(self, used: set[str]) -> tuple[ClassParam, ...] | None:
+        """The parameters the class needs: the implicit names and the block's own,
+        each only if the class reads it (a class takes no argument it ignores)."""
+        own = {p.name: p for p in self.block.params}
+        # A computed default reads other names: the class needs those too.
+        for param in self.block.params:
+            if param.name in used and param.default is not None:
+                used |= free_names(param.default)
+        out: list[ClassParam] = []
+        if self.arm is not None:
+            out.append(ClassParam(ARM_INPUT, "channels", "int", None))
+        for name, python in IMPLICIT.items():
+            if name in used:
+                default = IMPLICIT_DEFAULTS.get(name) if self.arm is None else None
+                span = self.block.span
+                out.append(
+                    ClassParam(
+                        name,
+                        python,
+                        "int",
+                        None if default is None else Num(default, span),
+                    )
+                )
+        for name, param in own.items():
+            if name in used:
+                default = None if self.arm is not None else param.default
+                out.append(ClassParam(name, name, param.type, default))
+        return tuple(out)
+
+    # -- sequences -----------------------------------------------------------------
+    def sequence(self, body, width: Expr, source: str) -> tuple[Expr, str]:
+        names = _sequence_names(body)
+        current = source
+        for node, name in zip(body, names):
+            if isinstance(node, Group):
+                width, current = self.group(node, width, current)
+                continue
+            if name is None:  # identity: no module, no step
+                self.layer(node, width)  # still bind its arguments
+                continue
+            module, after = self.layer(node, width)
+            if module is None:
+                continue
+            existing = next((a for a in self.attributes if a.name == name), None)
+            if existing is None:
+                self.add(Attribute(name, module, None, node.span))
+            elif not _shared(existing, module):
+                self.clash(name, node.span, existing.span)
+            self.steps.append(Apply(name, current, "out"))
+            current = "out"
+            width = after
+        return width, current
+
+    def add(self, attribute: Attribute) -> None:
+        if any(a.name == attribute.name for a in self.attributes):
+            first = next(a for a in self.attributes if a.name == attribute.name)
+            self.clash(attribute.name, attribute.span, first.span)
+            return
+        self.attributes.append(attribute)
+
+    def clash(self, name: str, span: Span, first: Span) -> None:
+        self.error(
+            f"'{name}' names two parts of {self.cls}",
+            span,
+            f"the first is at line {first.line}; rename an arm or a block",
+        )
+
+    # -- one layer or block call ---------------------------------------------------
+    def layer(self, node: Layer, width: Expr) -> tuple[Module | None, Expr]:
+        if node.op in OPS:
+            return self.op_call(node, width)
+        if node.op in self.planner.blocks:
+            return self.block_call(node, width)
+        lowered = node.op.lower().replace("_", "")
+        alias = ALIASES.get(lowered, lowered if lowered in OPS else None)
+        known = [*OPS, *self.planner.blocks]
+        self.error(
+            f"unknown layer or block '{node.op}'",
+            node.span,
+            f"did you mean '{alias}'?" if alias else did_you_mean(node.op, known),
+        )
+        return None, width
+
+    def op_call(self, node: Layer, width: Expr) -> tuple[OpCall | None, Expr]:
+        op = OPS[node.op]
+        bound = bind(op, node, self.error)
+        if bound is None:
+            return None, width
+        args, given = bound
+        if op.reads_width:
+            args = {"in": width, **args}
+        call = OpCall(op.name, tuple(args.items()), given, node.span)
+        if not op.module:
+            return None, width
+        after = args["out"] if "out" in args else width
+        return call, after
+
+    def block_call(self, node: Layer, width: Expr) -> tuple[Call | None, Expr]:
+        callee = self.planner.plan(node.op)
+        target = self.planner.blocks[node.op]
+        if callee is None:  # its own problems are reported at its definition
+            self.failed = True
+            return None, width
+        given: dict[str, Expr] = {}
+        for arg in node.args:
+            if arg.name is None:
+                self.error(
+                    f"block calls take named arguments, like {node.op}(stride=2)",
+                    arg.span,
+                )
+                return None, width
+            if arg.name == "in":
+                self.error(
+                    "'in' is the width that flows into the block; it cannot be given",
+                    arg.span,
+                )
+                return None, width
+            known = {*IMPLICIT, *(p.name for p in target.params)}
+            if arg.name not in known:
+                self.error(
+                    f"unknown argument '{arg.name}' for {node.op}",
+                    arg.span,
+                    did_you_mean(arg.name, known)
+                    or f"{node.op} takes: {', '.join(sorted(known - {'in'}))}",
+                )
+                return None, width
+            given[arg.name] = arg.value
+        # The callee inherits out, kernel and stride unless given; `in` is the width here.
+        scope = {"in": width}
+        for name in ("out", "kernel", "stride"):
+            scope[name] = given.get(name, Var(name, node.span))
+        for param in target.params:
+            if param.name in given:
+                scope[param.name] = given[param.name]
+        args: list[tuple[str, Expr]] = []
+        for param in callee.params:
+            if param.name in scope and (
+                param.name in IMPLICIT or param.name in given
+            ):
+                args.append((param.name, scope[param.name]))
+            elif param.default is None:
+                self.error(
+                    f"{node.op} needs '{param.name}'",
+                    node.span,
+                    f"give it in the call: {node.op}({param.name}=...)",
+                )
+                return None, width
+        return Call(node.op, tuple(args), node.span), self.width_of(callee, dict(args))
+
+    def width_of(self, callee: ClassPlan, args: dict[str, Expr]) -> Expr:
+        """The callee's output width in this class's names."""
+        names = dict(args)
+        for param in callee.params:
+            if param.name not in names and param.default is not None:
+                names[param.name] = substitute(param.default, names)
+        return substitute(callee.width, names)
+
+    # -- groups --------------------------------------------------------------------
+    def group(self, group: Group, width: Expr, source: str) -> tuple[Expr, str]:
+        index = self.groups
+        self.groups += 1
+        terms: list[str] = []
+        widths: list[tuple[Expr, bool]] = []  # (width, always there)
+        for arm in group.arms:
+            inner = [n for n in arm.body if isinstance(n, Group)]
+            if inner:
+                self.error(
+                    f"arm '{arm.name}' holds a '{inner[0].kind}'",
+                    inner[0].span,
+                    "an arm holds layers and block calls; define a block for the "
+                    "inner group and call it",
+                )
+                continue
+            role = ArmRole(
+                index, group.kind, arm.condition is not None, arm.count is not None
+            )
+            value, arm_width = self.arm_module(arm, width)
+            if self.failed:
+                continue
+            if value is None:  # an empty arm, or only identities: the input itself
+                terms.append(source)
+                widths.append((width, True))
+                continue
+            self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
+            self.steps.append(
+                Apply(
+                    arm.name,
+                    source,
+                    arm.name,
+                    optional=arm.condition is not None,
+                    each=isinstance(value, Repeated),
+                )
+            )
+            terms.append(arm.name)
+            if arm.condition is None:
+                widths.append((arm_width, True))
+            else:
+                widths.append((Cond(arm.condition, arm_width, width, arm.span), False))
+        if self.failed or not terms:
+            return width, source
+        self.steps.append(Join(group.kind, tuple(terms), "out", group.span))
+        if group.kind == "sum":
+            # Every arm of a sum has one width (the elaborator checks it); take one
+            # that is always there.
+            always = [w for w, plain in widths if plain]
+            return (always or [widths[0][0]])[0], "out"
+        total = widths[0][0]
+        for w, _ in widths[1:]:
+            total = plus(total, w)
+        return total, "out"
+
+    def arm_module(self, arm: Arm, width: Expr) -> tuple[Module | None, Expr]:
+        if arm.count is not None:
+            name = arm_class_name(self.cls, arm.name)
+            builder = _Builder(self.planner, self.block, name, arm)
+            plan = builder.build(arm.body, Var(ARM_INPUT, arm.span))
+            if plan is None:
+                self.failed = True
+                return None, width
+            args = tuple(
+                (p.name, width if p.name == ARM_INPUT else Var(p.name, arm.span))
+                for p in plan.params
+            )
+            call = Call(name, args, arm.span)
+            arm_width = substitute(plan.width, {ARM_INPUT: width})
+            return Repeated(call, arm.count, arm.span), arm_width
+        items: list[OpCall | Call] = []
+        for node in arm.body:
+            module, width = self.layer(node, width)
+            if module is not None:
+                items.append(module)
+        if not items:
+            return None, width
+        if len(items) == 1:
+            return items[0], width
+        return Chain(tuple(items), arm.span), width
+
+
+def bind(op, node: Layer, error) -> tuple[dict[str, Expr], frozenset[str]] | None:
+    """Match a call's arguments to the op's parameters, defaults filled in."""
+    names = [p.name for p in op.params]
+    bound: dict[str, Expr] = {}
+    plain = [a for a in node.args if a.name is None]
+    if len(plain) > op.positional:
+        error(
+            f"'{op.name}' takes at most {op.positional} positional argument"
+            f"{'' if op.positional == 1 else 's'}",
+            plain[op.positional].span,
+            f"write it like {signature(op)}",
+        )
+        return None
+    for name, arg in zip(names, plain):
+        bound[name] = arg.value
+    for arg in node.args:
+        if arg.name is None:
+            continue
+        if arg.name not in names:
+            error(
+                f"unknown argument '{arg.name}' for {op.name}",
+                arg.span,
+                did_you_mean(arg.name, names)
+                or f"{op.name} takes: {', '.join(names) or 'nothing'}",
+            )
+            return None
+        if arg.name in bound:
+            error(f"'{arg.name}' given twice", arg.span)
+            return None
+        bound[arg.name] = arg.value
+    given = frozenset(bound)
+    missing = [p.name for p in op.params if p.default is REQUIRED and p.name not in bound]
+    if missing:
+        error(
+            f"'{op.name}' needs {', '.join(missing)}",
+            node.span,
+            f"write it like {signature(op)}",
+        )
+        return None
+    for param in op.params:
+        if param.name in bound:
+            continue
+        if param.default is DERIVED:
+            bound[param.name] = op.derive[param.name](bound)
+        else:
+            bound[param.name] = _literal(param.default, node.span)
+    return {name: bound[name] for name in names}, given
+
+
+def _literal(value, span: Span) -> Expr:
+    if isinstance(value, bool):
+        return Var("true" if value else "false", span)
+    return Num(value, span)  # None too: a global pool's kernel
+
+
+def signature(op) -> str:
+    if not op.params:
+        return op.name
+    shown = [p.name for p in op.params[: op.positional]]
+    shown += [
+        f"{p.name}=..." for p in op.params[op.positional :] if p.default is not REQUIRED
+    ]
+    return f"{op.name}({', '.join(shown)})"
+
+
+def _shared(existing: Attribute, module: Module) -> bool:
+    """One module of an activation kind serves every use of it in a sequence."""
+    return (
+        existing.role is None
+        and isinstance(existing.value, OpCall)
+        and isinstance(module, OpCall)
+        and existing.value.op == module.op
+        and OPS[module.op].naming == "shared"
+    )
+
+
+def _module_names(module: Module) -> set[str]:
+    if isinstance(module, OpCall):
+        return set().union(*(free_names(e) for _, e in module.args))
+    if isinstance(module, Call):
+        return set().union(set(), *(free_names(e) for _, e in module.args))
+    if isinstance(module, Repeated):
+        return _module_names(module.call) | free_names(module.count)
+    return set().union(*(_module_names(m) for m in module.items))
+
+
+def _sequence_names(body) -> list[str | None]:
+    """The attribute name of each item of a sequence (None: no attribute).
+
+    Convs and BNs are numbered (conv1, bn1, conv2, ...); one module of each
+    activation kind serves the whole sequence, as torchvision's `relu`; other
+    layers and block calls take their name, numbered when repeated."""
+    def base(node: Layer) -> str:
+        return node.op if node.op in OPS else snake(node.op)
+
+    totals: dict[str, int] = {}
+    for node in body:
+        if isinstance(node, Layer):
+            totals[base(node)] = totals.get(base(node), 0) + 1
+    seen: dict[str, int] = {}
+    names: list[str | None] = []
+    for node in body:
+        if isinstance(node, Group) or (node.op in OPS and not OPS[node.op].module):
+            names.append(None)
+            continue
+        name = base(node)
+        seen[name] = seen.get(name, 0) + 1
+        op = OPS.get(node.op)
+        if op is not None and op.naming == "shared":
+            names.append(name)
+        elif (op is not None and op.naming == "numbered") or totals[name] > 1:
+            names.append(f"{name}{seen[name]}")
+        else:
+            names.append(name)
+    return names

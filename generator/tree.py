@@ -1,0 +1,44 @@
+"""The elaborated model: one node per torch module, with concrete arguments,
+shapes and costs. Every consumer (totals, summary, both renderings' model
+class, diff, graph) reads this tree; none works a width out again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Span
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    path: str  # attribute path in the generated model: stage2.0.residual.1.conv1
+    kind: str  # "op" (a built-in layer), "class" (a generated class), "list", "sequential"
+    name: str  # the op (conv, bn, ...) or the class (BasicBlock, BasicBlockResidual)
+    args: tuple[tuple[str, object], ...]  # concrete constructor arguments, spec names
+    in_shape: Shape
+    out_shape: Shape
+    span: Span
+    children: tuple["Node", ...] = ()
+    weights: int = 0  # this op's own parameters (0 for containers)
+    macs: int = 0
+    tiles: int = 0
+    analog: bool = False  # on crossbars: a conv or linear not kept digital
+    groups: int = 1
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def leaves(self):
+        """The layers: op nodes, in module order."""
+        return (node for node in self.walk() if node.kind == "op")
+
+    @property
+    def params(self) -> int:
+        return sum(node.weights for node in self.walk())
+
+    def arg(self, name: str, default=None):
+        return dict(self.args).get(name, default)
