@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archgen.checker import check  # noqa: E402
-from archgen.lower import parse  # noqa: E402
+from archgen.analysis import check  # noqa: E402
+from archgen.syntax.lower import parse  # noqa: E402
 
 
 def best(fn, repeat: int) -> float:

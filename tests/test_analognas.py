@@ -14,11 +14,11 @@ import random
 
 import pytest
 
-from archgen.analognas import KEYS, NotInSpace, from_analysis, to_spec
-from archgen.checker import check
-from archgen.cli import main
-from archgen.fmt import format_source
-from archgen.lower import parse
+from archgen.commands.analognas import KEYS, NotInSpace, from_analysis, to_spec
+from archgen.analysis import check
+from archgen.commands.cli import main
+from archgen.commands.fmt import format_source
+from archgen.syntax.lower import parse
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

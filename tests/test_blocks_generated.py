@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archgen.cli import main
+from archgen.commands.cli import main
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "blocks").glob("*.arch"))
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from archgen.checker import check, tiles_for
-from archgen.lower import parse, parse_file
+from archgen.analysis import check, tiles_for
+from archgen.syntax.lower import parse, parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +44,8 @@ def test_checker_does_not_import_torch():
     import sys
 
     code = (
-        "import sys; from archgen.lower import parse_file; from archgen.checker import check;"
-        "from archgen.render import render; from archgen.backends import TORCH;"
+        "import sys; from archgen.syntax.lower import parse_file; from archgen.analysis import check;"
+        "from archgen.codegen.render import render; from archgen.codegen.backends import TORCH;"
         f"render(check(parse_file({str(ROOT / 'specs' / 't500.arch')!r})), TORCH, 'x');"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 from archgen import __version__
-from archgen.cli import main
+from archgen.commands.cli import main
 
 T500 = str(ROOT / "specs" / "t500.arch")
 RESNET32 = str(ROOT / "specs" / "resnet32.arch")
@@ -154,7 +154,7 @@ def test_version_and_help(capsys):
 
 def test_console_script_generates_without_importing_torch(tmp_path):
     code = (
-        "import sys; from archgen.cli import main;"
+        "import sys; from archgen.commands.cli import main;"
         f"rc = main([{T500!r}, '-o', {str(tmp_path)!r}, '--target', 'all']);"
         "assert rc == 0; assert 'torch' not in sys.modules and 'aihwkit' not in sys.modules"
     )

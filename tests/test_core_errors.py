@@ -2,9 +2,9 @@
 
 import pytest
 
-from archgen.checker import check
+from archgen.analysis import check
 from archgen.errors import ArchError
-from archgen.lower import parse
+from archgen.syntax.lower import parse
 
 GOOD = """model M {
   input 3x32x32

@@ -6,11 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from archgen.backends import TORCH
-from archgen.checker import check
+from archgen.codegen.backends import TORCH
+from archgen.analysis import check
 from archgen.errors import ArchError
-from archgen.lower import parse
-from archgen.render import render
+from archgen.syntax.lower import parse
+from archgen.codegen.render import render
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
     ROOT / "specs" / "resnet32.arch"

@@ -7,10 +7,10 @@ import sys
 import pytest
 from conftest import ROOT, SHIPPED
 
-from archgen.backends import BACKENDS
-from archgen.checker import check
-from archgen.lower import parse_file
-from archgen.render import render
+from archgen.codegen.backends import BACKENDS
+from archgen.analysis import check
+from archgen.syntax.lower import parse_file
+from archgen.codegen.render import render
 
 REGENERATE = "archgen --target all specs/"
 

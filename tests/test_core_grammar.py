@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from archgen.errors import ArchError
-from archgen.ir import BlockCall, Repeat
-from archgen.lower import parse
-from archgen.parser import grammar_path
+from archgen.syntax.ir import BlockCall, Repeat
+from archgen.syntax.lower import parse
+from archgen.syntax.parser import grammar_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def test_grammar_is_strict_lalr():
 
 @pytest.mark.parametrize("source", ["", "model M {\n", "model M {\n  stage 16 {\n}\n"])
 def test_incomplete_input_is_a_located_error(source):
-    from archgen.checker import check
+    from archgen.analysis import check
 
     with pytest.raises(ArchError) as info:
         check(parse(source, "x.arch"))

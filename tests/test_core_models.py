@@ -9,8 +9,8 @@ pytest.importorskip("aihwkit")
 
 from conftest import ROOT, SHIPPED  # noqa: E402
 
-from archgen.checker import check  # noqa: E402
-from archgen.lower import parse_file  # noqa: E402
+from archgen.analysis import check  # noqa: E402
+from archgen.syntax.lower import parse_file  # noqa: E402
 
 
 def analysis(name):
@@ -97,7 +97,7 @@ def test_aihwkit_rendering_tiles_inference_and_state_dict(name):
 
 
 def test_tile_size_reaches_the_aihwkit_mapping(tmp_path, monkeypatch):
-    from archgen.cli import main
+    from archgen.commands.cli import main
 
     spec = ROOT / "specs" / "resnet32.arch"
     assert (

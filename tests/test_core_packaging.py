@@ -61,7 +61,7 @@ def test_installed_wheel_generates_outside_the_checkout(wheel, tmp_path):
     work.mkdir()
     (work / "m.arch").write_text((ROOT / "specs" / "resnet32.arch").read_text())
     code = (
-        "import archgen, sys; from archgen.cli import main;"
+        "import archgen, sys; from archgen.commands.cli import main;"
         f"assert archgen.__file__.startswith({str(target)!r}), archgen.__file__;"
         "sys.exit(main(['m.arch', '-o', 'out']))"
     )

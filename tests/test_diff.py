@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from strategies import specs  # tests/ is on sys.path through conftest.py
 
-from archgen.checker import check
-from archgen.cli import load, main
-from archgen.diff import ArchDiff, compare, diff_json, diff_text
+from archgen.analysis import check
+from archgen.commands.cli import load, main
+from archgen.commands.diff import ArchDiff, compare, diff_json, diff_text
 from archgen.errors import ArchError
-from archgen.lower import parse
+from archgen.syntax.lower import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 T500, RESNET32 = str(ROOT / "specs/t500.arch"), str(ROOT / "specs/resnet32.arch")

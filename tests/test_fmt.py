@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from archgen.cli import main
+from archgen.commands.cli import main
 from archgen.errors import ArchError, Span
-from archgen.fmt import format_source
-from archgen.lower import parse
-from archgen.parser import parse_tree
+from archgen.commands.fmt import format_source
+from archgen.syntax.lower import parse
+from archgen.syntax.parser import parse_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "specs").glob("*.arch"))

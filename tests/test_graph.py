@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from archgen.cli import load, main
-from archgen.graph import _quote, to_dot
+from archgen.commands.cli import load, main
+from archgen.commands.graph import _quote, to_dot
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 T500 = str(SPECS / "t500.arch")

@@ -4,7 +4,7 @@ import re
 
 from conftest import ROOT
 
-from archgen.cli import main
+from archgen.commands.cli import main
 
 README = (ROOT / "README.md").read_text()
 

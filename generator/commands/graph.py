@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .analysis import Analysis, BlockInstance
-from .errors import ArchError
-from .files import write_atomically
-from .report import short
+from ..analysis.result import Analysis, BlockInstance
+from ..errors import ArchError
+from ..syntax.files import write_atomically
+from ..analysis.report import short
 
 HELP = "draw specs as a left-to-right diagram (.svg, .png or .dot); several specs stack top to bottom"
 FORMATS = ("svg", "png", "dot")
@@ -71,7 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .checker import DEFAULT_TILE_SIZE
+    from ..analysis.check import DEFAULT_TILE_SIZE
     from .loading import expand, load, report
 
     out = Path(args.output)

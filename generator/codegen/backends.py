@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import Classes
+from ..semantics.ops import Classes
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from lark import Token, Tree
 
-from .errors import ArchError
-from .files import read_spec, write_atomically
+from ..errors import ArchError
+from ..syntax.files import read_spec, write_atomically
 from .loading import expand, report
-from .parser import parse_tree
+from ..syntax.parser import parse_tree
 
 HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
 INDENT = "  "

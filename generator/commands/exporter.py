@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from .analognas import NotInSpace, from_analysis
-from .errors import ArchError
-from .files import write_atomically
+from ..errors import ArchError
+from ..syntax.files import write_atomically
 
 HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search space"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Diagnostic
-from .ir import Model, Spec
-from .linker import Program
-from .plan import ClassPlan, Join
+from ..errors import Diagnostic
+from ..syntax.ir import Model, Spec
+from ..semantics.linker import Program
+from ..semantics.plan import ClassPlan, Join
 from .tree import Node, Shape
 
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size

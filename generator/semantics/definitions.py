@@ -5,9 +5,9 @@ names.py's business, what the layers are is plan.py's."""
 
 from __future__ import annotations
 
-from .errors import Diagnostic, Span, did_you_mean
+from ..errors import Diagnostic, Span, did_you_mean
 from .expr import CONSTANTS, FUNCS, walk
-from .ir import Arm, Func, Group, Layer, Var
+from ..syntax.ir import Arm, Func, Group, Layer, Var
 from .linker import Program
 from .plan import IMPLICIT
 

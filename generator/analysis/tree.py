@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Span
+from ..errors import Span
 
 Shape = tuple[int, ...]
 
@@ -15,7 +15,7 @@ Shape = tuple[int, ...]
 class Node:
     path: str  # attribute path in the generated model: stage2.0.residual.1.conv1
     kind: str  # "op" (a built-in layer), "class" (a generated class), "list", "sequential"
-    name: str  # the op (conv, bn, ...) or the class (BasicBlock, BasicBlockResidual)
+    name: str  # the op (conv, bn, ...) or the class (a block's class, or a counted arm's)
     args: tuple[tuple[str, object], ...]  # concrete constructor arguments, spec names
     in_shape: Shape
     out_shape: Shape

@@ -9,9 +9,19 @@ import keyword
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import ArchError, Diagnostic, Span, did_you_mean
-from .loading import empty_folders, expand, label, load, report, tile_size_arg
+from .. import __version__
+from ..errors import ArchError, Diagnostic, Span, did_you_mean
+from ..semantics.linker import Program
+from .loading import (
+    empty_folders,
+    expand,
+    label,
+    load,
+    load_file,
+    report,
+    tile_size_arg,
+    warn,
+)
 
 # Commands that live in their own module: name -> module exposing HELP,
 # configure(parser) and run(args) -> exit code.
@@ -129,10 +139,10 @@ def no_specs(paths: list[str]) -> int | None:
 
 
 def cmd_generate(args) -> int:
-    from .backends import BACKENDS
-    from .files import digest_of, write_all
-    from .render import render
-    from .report import totals_line
+    from ..codegen.backends import BACKENDS
+    from ..syntax.files import digest_of, write_all
+    from ..codegen.render import render
+    from ..analysis.report import totals_line
 
     if (code := no_specs(args.specs)) is not None:
         return code
@@ -151,11 +161,15 @@ def cmd_generate(args) -> int:
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analysis = load(path, args.tile_size)
+            analysis = load_file(path, args.tile_size)
+            if isinstance(analysis, Program):  # a block library: nothing to write
+                lines.append(f"skipped {path}: a block library (no model)")
+                continue
             name = module_name(analysis, path)
         except ArchError as err:
             problems.append(err)
             continue
+        warn(analysis)
         for target in targets:
             backend = BACKENDS[target]
             file = out_dir / f"{name}{backend.suffix}.py"
@@ -195,48 +209,36 @@ def cmd_generate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .report import totals_line
+    from ..analysis.report import totals_line
 
     if (code := no_specs(args.specs)) is not None:
         return code
-    from .checker import check, check_library
-    from .lower import parse_file
-
     status = 0
     for path in expand(args.specs):
         try:
-            try:
-                spec = parse_file(path)
-            except ArchError:
-                spec = None  # load() below reports it, with the checker's problems too
-            if spec is not None and spec.model is None:  # a block library
-                program = check_library(spec)
-                own = [b for b in program.blocks.values() if b.path == path]
-                print(f"{path}: ok: {len(own)} block(s), {len(spec.lets)} let(s)")
-                continue
-            # A spec that parsed is checked as it is; one that did not goes through
-            # load(), which adds the checker's problems to the parser's.
-            analysis = (
-                load(path, args.tile_size)
-                if spec is None
-                else check(spec, args.tile_size)
-            )
+            result = load_file(path, args.tile_size)
         except ArchError as err:
             print(err.render(), file=sys.stderr)
             status = 1
             continue
-        print(f"{path}: ok: {totals_line(analysis)}")
+        if isinstance(result, Program):
+            own = [b for b in result.blocks.values() if b.path == path]
+            print(f"{path}: ok: {len(own)} block(s), {len(result.spec.lets)} let(s)")
+            continue
+        warn(result)
+        print(f"{path}: ok: {totals_line(result)}")
     return status
 
 
 def cmd_summary(args) -> int:
-    from .report import summary_json, summary_table
+    from ..analysis.report import summary_json, summary_table
 
     try:
         analysis = load(args.spec, args.tile_size)
     except ArchError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    warn(analysis)
     if args.json:
         print(json.dumps(summary_json(analysis), indent=2))
     else:

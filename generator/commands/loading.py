@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .checker import DEFAULT_TILE_SIZE, Analysis, check
-from .errors import ArchError
-from .lower import parse_file
+from ..analysis.check import DEFAULT_TILE_SIZE, Analysis, check, check_library
+from ..errors import ArchError
+from ..syntax.lower import parse_file
 
 
 def tile_size_arg(text: str) -> int:
@@ -46,7 +46,24 @@ def label(path: str) -> str:
         return Path(path).as_posix()
 
 
-def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
+def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE):
+    """A model spec's Analysis, or a block library's Program (a file of blocks
+    and lets, no model); every problem found in one ArchError."""
+    return load(path, tile_size, libraries=True)
+
+
+def is_library(spec) -> bool:
+    return spec.model is None and bool(spec.blocks or spec.lets or spec.uses)
+
+
+def warn(analysis) -> None:
+    """Print an analysis's warnings on stderr."""
+    sources = analysis.program.sources
+    for diag in getattr(analysis, "warnings", ()):
+        print(diag.render(sources.get(diag.span.path)), file=sys.stderr)
+
+
+def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False):
     """Parse, link and check one spec; every problem found in one ArchError."""
     try:
         spec = parse_file(path)
@@ -69,6 +86,8 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
                 merged, err.source, {**more.sources, path: err.source}
             ) from None
         raise
+    if libraries and is_library(spec):
+        return check_library(spec)
     return check(spec, tile_size)
 
 

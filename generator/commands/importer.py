@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from .analognas import NotInSpace, to_spec
-from .errors import ArchError
-from .files import write_atomically
+from ..errors import ArchError
+from ..syntax.files import write_atomically
 
 HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
 
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         text = to_spec(config, name, Path(args.config).name)
         # Check before writing: what we write must be a spec archgen accepts.
-        from .checker import check
-        from .lower import parse
+        from ..analysis.check import check
+        from ..syntax.lower import parse
 
         analysis = check(parse(text, args.output or "<stdout>"))
     except NotInSpace as err:
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     write_atomically(Path(args.output), text)
-    from .report import totals_line
+    from ..analysis.report import totals_line
 
     print(f"wrote {args.output}\n  {totals_line(analysis)}")
     if args.generate:

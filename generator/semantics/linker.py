@@ -9,12 +9,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArchError, Diagnostic
-from .files import read_spec
-from .ir import BlockDef, Let, Spec
-from .lower import parse
+from ..errors import ArchError, Diagnostic
+from ..syntax.files import read_spec
+from ..syntax.ir import BlockDef, Let, Spec
+from ..syntax.lower import parse
 
-LIBRARY = Path(__file__).resolve().parent / "library"
+LIBRARY = Path(__file__).resolve().parent.parent / "library"
 PRELUDE = ("resnet.arch",)  # used by every spec without saying so
 
 

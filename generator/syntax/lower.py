@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lark import Token, Tree
 
-from .errors import ArchError, Diagnostic, Span, did_you_mean
+from ..errors import ArchError, Diagnostic, Span, did_you_mean
 from .files import read_spec
 from .ir import (
     Arg,
@@ -34,6 +34,7 @@ from .ir import (
 )
 from .parser import parse_tree
 
+MAX_DIGITS = 16  # past this a number is no width or factor, and int() gets slow
 STEM_OPTIONS = ("stride",)
 STAGE_OPTIONS = ("stride",)
 
@@ -75,8 +76,21 @@ class _Lowering:
         span = where if isinstance(where, Span) else self.span(where)
         self.problems.append(Diagnostic(message, span, hint))
 
+    def whole(self, text: str, where: Tree | Token) -> int:
+        """A whole number written in the spec; overlong ones are a located error."""
+        if len(text.lstrip("0")) > MAX_DIGITS:
+            self.error(
+                f"a number of {len(text):,} digits",
+                where,
+                f"numbers in a spec have at most {MAX_DIGITS} digits",
+            )
+            return 1
+        return int(text)
+
     def kernel(self, token: Token) -> int:
-        height, width = (int(n) for n in str(token)[len("conv") :].split("x"))
+        height, width = (
+            self.whole(n, token) for n in str(token)[len("conv") :].split("x")
+        )
         if height != width:
             self.error(
                 f"kernel {token} is not square",
@@ -116,10 +130,12 @@ class _Lowering:
     def expr(self, node: Tree | Token) -> Expr:
         kind = node.data
         span = self.span(node)
-        if kind == "int":
-            return Num(int(node.children[0]), span)
-        if kind == "float":
-            return Num(float(node.children[0]), span)
+        if kind in ("int", "float"):
+            text = str(node.children[0])
+            if kind == "int":
+                return Num(self.whole(text, node), span)
+            self.whole(text.replace(".", ""), node)  # the same bound on its digits
+            return Num(float(text), span)
         if kind == "var":
             return Var(str(node.children[0]), span)
         if kind == "func":
@@ -303,7 +319,7 @@ class _Lowering:
         )
 
     def shape(self, token: Token) -> tuple[int, ...]:
-        dims = tuple(int(n) for n in str(token).split("x"))
+        dims = tuple(self.whole(n, token) for n in str(token).split("x"))
         if len(dims) != 3:
             self.error(
                 f"input shape {token} has {len(dims)} dimensions",
@@ -369,7 +385,7 @@ class _Lowering:
             if isinstance(child, Token) and child.type == "KERNEL":
                 kernel, kernel_span = self.kernel(child), self.span(child)
             elif isinstance(child, Token) and child.type == "REPEAT":
-                count, count_span = int(str(child)[1:]), self.span(child)
+                count, count_span = self.whole(str(child)[1:], child), self.span(child)
                 if count == 0:
                     self.error(
                         "x0 repeats the block zero times",
@@ -386,7 +402,11 @@ class _Lowering:
         name, value = node.children
         if isinstance(value, Token):  # `fc 10`
             args: tuple[Arg, ...] = (
-                Arg(None, Num(int(value), self.span(value)), self.span(value)),
+                Arg(
+                    None,
+                    Num(self.whole(str(value), value), self.span(value)),
+                    self.span(value),
+                ),
             )
         else:
             args = self.call(value)

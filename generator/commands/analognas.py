@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from . import __version__
-from .analysis import Analysis
+from .. import __version__
+from ..analysis.result import Analysis
 
 GROUPS = range(1, 6)
 KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(

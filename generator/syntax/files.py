@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import ArchError, Diagnostic, Span
+from ..errors import ArchError, Diagnostic, Span
 
 
 def read_spec(path: str) -> str:

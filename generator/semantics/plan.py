@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import Diagnostic, Span, did_you_mean
+from ..errors import Diagnostic, Span, did_you_mean
 from .expr import free_names, plus, substitute
-from .ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Var
+from ..syntax.ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Var
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.

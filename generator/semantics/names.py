@@ -14,8 +14,8 @@ from __future__ import annotations
 import builtins
 import keyword
 
-from .errors import Diagnostic, Span
-from .ir import Model
+from ..errors import Diagnostic, Span
+from ..syntax.ir import Model
 from .linker import Program
 from .ops import OPS
 from .plan import IMPLICIT, ClassPlan

@@ -17,13 +17,13 @@ from pathlib import Path
 import black
 import jinja2
 
-from . import __version__
-from .analysis import Analysis
+from .. import __version__
+from ..analysis.result import Analysis
 from .backends import Backend
-from .expr import to_python
-from .ir import Expr, Num, Var
-from .ops import INPLACE, OPS, Classes
-from .plan import (
+from ..semantics.expr import to_python
+from ..syntax.ir import Expr, Num, Var
+from ..semantics.ops import INPLACE, OPS, Classes
+from ..semantics.plan import (
     IMPLICIT,
     Apply,
     Call,
@@ -33,7 +33,7 @@ from .plan import (
     OpCall,
     Repeated,
 )
-from .tree import Node
+from ..analysis.tree import Node
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 
@@ -391,9 +391,11 @@ def render(
     spec_label: str,
     options: tuple[str, ...] | list[str] = (),
     digest: str | None = None,
+    format: bool = True,
 ) -> str:
-    """The formatted Python module for `analysis` in `backend`."""
+    """The Python module for `analysis` in `backend`, black-formatted unless not
+    asked to be (the code is the same either way)."""
     view = build_view(analysis, backend, spec_label, options, digest)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
     code = template.render(view=view, backend=backend)
-    return black.format_str(code, mode=BLACK_MODE)
+    return black.format_str(code, mode=BLACK_MODE) if format else code

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from .analysis import Analysis, BlockInstance, StageInstance
-from .errors import ArchError
+from ..analysis.result import Analysis, BlockInstance, StageInstance
+from ..errors import ArchError
 
 HELP = "compare two specs by structure: the big differences, part-by-part changes, totals side by side"
 

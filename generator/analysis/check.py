@@ -6,14 +6,14 @@ ArchError together, warnings ride along on the Analysis.
 
 from __future__ import annotations
 
-from .analysis import DEFAULT_TILE_SIZE, Analysis
-from .definitions import check_definitions
+from .result import DEFAULT_TILE_SIZE, Analysis
+from ..semantics.definitions import check_definitions
 from .elaborate import Elaborator, tiles_for
-from .errors import ArchError, Diagnostic, Span
-from .expr import BROKEN, EvalError, Unknown, evaluate
-from .linker import Program, link
-from .names import check_names
-from .plan import Planner
+from ..errors import ArchError, Diagnostic, Span
+from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
+from ..semantics.linker import Program, link
+from ..semantics.names import check_names
+from ..semantics.plan import Planner
 from .tree import Node
 
 __all__ = ["DEFAULT_TILE_SIZE", "Analysis", "check", "check_library", "tiles_for"]
@@ -66,7 +66,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
             [
                 Diagnostic(
                     "no model in this file",
-                    Span(program.spec.path, 0, 0),
+                    Span(program.spec.path, 1, 1),
                     "a spec needs `model Name { ... }`",
                 )
             ],

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .errors import Span, did_you_mean
-from .ir import BinOp, Cond, Expr, Func, Num, Unary, Var
+from ..errors import Span, did_you_mean
+from ..syntax.ir import BinOp, Cond, Expr, Func, Num, Unary, Var
 
 CONSTANTS = {"true": True, "false": False}
 FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}  # name -> number of arguments

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .analysis import Analysis, Layer
+from .result import Analysis, Layer
 
 
 def shape_text(shape) -> str:

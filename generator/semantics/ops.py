@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .ir import BinOp, Num
+from ..syntax.ir import BinOp, Num
 
 Shape = tuple[int, ...]
 Values = dict[str, object]

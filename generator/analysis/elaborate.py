@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 
-from .errors import Diagnostic, Span, did_you_mean
-from .expr import BROKEN, EvalError, Unknown, evaluate
-from .ir import BlockCall, Layer, Model, Num
-from .ops import OPS, OpError
-from .analysis import BlockInstance, StageInstance, block_record
-from .plan import (
+from ..errors import Diagnostic, Span, did_you_mean
+from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
+from ..syntax.ir import BlockCall, Layer, Model, Num
+from ..semantics.ops import OPS, OpError
+from .result import BlockInstance, StageInstance, block_record
+from ..semantics.plan import (
     ARM_INPUT,
     IMPLICIT,
     Apply,
@@ -342,13 +342,13 @@ class Elaborator:
                     model.input_span,
                 )
             shape = None
-        elif shape[0] > 4 * max(shape[1:]) and shape[2] <= 4:
-            self.warn(
-                f"input {'x'.join(map(str, shape))} reads as {shape[0]} channels of "
-                f"{shape[1]}x{shape[2]} pixels",
+        elif max(shape) > MAX_WIDTH:
+            self.report(
+                f"input {'x'.join(map(str, shape))} is larger than archgen builds",
                 model.input_span,
-                "the order is channels x height x width, like 3x32x32",
+                f"sizes stop at {MAX_WIDTH:,}",
             )
+            shape = None
         elif shape[2] in (1, 3, 4) and shape[0] > 4 and shape[0] == shape[1]:
             self.warn(
                 f"input {'x'.join(map(str, shape))} looks like height x width x "
@@ -698,6 +698,6 @@ class Elaborator:
 
 
 def _arg(name: str, value):
-    from .ir import Arg
+    from ..syntax.ir import Arg
 
     return Arg(name, value, value.span)

@@ -13,15 +13,15 @@ from lark.exceptions import (
     UnexpectedInput,
 )
 
-from .errors import ArchError, Diagnostic, Span, did_you_mean
+from ..errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import Comment
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout
 # keeps it in the top-level grammar/ folder.
 _GRAMMAR_PLACES = (
-    _HERE / "grammar" / "arch.lark",
     _HERE.parent / "grammar" / "arch.lark",
+    _HERE.parent.parent / "grammar" / "arch.lark",
 )
 
 STATEMENTS = ("input", "classes", "stem", "stage", "head", "digital")

@@ -1,0 +1,8 @@
+"""Analysis: class plans and model statements elaborated into one tree, and
+everything read off it (totals, summary rows, diff and graph records)."""
+
+from .check import check, check_library
+from .elaborate import tiles_for
+from .result import DEFAULT_TILE_SIZE, Analysis
+
+__all__ = ["DEFAULT_TILE_SIZE", "Analysis", "check", "check_library", "tiles_for"]

@@ -1,0 +1,74 @@
+"""The Python API: load or parse a spec, render it, build the model in-process.
+
+The command line is a thin layer over these; a NAS loop calls them directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import types
+
+from .analysis.result import DEFAULT_TILE_SIZE, Analysis
+from .errors import ArchError
+
+TARGETS = ("torch", "aihwkit")
+_built = itertools.count()
+
+
+def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
+    """Parse, link and check the spec at `path`; raise ArchError with every problem."""
+    from .commands.loading import load as load_path
+
+    return load_path(str(path), tile_size)
+
+
+def loads(text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
+    """Check spec text. `path` names it in errors and resolves its `use` lines."""
+    from .analysis.check import check
+    from .syntax.lower import parse
+
+    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    return check(parse(source, path), tile_size)
+
+
+def render(
+    spec: Analysis | str,
+    target: str = "torch",
+    *,
+    label: str | None = None,
+    format: bool = True,
+) -> str:
+    """The generated module's source for `target` ("torch" or "aihwkit").
+
+    `spec` is an Analysis or a path. `format=False` skips black (the code is
+    the same, laid out less neatly; for loops that build thousands of models)."""
+    from .codegen.backends import BACKENDS
+    from .codegen.render import render as render_analysis
+
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    analysis = spec if isinstance(spec, Analysis) else load(spec)
+    return render_analysis(
+        analysis, BACKENDS[target], label or analysis.spec.path, format=format
+    )
+
+
+def build(spec: Analysis | str, analog: bool = False, rpu_config=None):
+    """The model as an nn.Module, built in this process without writing files.
+
+    `analog=True` builds it with aihwkit's analog layers (the aihwkit rendering)
+    with `rpu_config`, or archgen's inference preset when it is None."""
+    analysis = spec if isinstance(spec, Analysis) else load(spec)
+    source = render(analysis, "aihwkit" if analog else "torch", format=False)
+    name = f"archgen_built_{next(_built)}"
+    filename = f"<archgen {analysis.spec.path}: {analysis.name}>"
+    # Registered so that inspect (and torch.jit.script) can read the classes' source.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module.build(rpu_config) if analog else module.build()
+
+
+__all__ = ["ArchError", "build", "load", "loads", "render"]

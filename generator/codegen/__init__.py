@@ -1,0 +1,1 @@
+"""Code generation: class plans and the elaborated tree -> Python source."""

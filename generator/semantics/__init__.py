@@ -1,0 +1,1 @@
+"""Semantics: linking, names, expressions, ops and the class plans of blocks."""
