@@ -23,7 +23,9 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
     return load_path(str(path), tile_size)
 
 
-def loads(text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
+def loads(
+    text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE
+) -> Analysis:
     """Check spec text. `path` names it in errors and resolves its `use` lines."""
     from .analysis.check import check
     from .syntax.lower import parse

@@ -41,7 +41,11 @@ def _raise(problems: list[Diagnostic], program: Program) -> None:
     if _errors(problems):
         ordered = sorted(
             problems,
-            key=lambda d: (d.span.path != program.spec.path, d.span.line, d.span.column),
+            key=lambda d: (
+                d.span.path != program.spec.path,
+                d.span.line,
+                d.span.column,
+            ),
         )
         raise ArchError(ordered, program.spec.source, program.sources)
 

@@ -46,7 +46,9 @@ def tiles_for(rows: int, cols: int, tile_size: int) -> int:
 
 
 class Elaborator:
-    def __init__(self, program, plans: dict[str, ClassPlan], lets: dict, tile_size: int):
+    def __init__(
+        self, program, plans: dict[str, ClassPlan], lets: dict, tile_size: int
+    ):
         self.program = program
         self.plans = plans
         self.lets = lets
@@ -173,7 +175,12 @@ class Elaborator:
             param = next(p for p in op.params if p.name == name)
             what = labels.get(name) or param.label or name
             values[name] = self.typed(value, param.kind, what, expr.span, param.minimum)
-        if call.op == "flatten" and self.open and len(shape) == 3 and shape[1:] != (1, 1):
+        if (
+            call.op == "flatten"
+            and self.open
+            and len(shape) == 3
+            and shape[1:] != (1, 1)
+        ):
             # A class counts channels, not pixels: what follows must see C x 1 x 1.
             self.fail(
                 f"flatten inside a block needs a 1x1 map, got {shape[1]}x{shape[2]}",
@@ -326,7 +333,9 @@ class Elaborator:
                 )
             return outputs[0][1]
         if any(len(s) != 3 for _, s in outputs) or len({s[1:] for _, s in outputs}) > 1:
-            self.fail(f"the arms of this cat differ in height or width: {listed}", step.span)
+            self.fail(
+                f"the arms of this cat differ in height or width: {listed}", step.span
+            )
         return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
 
     # -- the model -----------------------------------------------------------------------
@@ -530,7 +539,9 @@ class Elaborator:
                     "out": "the output width belongs to the stage: `stage 32 { ... }`",
                     "in": "the input width is the width that flows into the block",
                 }[option.name]
-                self.fail(f"unknown option '{option.name}' for {call.kind}", option.span, hint)
+                self.fail(
+                    f"unknown option '{option.name}' for {call.kind}", option.span, hint
+                )
             if option.name not in params:
                 self.fail(
                     f"unknown option '{option.name}' for {call.kind}",

@@ -15,7 +15,9 @@ Shape = tuple[int, ...]
 class Node:
     path: str  # attribute path in the generated model: stage2.0.residual.1.conv1
     kind: str  # "op" (a built-in layer), "class" (a generated class), "list", "sequential"
-    name: str  # the op (conv, bn, ...) or the class (a block's class, or a counted arm's)
+    name: (
+        str  # the op (conv, bn, ...) or the class (a block's class, or a counted arm's)
+    )
     args: tuple[tuple[str, object], ...]  # concrete constructor arguments, spec names
     in_shape: Shape
     out_shape: Shape

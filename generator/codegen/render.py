@@ -63,7 +63,9 @@ class ModelView:
     classes: tuple[ClassView, ...]
     name: str
     init_params: str
-    attributes: tuple[tuple[str, tuple[str, ...] | str], ...]  # expr or Sequential items
+    attributes: tuple[
+        tuple[str, tuple[str, ...] | str], ...
+    ]  # expr or Sequential items
     forward: tuple[str, ...]
     digital: tuple[str, ...]
     uses_shift: bool  # the module defines the Shift helper class
@@ -103,9 +105,7 @@ class _ClassWriter:
 
     def write(self, plan: ClassPlan) -> ClassView:
         names = {p.name: p.python for p in plan.params}
-        constants = {
-            k: v for k, v in self.analysis.values.items() if k not in names
-        }
+        constants = {k: v for k, v in self.analysis.values.items() if k not in names}
 
         def py(expr: Expr) -> str:
             return to_python(expr, names, constants)
@@ -148,7 +148,9 @@ class _ClassWriter:
     def params(self, plan: ClassPlan, py) -> str:
         """Widths, kernel and stride by position; a block's own options by keyword."""
         positional, keywords = [], []
-        types = {p.name: p.type for p in self.analysis.program.blocks[plan.block].params}
+        types = {
+            p.name: p.type for p in self.analysis.program.blocks[plan.block].params
+        }
         for param in plan.params:
             kind = types.get(param.name, "int")
             if param.default is None:

@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command in MODULE_COMMANDS:
-            return importlib.import_module(MODULE_COMMANDS[args.command], __package__).run(args)
+            return importlib.import_module(
+                MODULE_COMMANDS[args.command], __package__
+            ).run(args)
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130

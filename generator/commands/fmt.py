@@ -19,6 +19,8 @@ from lark import Token, Tree
 from ..errors import ArchError
 from ..syntax.files import read_spec, write_atomically
 from .loading import expand, report
+from ..semantics.expr import ATOM, to_arch
+from ..syntax.lower import expression
 from ..syntax.parser import parse_tree
 
 HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
@@ -170,10 +172,8 @@ def _body(items: list[Tree], depth: int) -> list[_Line]:
             name, count, condition, *body = arm.children
             head = str(name)
             if count is not None:
-                text = _expr(
-                    count
-                )  # the count is one atom: a compound keeps its parentheses
-                head += f" * {text}" if _precedence(count) >= 8 else f" * ({text})"
+                # The count is one atom: a compound keeps its parentheses.
+                head += f" * {_expr(count, ATOM)}"
             if condition is not None:
                 head += f" if {_expr(condition)}"
             lines.append(_Line(depth + 1, head + " {", opens=True))
@@ -204,9 +204,8 @@ def _call(call: Tree | None) -> str:
 
 def _option(node: Tree) -> str:
     name, value = node.children
-    text = _expr(value)
     # An option's value is one atom: a compound expression keeps its parentheses.
-    return f"{name} {text}" if _precedence(value) >= 8 else f"{name} ({text})"
+    return f"{name} {_expr(value, ATOM)}"
 
 
 def _block_line(node: Tree) -> str:
@@ -225,45 +224,10 @@ def _head_op(node: Tree) -> str:
     return f"{name}{_call(value)}"
 
 
-# Binding strength of each expression rule; atoms bind tightest.
-_LEVELS = {"or_": 1, "and_": 2, "not_": 3, "compare": 4, "neg": 7}
-_ARITH = {"+": 5, "-": 5, "*": 6, "//": 6, "/": 6}
-
-
-def _precedence(node: Tree) -> int:
-    if node.data == "binop":
-        return _ARITH[str(node.children[1])]
-    return _LEVELS.get(node.data, 8)
-
-
-def _expr(node: Tree, parent: int = 0, right: bool = False) -> str:
-    """An expression with single spaces around operators and only the parentheses it needs."""
-    kind = node.data
-    if kind in ("int", "float", "var"):
-        text = str(node.children[0])
-    elif kind == "func":
-        name, *args = node.children
-        text = f"{name}({', '.join(_expr(a) for a in args if a is not None)})"
-    elif kind == "neg":
-        text = f"-{_expr(node.children[0], 7)}"
-    elif kind == "not_":
-        text = f"not {_expr(node.children[0], 3)}"
-    else:
-        level = _precedence(node)
-        if kind in ("or_", "and_"):
-            left, right_node = node.children
-            op = kind[:-1]
-        else:
-            left, op, right_node = node.children
-        # Comparisons do not chain in .arch: one inside another keeps its parentheses.
-        inner = level + 1 if kind == "compare" else level
-        text = f"{_expr(left, inner)} {op} {_expr(right_node, inner, True)}"
-    level = _precedence(node)
-    return (
-        f"({text})"
-        if level < parent or (right and level == parent and level < 8)
-        else text
-    )
+def _expr(node: Tree, parent: int = 0) -> str:
+    """An expression as the one printer writes it: single spaces around
+    operators, numbers as written, only the parentheses it needs."""
+    return to_arch(expression(node), parent)
 
 
 # -- command line ---------------------------------------------------------------

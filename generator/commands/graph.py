@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..analysis.result import Analysis, BlockInstance
+from ..semantics.ops import OPS
 from ..errors import ArchError
 from ..syntax.files import write_atomically
 from ..analysis.report import short
@@ -31,17 +32,12 @@ INSTALL_HINT = (
 # Fill colours by kernel size, so 1x1 and 3x3 convs tell apart at a glance as in the figure.
 CONV_FILL = {1: "#d6e6f5", 3: "#fbdcc0"}
 CONV_FILL_OTHER = "#d5ecd0"
-HEAD_NAMES = {
-    "avgpool": "AvgPool",
-    "maxpool": "MaxPool",
-    "flatten": "Flatten",
-    "relu": "ReLU",
-    "gelu": "GELU",
-    "silu": "SiLU",
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "linear": "FC",
-}
+
+
+def _label(layer) -> str:
+    """A head layer's name in the picture, as its op defines it."""
+    op = OPS["fc" if layer.op == "linear" else layer.op]
+    return op.label(dict(layer.args))
 
 
 def _output(text: str) -> str:
@@ -220,7 +216,7 @@ class _Dot:
 def _conv(dot: _Dot, name: str, kernel: int, width: int, stride: int) -> None:
     dot.node(
         name,
-        label=_html(f"Conv {kernel}x{kernel}", _conv_detail(width, stride)),
+        label=_html(OPS["conv"].label({"kernel": kernel}), _conv_detail(width, stride)),
         fillcolor=CONV_FILL.get(kernel, CONV_FILL_OTHER),
     )
 
@@ -252,7 +248,7 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
         dot.node(
             node,
             label=_html(
-                f"Conv {conv['kernel']}x{conv['kernel']}",
+                OPS["conv"].label(conv),
                 _conv_detail(conv["out"], conv["stride"]),
             ),
             fillcolor=CONV_FILL.get(conv["kernel"], CONV_FILL_OTHER),
@@ -269,7 +265,7 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
         detail = str(layer.out_features) if layer.op == "linear" else None
         dot.node(
             name,
-            label=_html(HEAD_NAMES.get(layer.op, layer.op), detail),
+            label=_html(_label(layer), detail),
             fillcolor="#e9e9e9",
         )
         dot.edge(prev, name)

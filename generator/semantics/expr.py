@@ -201,9 +201,13 @@ def plus(left: Expr, right: Expr) -> Expr:
 # -- printing ----------------------------------------------------------------------
 
 
-def to_arch(expr: Expr) -> str:
-    """The expression in .arch syntax (fmt), with only the parentheses it needs."""
-    return _print(expr, lambda name: name, _arch_literal)
+ATOM = 8  # the binding strength of a number, name or call
+
+
+def to_arch(expr: Expr, parent: int = 0) -> str:
+    """The expression in .arch syntax (fmt), numbers as written, with only the
+    parentheses it needs; `parent=ATOM` where one atom is expected."""
+    return _print(expr, lambda name: name, _arch_literal, parent)
 
 
 def to_python(
@@ -231,27 +235,29 @@ def to_python(
         return e
 
     def name_of(name: str) -> str:
+        if name in CONSTANTS:
+            return repr(CONSTANTS[name])
         if name in names:
             return names[name]
         raise AssertionError(f"no Python name for '{name}'")
 
-    return _print(fold(expr), name_of, repr)
+    return _print(fold(expr), name_of, lambda num: repr(num.value))
 
 
-def _arch_literal(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
+def _arch_literal(num: Num) -> str:
+    if num.text is not None:
+        return num.text
+    if isinstance(num.value, bool):
+        return "true" if num.value else "false"
+    return repr(num.value)
 
 
 def _print(expr: Expr, name_of, literal, parent: int = 0, right: bool = False) -> str:
     if isinstance(expr, Num):
-        text = literal(expr.value)
+        text = literal(expr)
         # A negative literal binds like a unary minus.
         return f"({text})" if text.startswith("-") and parent >= 7 else text
     if isinstance(expr, Var):
-        if expr.name in CONSTANTS:
-            return literal(CONSTANTS[expr.name])
         return name_of(expr.name)
     if isinstance(expr, Func):
         args = ", ".join(_print(a, name_of, literal) for a in expr.args)
@@ -260,7 +266,8 @@ def _print(expr: Expr, name_of, literal, parent: int = 0, right: bool = False) -
         if expr.op == "not":
             text = f"not {_print(expr.operand, name_of, literal, 3)}"
             return f"({text})" if parent > 3 else text
-        return f"-{_print(expr.operand, name_of, literal, 7)}"
+        text = f"-{_print(expr.operand, name_of, literal, 7)}"
+        return f"({text})" if parent > 7 else text
     if isinstance(expr, Cond):
         then = _print(expr.then, name_of, literal, 1)
         test = _print(expr.condition, name_of, literal, 1)

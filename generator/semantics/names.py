@@ -50,10 +50,13 @@ TILES TILE_SIZE AnalogConv2d AnalogLinear AnalogSequential AnalogContainerBase
 TorchInferenceRPUConfig RPUConfigBase PCMLikeNoiseModel GlobalDriftCompensation
 """.split())
 # Names the generated classes use for their own parameters and locals.
-GENERATED = frozenset(
-    {*IMPLICIT.values(), "channels", "self", "x", "out", "branch", "super",
+GENERATED = (
+    frozenset(
+        {*IMPLICIT.values(), "channels", "self", "x", "out", "super",
      "rpu_config", "outputs", "other"}  # fmt: skip
-) | MODULE_LEVEL
+    )
+    | MODULE_LEVEL
+)
 
 
 def problem(name: str, role: str) -> str | None:
@@ -87,7 +90,9 @@ def check_names(
                 Diagnostic(f"{what} '{name}' is {why}", span, "choose another name")
             )
 
-    user = {n: b for n, b in program.blocks.items() if not b.path.startswith("<archgen>/")}
+    user = {
+        n: b for n, b in program.blocks.items() if not b.path.startswith("<archgen>/")
+    }
     for block in user.values():
         bad(block.name, "class", "block name", block.span)
         if block.name in OPS:

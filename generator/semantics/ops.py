@@ -165,7 +165,11 @@ CONV = Op(
     matrix=lambda v, s: (_conv_rows(v), v["out"]),
     ctor=_conv_ctor,
     label=lambda v: f"Conv {v['kernel']}x{v['kernel']}",
-    derive={"padding": lambda e: BinOp("//", e["kernel"], Num(2, e["kernel"].span), e["kernel"].span)},
+    derive={
+        "padding": lambda e: BinOp(
+            "//", e["kernel"], Num(2, e["kernel"].span), e["kernel"].span
+        )
+    },
     check=_conv_check,
     aliases=("conv2d", "convolution"),
 )
@@ -283,7 +287,7 @@ def _pool(name: str, cls: str) -> Op:
         in_head=True,
         shape=shape,
         ctor=ctor,
-        label=lambda v: cls if v.get("kernel") else f"Global {cls}",
+        label=lambda v: cls.removesuffix("2d"),
         derive={"stride": lambda e: e["kernel"]},
         aliases=(f"{name}2d", f"adaptive{name}2d"),
     )

@@ -367,9 +367,7 @@ class _Builder:
                 scope[param.name] = given[param.name]
         args: list[tuple[str, Expr]] = []
         for param in callee.params:
-            if param.name in scope and (
-                param.name in IMPLICIT or param.name in given
-            ):
+            if param.name in scope and (param.name in IMPLICIT or param.name in given):
                 args.append((param.name, scope[param.name]))
             elif param.default is None:
                 self.error(
@@ -500,7 +498,9 @@ def bind(op, node: Layer, error) -> tuple[dict[str, Expr], frozenset[str]] | Non
             return None
         bound[arg.name] = arg.value
     given = frozenset(bound)
-    missing = [p.name for p in op.params if p.default is REQUIRED and p.name not in bound]
+    missing = [
+        p.name for p in op.params if p.default is REQUIRED and p.name not in bound
+    ]
     if missing:
         error(
             f"'{op.name}' needs {', '.join(missing)}",
@@ -561,6 +561,7 @@ def _sequence_names(body) -> list[str | None]:
     Convs and BNs are numbered (conv1, bn1, conv2, ...); one module of each
     activation kind serves the whole sequence, as torchvision's `relu`; other
     layers and block calls take their name, numbered when repeated."""
+
     def base(node: Layer) -> str:
         return node.op if node.op in OPS else snake(node.op)
 

@@ -19,6 +19,7 @@ from ..errors import Span
 class Num:
     value: int | float
     span: Span
+    text: str | None = None  # as written, for fmt; None when archgen made it
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ def parse(source: str, path: str = "<spec>") -> Spec:
     return spec
 
 
+def expression(node: Tree, path: str = "<spec>") -> Expr:
+    """One expression subtree of a parse, as IR (fmt prints it with expr.to_arch)."""
+    return _Lowering(path).expr(node)
+
+
 def parse_file(path: str) -> Spec:
     # Universal newlines, as a text-mode read would give: CRLF specs parse like LF ones.
     source = read_spec(path)
@@ -133,9 +138,9 @@ class _Lowering:
         if kind in ("int", "float"):
             text = str(node.children[0])
             if kind == "int":
-                return Num(self.whole(text, node), span)
+                return Num(self.whole(text, node), span, text)
             self.whole(text.replace(".", ""), node)  # the same bound on its digits
-            return Num(float(text), span)
+            return Num(float(text), span, text)
         if kind == "var":
             return Var(str(node.children[0]), span)
         if kind == "func":
