@@ -38,12 +38,13 @@ class BasicBlockResidual(nn.Module):
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
+        padding = kernel_size // 2
         self.conv1 = AnalogConv2d(
             channels,
             out_channels,
             kernel_size=kernel_size,
             stride=stride,
-            padding=kernel_size // 2,
+            padding=padding,
             bias=False,
             rpu_config=rpu_config,
         )
@@ -53,7 +54,7 @@ class BasicBlockResidual(nn.Module):
             out_channels,
             out_channels,
             kernel_size=kernel_size,
-            padding=kernel_size // 2,
+            padding=padding,
             bias=False,
             rpu_config=rpu_config,
         )
@@ -69,7 +70,10 @@ class BasicBlockResidual(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """BasicBlock, as defined in resnet.arch."""
+    """BasicBlock, as defined in resnet.arch.
+
+    He et al.'s basic block, with AnalogNAS's parallel branches: two kxk convs.
+    """
 
     def __init__(
         self,
@@ -114,10 +118,10 @@ class BasicBlock(nn.Module):
         residual = outputs[0]
         for other in outputs[1:]:
             residual = residual + other
-        downsample = x
+        identity = x
         if self.downsample is not None:
-            downsample = self.downsample(x)
-        out = residual + downsample
+            identity = self.downsample(x)
+        out = residual + identity
         out = self.relu(out)
         return out
 
@@ -127,6 +131,18 @@ class ResNet32(AnalogContainerBase, nn.Module):
 
     466,906 parameters (464,442 on crossbars), 69,124,736 MACs,
     43 tiles of 512x512.
+
+    ResNet32 for CIFAR-10 (He et al. 2016, 6n+2 with n = 5), the baseline of the
+    AnalogNAS paper (arXiv 2305.10459), lower half of its figure
+    "AnalogNAS T500 Architecture vs ResNet32 Architecture".
+
+    From the figure: a Conv 3x3 stem, residual blocks of two Conv 3x3 joined at
+    "+", Flatten, FC. Its "x11" marker is schematic: the network has 15 blocks,
+    three stages of five.
+    From He et al.: widths 16/32/64, the first block of stages 2 and 3 strides
+    by 2, global average pooling. Where the shape changes the shortcut is a 1x1
+    conv + BN projection (option B); that is what gives the paper's 43 tiles.
+    Paper figures: 464K weights (here params_analog = 464,442), 43 tiles (512x512).
     """
 
     def __init__(self, *, rpu_config: RPUConfigBase) -> None:

@@ -39,31 +39,24 @@ class BottleneckBlockResidual(nn.Module):
         rpu_config: RPUConfigBase,
     ) -> None:
         super().__init__()
+        width = out_channels // reduction
         self.conv1 = AnalogConv2d(
-            channels,
-            out_channels // reduction,
-            kernel_size=1,
-            bias=False,
-            rpu_config=rpu_config,
+            channels, width, kernel_size=1, bias=False, rpu_config=rpu_config
         )
-        self.bn1 = nn.BatchNorm2d(out_channels // reduction)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
         self.conv2 = AnalogConv2d(
-            out_channels // reduction,
-            out_channels // reduction,
+            width,
+            width,
             kernel_size=kernel_size,
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
             rpu_config=rpu_config,
         )
-        self.bn2 = nn.BatchNorm2d(out_channels // reduction)
+        self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = AnalogConv2d(
-            out_channels // reduction,
-            out_channels,
-            kernel_size=1,
-            bias=False,
-            rpu_config=rpu_config,
+            width, out_channels, kernel_size=1, bias=False, rpu_config=rpu_config
         )
         self.bn3 = nn.BatchNorm2d(out_channels)
 
@@ -80,7 +73,10 @@ class BottleneckBlockResidual(nn.Module):
 
 
 class BottleneckBlock(nn.Module):
-    """BottleneckBlock, as defined in resnet.arch."""
+    """BottleneckBlock, as defined in resnet.arch.
+
+    The bottleneck block: 1x1 -> kxk -> 1x1, the inner width out // reduction.
+    """
 
     def __init__(
         self,
@@ -127,10 +123,10 @@ class BottleneckBlock(nn.Module):
         residual = outputs[0]
         for other in outputs[1:]:
             residual = residual + other
-        downsample = x
+        identity = x
         if self.downsample is not None:
-            downsample = self.downsample(x)
-        out = residual + downsample
+            identity = self.downsample(x)
+        out = residual + identity
         out = self.relu(out)
         return out
 
@@ -140,6 +136,18 @@ class T500(AnalogContainerBase, nn.Module):
 
     426,106 parameters (422,010 on crossbars), 102,115,040 MACs,
     27 tiles of 512x512.
+
+    AnalogNAS T500 for CIFAR-10 (Benmeziane et al., arXiv 2305.10459), upper half
+    of the figure "AnalogNAS T500 Architecture vs ResNet32 Architecture".
+
+    From the figure: a "Conv SxS" stem (read as Conv 5x5), residual blocks whose
+    parallel branches of Conv 1x1 and Conv 3x3 meet at "+" nodes
+    (BottleneckBlock: 1x1 -> 3x3 -> 1x1), "More branches", "Wider convolutions",
+    "Shallower and smaller network" than ResNet32, Flatten, FC.
+    Chosen here: the widths are published nowhere. 48/64/160/176 channels,
+    two branches per block and a bottleneck reduction of 2 give 422,010
+    weights on crossbars (the paper's 422K) and 27 tiles at 512x512 (the
+    paper's 27, against ResNet32's 43). Strides follow ResNet32 (1/2/2).
     """
 
     def __init__(self, *, rpu_config: RPUConfigBase) -> None:

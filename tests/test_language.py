@@ -71,7 +71,7 @@ def test_a_user_block_counts_like_torch(tmp_path, monkeypatch):
     # one class per user block, named after it, and one per counted arm; a straight forward
     assert "class Twin(nn.Module):" in text and "class TwinPath(nn.Module):" in text
     assert "outputs = [branch(x) for branch in self.path]" in text
-    assert "shortcut = x\n        if self.shortcut is not None:" in text
+    assert "identity = x\n        if self.shortcut is not None:" in text
     analog = importlib.import_module("g1.twin_aihwkit").build()
     assert len(list(analog.analog_tiles())) == a.tiles
 

@@ -21,6 +21,7 @@ from .. import __version__
 from ..analysis.result import Analysis
 from .backends import Backend
 from ..semantics.expr import to_python
+from ..semantics.names import MODULE_LEVEL
 from ..syntax.ir import Expr, Num, Var
 from ..semantics.ops import INPLACE, OPS, Classes
 from ..semantics.plan import (
@@ -58,6 +59,7 @@ class Attribute:
 class ModelView:
     header: tuple[str, ...]
     doc: str
+    class_doc: str  # the doc, and what the spec's comments say about the model
     imports: tuple[str, ...]
     constants: tuple[Attribute, ...]
     classes: tuple[ClassView, ...]
@@ -86,6 +88,21 @@ def docstring(text: str) -> str:
     return out + " " if out.endswith('"') else out
 
 
+def leading_comment(sources: dict[str, str], span) -> str:
+    """The whole-line comments right above a definition, without their `#`:
+    what the spec says about it, for its class docstring."""
+    lines = sources.get(span.path, "").split("\n")
+    about: list[str] = []
+    row = span.line - 2
+    while 0 <= row < len(lines) and lines[row].lstrip().startswith("#"):
+        text = lines[row].lstrip()[1:]
+        about.insert(0, text[1:] if text.startswith(" ") else text)
+        row -= 1
+    while about and not about[0].strip():
+        about.pop(0)
+    return "\n".join(line.rstrip() for line in about).strip("\n")
+
+
 def sha256_of(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
@@ -107,7 +124,7 @@ class _ClassWriter:
         names = {p.name: p.python for p in plan.params}
         constants = {k: v for k, v in self.analysis.values.items() if k not in names}
 
-        def py(expr: Expr) -> str:
+        def plain(expr: Expr) -> str:
             return to_python(expr, names, constants)
 
         init: list[str] = []
@@ -115,8 +132,26 @@ class _ClassWriter:
             if param.default is not None and not _literal(param.default):
                 init += [
                     f"if {param.python} is None:",
-                    f"    {param.python} = {py(param.default)}",
+                    f"    {param.python} = {plain(param.default)}",
                 ]
+        # An expression the constructors repeat becomes one local, as torchvision's
+        # `width = ...`: named after what it is (a width, a padding).
+        # ... never shadowing a parameter or a name of the module (a class, nn, ...).
+        local_names = set(names.values()) | set(self.analysis.plans) | MODULE_LEVEL
+        hoisted: dict[str, str] = {}
+        for arg, text in _repeated(plan, plain):
+            base = "width" if arg in ("in", "out") else arg
+            name = base
+            while name in local_names:
+                name += "_"
+            local_names.add(name)
+            hoisted[text] = name
+            init.append(f"{name} = {text}")
+
+        def py(expr: Expr) -> str:
+            text = plain(expr)
+            return hoisted.get(text, text)
+
         for attribute in plan.attributes:
             value = self.module(attribute.value, py)
             if attribute.condition is None:
@@ -128,12 +163,16 @@ class _ClassWriter:
                     f"    self.{attribute.name} = {value}",
                 ]
         forward: list[str] = []
+        rename = _identity_locals(plan)
         for step in plan.steps:
-            forward += self.step(step)
+            forward += self.step(step, rename)
         forward.append(f"return {plan.result}")
         block = self.analysis.program.blocks[plan.block]
         if plan.arm is None:
             doc = f"{block.name}, as defined in {Path(block.path).name}."
+            about = leading_comment(self.analysis.program.sources, block.span)
+            if about:
+                doc += f"\n\n{about}\n"
         else:
             doc = f"One '{plan.arm}' arm of a {block.name}."
         return ClassView(
@@ -199,13 +238,15 @@ class _ClassWriter:
             parts.append(kwarg)
         return f"{cls}({', '.join(parts)})"
 
-    def step(self, step) -> list[str]:
+    def step(self, step, rename: dict[str, str]) -> list[str]:
         if isinstance(step, Join):
+            sources = [rename.get(s, s) for s in step.sources]
             if step.kind == "sum":
-                return [f"{step.target} = {' + '.join(step.sources)}"]
+                return [f"{step.target} = {' + '.join(sources)}"]
             self.uses.add("cat")
-            return [f"{step.target} = torch.cat([{', '.join(step.sources)}], dim=1)"]
+            return [f"{step.target} = torch.cat([{', '.join(sources)}], dim=1)"]
         assert isinstance(step, Apply)
+        step = replace(step, target=rename.get(step.target, step.target))
         if step.each:
             # A loop, not sum(): torch.jit.script compiles it, and the additions
             # happen in the same order.
@@ -224,6 +265,46 @@ class _ClassWriter:
             f"if self.{step.attr} is not None:",
             *(f"    {line}" for line in body),
         ]
+
+
+def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
+    """(argument name, source) of each compound expression that two or more
+    constructor arguments of the class share, in first-use order."""
+    seen: dict[str, tuple[str, int]] = {}
+
+    def visit(module) -> None:
+        if isinstance(module, (OpCall, Call)):
+            for arg, expr in module.args:
+                text = py(expr)
+                if not (text.isidentifier() or _number(text)):
+                    first, count = seen.get(text, (arg, 0))
+                    seen[text] = (first, count + 1)
+        elif isinstance(module, Repeated):
+            visit(module.call)
+        elif isinstance(module, Chain):
+            for item in module.items:
+                visit(item)
+
+    for attribute in plan.attributes:
+        visit(attribute.value)
+    return [(arg, text) for text, (arg, count) in seen.items() if count > 1]
+
+
+def _number(text: str) -> bool:
+    return text.lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _identity_locals(plan: ClassPlan) -> dict[str, str]:
+    """The one arm of a sum that is the input when its condition fails is named
+    `identity` in forward, as torchvision names the shortcut."""
+    optional = {s.target for s in plan.steps if isinstance(s, Apply) and s.optional}
+    rename: dict[str, str] = {}
+    for step in plan.steps:
+        if isinstance(step, Join) and step.kind == "sum":
+            shortcuts = [s for s in step.sources if s in optional]
+            if len(shortcuts) == 1 and "identity" not in rename.values():
+                rename[shortcuts[0]] = "identity"
+    return rename
 
 
 def _literal(expr: Expr) -> bool:
@@ -346,9 +427,11 @@ def build_view(
     if "shift" in writer.uses:
         imports.append("from torch.nn import functional as F")
     init_params = writer.init_param
+    about = leading_comment(analysis.program.sources, model.span)
     return ModelView(
         header=header,
         doc=docstring(doc),
+        class_doc=docstring(doc + (f"\n\n{about}" if about else "")),
         imports=tuple(sorted(set(imports), key=imports.index)),
         constants=constants,
         classes=tuple(classes),

@@ -53,7 +53,7 @@ TorchInferenceRPUConfig RPUConfigBase PCMLikeNoiseModel GlobalDriftCompensation
 GENERATED = (
     frozenset(
         {*IMPLICIT.values(), "channels", "self", "x", "out", "super",
-     "rpu_config", "outputs", "other"}  # fmt: skip
+     "rpu_config", "outputs", "other", "identity"}  # fmt: skip
     )
     | MODULE_LEVEL
 )
