@@ -185,7 +185,13 @@ def default_rpu_config():
 def build_analog(rpu_config=None) -> nn.Module:
     """The model with every conv and linear layer on analog tiles (aihwkit)."""
     from aihwkit.nn.conversion import convert_to_analog
+    from aihwkit.nn.modules.container import AnalogWrapper
 
     if rpu_config is None:
         rpu_config = default_rpu_config()
+    # aihwkit caches its wrapper classes by the wrapped class's name: drop one left
+    # by another model of this name (another spec), or it would lend its forward.
+    cached = AnalogWrapper.SUBCLASSES.get("AnalogWrapperResNet32")
+    if cached is not None and ResNet32 not in cached.__bases__:
+        del AnalogWrapper.SUBCLASSES["AnalogWrapperResNet32"]
     return convert_to_analog(build(), rpu_config)

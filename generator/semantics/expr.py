@@ -87,8 +87,9 @@ def _checked(value, span: Span):
             "a number this large (or a 0/0) cannot be a width or a factor",
         )
     if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        digits = int(value.bit_length() * 0.30103) + 1  # str() of a huge int raises
         raise EvalError(
-            f"{value:.3e} is larger than archgen handles",
+            f"a number of about {digits} digits is larger than archgen handles",
             span,
             f"numbers must stay within ±{MAX_MAGNITUDE:.0e}",
         )
