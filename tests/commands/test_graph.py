@@ -13,7 +13,7 @@ import pytest
 from archgen.commands.cli import load, main
 from archgen.commands.graph import _quote, to_dot
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 T500 = str(SPECS / "t500.arch")
 RESNET32 = str(SPECS / "resnet32.arch")
 SVG = "{http://www.w3.org/2000/svg}"

@@ -14,7 +14,7 @@ import pytest
 
 from archgen.commands.cli import main
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "blocks").glob("*.arch"))
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "blocks").glob("*.arch"))
 
 RUN = """
 import json, sys, torch

@@ -9,7 +9,7 @@ from archgen.syntax.ir import BlockCall, Repeat
 from archgen.syntax.lower import parse
 from archgen.syntax.parser import grammar_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def model_of(body: str):

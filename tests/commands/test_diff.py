@@ -15,7 +15,7 @@ from archgen.commands.diff import ArchDiff, compare, diff_json, diff_text
 from archgen.errors import ArchError
 from archgen.syntax.lower import parse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 T500, RESNET32 = str(ROOT / "specs/t500.arch"), str(ROOT / "specs/resnet32.arch")
 
 BASE = """\

@@ -93,7 +93,9 @@ def test_the_shipped_blocks_are_library_code():
     library = (ROOT / "generator" / "library" / "resnet.arch").read_text()
     assert "block BasicBlock(" in library and "block BottleneckBlock(" in library
     stages = ("semantics", "analysis", "codegen")
-    for module in sorted(p for s in stages for p in (ROOT / "generator" / s).glob("*.py")):
+    for module in sorted(
+        p for s in stages for p in (ROOT / "generator" / s).glob("*.py")
+    ):
         text = module.read_text()
         assert "BasicBlock" not in text and "BottleneckBlock" not in text, module
 

@@ -7,7 +7,7 @@ import pytest
 from archgen.analysis import check, tiles_for
 from archgen.syntax.lower import parse, parse_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def analyse(name, tile_size=512):

@@ -18,7 +18,7 @@ from archgen.commands.fmt import format_source
 from archgen.syntax.lower import parse
 from archgen.syntax.parser import parse_tree
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "specs").glob("*.arch"))
 
 
