@@ -71,6 +71,7 @@ class ModelView:
     forward: tuple[str, ...]
     digital: tuple[str, ...]
     uses_shift: bool  # the module defines the Shift helper class
+    init: str | None  # "he", or None for PyTorch's default initialisation
 
 
 # -- strings into code: the one gate --------------------------------------------------
@@ -441,6 +442,7 @@ def build_view(
         forward=tuple(forward),
         digital=marks,
         uses_shift="shift" in writer.uses,
+        init=model.init,
     )
 
 

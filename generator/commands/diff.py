@@ -173,6 +173,7 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
                     )
     field("head", "layers", _head(a), _head(b))
     field("model", "digital", " ".join(sorted(a.digital)), " ".join(sorted(b.digital)))
+    field("model", "init", a.model.init or "default", b.model.init or "default")
 
     return ArchDiff(
         a=Side(a.spec.path, a.name, a.tile_size),
@@ -521,7 +522,7 @@ def _block_label(paths: list[str]) -> str:
     )
 
 
-FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut options layers definition digital".split()
+FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut options layers definition digital init".split()
 LEVELS = {
     "input": 0,
     "stem": 1,

@@ -154,6 +154,8 @@ def _model(model: Tree) -> list[_Line]:
             lines.append(_Line(1, " ".join(["digital", *paths])))
         elif kind == "input":
             lines.append(_Line(1, f"input {statement.children[0]}"))
+        elif kind == "init":
+            lines.append(_Line(1, f"init {statement.children[0]}"))
         else:  # classes
             lines.append(_Line(1, f"classes {_expr(statement.children[0])}"))
     lines.append(_Line(0, "}", closes=True))

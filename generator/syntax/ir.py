@@ -212,6 +212,8 @@ class Model:
     digital: tuple[DigitalMark, ...]
     span: Span
     input_span: Span
+    init: str | None = None  # how weights start: "he", or None for PyTorch's default
+    init_span: Span | None = None
 
 
 # -- files -------------------------------------------------------------------------

@@ -36,6 +36,9 @@ from .parser import parse_tree
 
 MAX_DIGITS = 16  # past this a number is no width or factor, and int() gets slow
 STEM_OPTIONS = ("stride",)
+# `init he`: Kaiming-normal (fan-out) convs, BN weight 1 and bias 0, as He et
+# al. and torchvision initialise ResNets.
+INITS = ("he",)
 STAGE_OPTIONS = ("stride",)
 
 
@@ -272,7 +275,7 @@ class _Lowering:
         digital: list[DigitalMark] = []
         input_shape: tuple[int, ...] = ()
         input_span = self.span(name_token)
-        classes = stem = None
+        classes = stem = init = init_span = None
         head: tuple[Layer, ...] = ()
         for statement in statements:
             kind = "stem" if statement.data == "stem_body" else statement.data
@@ -300,6 +303,15 @@ class _Lowering:
                 stages.append(self.stage(statement))
             elif kind == "head":
                 head = tuple(self.head_op(op) for op in statement.children)
+            elif kind == "init":
+                token = statement.children[0]
+                init, init_span = str(token), self.span(token)
+                if init not in INITS:
+                    self.error(
+                        f"unknown init '{init}'",
+                        token,
+                        did_you_mean(init, INITS) or f"known: {', '.join(INITS)}",
+                    )
             elif kind == "digital":
                 for path in statement.children:
                     digital.append(
@@ -321,6 +333,8 @@ class _Lowering:
             digital=tuple(digital),
             span=self.span(name_token),
             input_span=input_span,
+            init=init,
+            init_span=init_span,
         )
 
     def shape(self, token: Token) -> tuple[int, ...]:

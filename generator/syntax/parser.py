@@ -24,7 +24,7 @@ _GRAMMAR_PLACES = (
     _HERE.parent.parent / "grammar" / "arch.lark",
 )
 
-STATEMENTS = ("input", "classes", "stem", "stage", "head", "digital")
+STATEMENTS = ("input", "classes", "stem", "stage", "head", "digital", "init")
 KEYWORDS = (
     "model",
     "input",
@@ -33,6 +33,7 @@ KEYWORDS = (
     "stage",
     "head",
     "digital",
+    "init",
     "block",
     "let",
     "use",

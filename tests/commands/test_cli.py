@@ -125,7 +125,7 @@ def test_summary_json_has_every_documented_field(capsys):
         "tiles",
         "line",
     } <= set(layer)
-    assert layer["path"] == "stem.0" and layer["line"] == 15
+    assert layer["path"] == "stem.0" and layer["line"] == 17
     assert sum(x["params"] for x in data["layers"]) == data["params_total"]
     assert sum(x["tiles"] for x in data["layers"]) == data["tiles"]
 
