@@ -223,7 +223,10 @@ def to_python(
         if isinstance(e, Num):
             return e
         if not free_names(e) - set(constants):
-            return Num(evaluate(e, constants), e.span)
+            try:
+                return Num(evaluate(e, constants), e.span)
+            except EvalError:
+                pass  # never run, as the right side of a short-circuit: keep it
         if isinstance(e, (BinOp, Unary, Func, Cond)):
             parts = tuple(fold(c) for c in children(e))
             if isinstance(e, BinOp):
