@@ -38,3 +38,15 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci
     assert "pytest" in blocks_after("<!-- test-command -->")
+
+
+def test_python_api_example_runs(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    code = blocks_after("## Python API")
+    namespace = {"text": (ROOT / "specs" / "resnet32.arch").read_text()}
+    exec(compile(code, "README.md", "exec"), namespace)
+    analysis, model = namespace["analysis"], namespace["model"]
+    assert analysis.name == "ResNet32"  # the second load, from text
+    assert sum(p.numel() for p in model.parameters()) == analysis.params_total
+    assert len(list(namespace["analog"].analog_tiles())) == analysis.tiles == 43
+    assert "stage3.4.residual.0.conv2" in capsys.readouterr().out
