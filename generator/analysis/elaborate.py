@@ -14,7 +14,7 @@ import math
 from ..errors import Diagnostic, Span, did_you_mean
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..syntax.ir import BlockCall, Layer, Model, Num
-from ..semantics.ops import OPS, OpError
+from ..semantics.ops import CONV, OPS, OpError
 from .result import BlockInstance, StageInstance, block_record
 from ..semantics.plan import (
     ARM_INPUT,
@@ -373,7 +373,7 @@ class Elaborator:
             shape, record = self.stage(f"stage{index}", stage, shape, nodes)
             stages.append(record)
         shape = self.head(model, shape, nodes)
-        self.marks(model, nodes)
+        self.marks(model)
         return nodes, shape, stages
 
     def guarded(self, build, shape, nodes: list[Node]):
@@ -685,14 +685,29 @@ class Elaborator:
             )
         return shape
 
-    def marks(self, model: Model, nodes: list[Node]) -> None:
+    def marks(self, model: Model) -> None:
         """`digital` may name the stem or one of its layers, a stage, a block or a
-        head layer."""
-        markable = {"stem"} | {f"stage{i}" for i in range(1, len(model.stages) + 1)}
-        for node in nodes:
-            markable.add(node.path)
-            if node.kind == "sequential":
-                markable |= {child.path for child in node.children}
+        head layer: parts the model's statements name, whether or not a failure
+        elsewhere left them unbuilt."""
+        markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
+        for i, stage in enumerate(model.stages, start=1):
+            count = sum(rep.count for rep in stage.body)
+            markable |= {f"stage{i}.{b}" for b in range(min(count, MAX_MODULES))}
+        if model.stem is not None:
+            layers = (
+                [layer for layer in model.stem.body if OPS.get(layer.op, CONV).module]
+                if model.stem.body
+                else [None] * 3  # conv, bn, relu
+            )
+            markable |= {"stem"} | {f"stem.{i}" for i in range(len(layers))}
+        totals: dict[str, int] = {}
+        for layer in model.head:
+            totals[layer.op] = totals.get(layer.op, 0) + 1
+        seen_ops: dict[str, int] = {}
+        for layer in model.head:
+            seen_ops[layer.op] = seen_ops.get(layer.op, 0) + 1
+            n = seen_ops[layer.op]
+            markable.add(layer.op if totals[layer.op] == 1 else f"{layer.op}{n}")
         seen: set[str] = set()
         for mark in model.digital:
             if mark.path in seen:
@@ -702,7 +717,7 @@ class Elaborator:
                 self.report(
                     f"nothing called '{mark.path}' to keep digital",
                     mark.span,
-                    did_you_mean(mark.path, markable)
+                    did_you_mean(mark.path, sorted(markable)[:2000])
                     or "mark the stem, a stage (stage1), a block (stage1.0) or a head "
                     "layer (fc)",
                 )

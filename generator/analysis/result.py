@@ -9,6 +9,7 @@ from ..errors import Diagnostic
 from ..syntax.ir import Model, Spec
 from ..semantics.linker import Program
 from ..semantics.plan import ClassPlan, Join
+from ..semantics.ops import OPS
 from .tree import Node, Shape
 
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
@@ -183,7 +184,7 @@ def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:
 def _row(node: Node) -> Layer:
     values = dict(node.args)
     op = "linear" if node.name == "fc" else node.name
-    reads = node.name in ("conv", "fc", "bn")
+    reads = OPS[node.name].reads_width
     return Layer(
         path=node.path,
         op=op,

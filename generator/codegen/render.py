@@ -23,7 +23,7 @@ from .backends import Backend
 from ..semantics.expr import to_python
 from ..semantics.names import MODULE_LEVEL
 from ..syntax.ir import Expr, Num, Var
-from ..semantics.ops import INPLACE, OPS, Classes
+from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
     IMPLICIT,
     Apply,
@@ -84,8 +84,14 @@ def comment(text: str) -> str:
 
 def docstring(text: str) -> str:
     """Text for a triple-quoted docstring: no escapes, no closing quotes."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    out = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+    out = "".join(
+        (
+            "\\\\"
+            if c == "\\"
+            else c if c.isprintable() or c == "\n" else "\\" + repr(c)[1:-1]
+        )  # shown as its escape, e.g. \\r, never the character
+        for c in text
+    ).replace('"""', '\\"\\"\\"')
     return out + " " if out.endswith('"') else out
 
 
@@ -219,7 +225,7 @@ class _ClassWriter:
     def op(self, op: str, args: dict[str, str], classes: Classes, inplace=False) -> str:
         if op == "shift":
             self.uses.add("shift")
-        if inplace and op in INPLACE:
+        if inplace and OPS[op].inplace:
             args = {**args, "inplace": "True"}
         return OPS[op].ctor(args, classes)
 
@@ -320,7 +326,7 @@ def _literal(expr: Expr) -> bool:
 def _fresh(ops: list[str], index: int) -> bool:
     """An activation may work in place only on what the layer before it made:
     not on the model's input, nor on an output autograd keeps (another activation's)."""
-    return index > 0 and ops[index - 1] in ("conv", "bn", "fc", "avgpool", "maxpool")
+    return index > 0 and ops[index - 1] in OPS and OPS[ops[index - 1]].fresh
 
 
 def _value(value) -> str:
@@ -362,7 +368,9 @@ def build_view(
 ) -> ModelView:
     model = analysis.model
     marks = tuple(mark.path for mark in model.digital)
-    digital = bool(marks) and backend.name == "aihwkit"
+    # A backend whose layers differ when some are kept digital (aihwkit) builds
+    # every layer through its digital-capable spelling.
+    digital = bool(marks) and backend.digital_layers != backend.layers
     writer = _ClassWriter(analysis, backend, digital)
     classes = []
     for plan in _used_plans(analysis):

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import keyword
+import os
 import sys
 from pathlib import Path
 
@@ -292,6 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {err.filename}" if err.filename else ""
         print(
             f"archgen: error: cannot write{where}: {err.strerror or err}",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as err:  # a bug of ours, not the user's: no traceback for them
+        if os.environ.get("ARCHGEN_DEBUG"):
+            raise
+        print(
+            f"archgen: internal error: {type(err).__name__}: {err}\n"
+            "  this is a bug in archgen, not in your spec; nothing was written. "
+            "Set ARCHGEN_DEBUG=1 for the traceback and please report it.",
             file=sys.stderr,
         )
         return 2

@@ -49,6 +49,10 @@ class Op:
     reads_width: bool = False  # takes its input width as the argument `in`
     module: bool = True  # False: no module of its own (identity)
     naming: str = "plain"  # "numbered" (conv1, conv2), "shared" (one relu) or "plain"
+    # Its output is a new tensor nobody else holds: an activation after it may
+    # work in place (never on a block's input, nor on what autograd keeps).
+    fresh: bool = False
+    inplace: bool = False  # an activation that can work in place
     in_head: bool = False
     shape: Callable[[Values, Shape], Shape] = lambda v, s: s
     weights: Callable[[Values, Shape], int] = lambda v, s: 0
@@ -159,6 +163,7 @@ CONV = Op(
     positional=2,
     reads_width=True,
     naming="numbered",
+    fresh=True,
     shape=_conv_shape,
     weights=lambda v, s: _conv_rows(v) * v["out"] + (v["out"] if v["bias"] else 0),
     macs=lambda v, s, o: _conv_rows(v) * v["out"] * o[1] * o[2],
@@ -194,6 +199,7 @@ FC = Op(
     positional=1,
     reads_width=True,
     in_head=True,
+    fresh=True,
     shape=_fc_shape,
     weights=lambda v, s: v["in"] * v["out"] + (v["out"] if v["bias"] else 0),
     macs=lambda v, s, o: v["in"] * v["out"],
@@ -220,7 +226,7 @@ BN = Op(
     "bn",
     reads_width=True,
     naming="numbered",
-    in_head=False,
+    fresh=True,
     shape=_bn_shape,
     weights=lambda v, s: 2 * v["in"],
     ctor=lambda a, cls: f"nn.BatchNorm2d({a['in']})",
@@ -246,6 +252,7 @@ def _activation(name: str, cls: str) -> Op:
         name,
         naming="shared",
         in_head=True,
+        inplace=name in INPLACE,
         ctor=lambda a, c: f"nn.{cls}({'inplace=True' if a.get('inplace') else ''})",
         label=lambda v: cls,
         aliases=("swish",) if name == "silu" else (),
@@ -285,6 +292,7 @@ def _pool(name: str, cls: str) -> Op:
         ),
         positional=1,
         in_head=True,
+        fresh=True,
         shape=shape,
         ctor=ctor,
         label=lambda v: cls.removesuffix("2d"),

@@ -228,6 +228,16 @@ class _Builder:
             span=self.arm.span if self.arm else self.block.span,
         )
         if self.arm is not None:
+            taken = self.planner.plans.get(self.cls)
+            if self.cls in self.planner.blocks or (taken and taken.span != plan.span):
+                first = self.planner.blocks.get(self.cls) or taken
+                self.error(
+                    f"two classes would be called {self.cls}",
+                    self.arm.span,
+                    f"the other comes from {first.span.path}:{first.span.line}; "
+                    "rename an arm or a block",
+                )
+                return None
             self.planner.plans[self.cls] = plan
         return plan
 
