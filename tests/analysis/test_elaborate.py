@@ -17,6 +17,7 @@ from archgen.analysis import check
 from archgen.analysis.elaborate import tiles_for
 from archgen.errors import ArchError
 from archgen.syntax.lower import parse
+from samples import MIXED_BLOCKS
 from conftest import ROOT, SHIPPED
 
 torch = pytest.importorskip("torch")
@@ -25,37 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "blocks").glob("*.arch"))
 
-MIXED = """block Mix(w: int = 2) {
-  conv(1, out * w, bias=true)
-  bn
-  relu
-  cat {
-    a {
-      conv(kernel, out // 2, stride=stride)
-    }
-    b {
-      pad(1)
-      avgpool(3, stride=stride)
-      conv(1, out - out // 2)
-    }
-  }
-  bn
-  relu
-}
-block Shifty() {
-  shift
-  sum {
-    main * 2 {
-      conv(3, out)
-      bn
-    }
-    skip if in != out {
-      conv(1, out)
-    }
-  }
-  maxpool(3, stride=1, padding=1)
-}
-model Mixed {
+MIXED = MIXED_BLOCKS + """model Mixed {
   input 3x16x16
   classes 10
   stem conv3x3 64
