@@ -6,14 +6,15 @@ ArchError together, warnings ride along on the Analysis.
 
 from __future__ import annotations
 
-from .result import DEFAULT_TILE_SIZE, Analysis
-from ..semantics.definitions import check_definitions
-from .elaborate import Elaborator, tiles_for
 from ..errors import ArchError, Diagnostic, Span
+from ..semantics.definitions import check_definitions
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..semantics.linker import Program, link
 from ..semantics.names import check_names
 from ..semantics.plan import Planner
+from .elaborate import tiles_for
+from .model import ModelElaborator
+from .result import DEFAULT_TILE_SIZE, Analysis
 from .tree import Node
 
 __all__ = ["DEFAULT_TILE_SIZE", "Analysis", "check", "check_library", "tiles_for"]
@@ -80,7 +81,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
     lets, plans, problems = prepare(program)
     if _errors(problems):  # expanding broken definitions would only repeat these
         _raise(problems, program)
-    elaborator = Elaborator(program, plans, lets, tile_size)
+    elaborator = ModelElaborator(program, plans, lets, tile_size)
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
     problems += check_names(program, plans, model)

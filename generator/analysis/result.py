@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Diagnostic
-from ..syntax.ir import Model, Spec
 from ..semantics.linker import Program
-from ..semantics.plan import ClassPlan, Join
 from ..semantics.ops import OPS
+from ..semantics.plan import ClassPlan, Join
+from ..syntax.ir import Model, Spec
 from .tree import Node, Shape
 
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size

@@ -19,10 +19,9 @@ import jinja2
 
 from .. import __version__
 from ..analysis.result import Analysis
-from .backends import Backend
+from ..analysis.tree import Node
 from ..semantics.expr import to_python
 from ..semantics.names import MODULE_LEVEL
-from ..syntax.ir import Expr, Num, Var
 from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
     IMPLICIT,
@@ -34,7 +33,8 @@ from ..semantics.plan import (
     OpCall,
     Repeated,
 )
-from ..analysis.tree import Node
+from ..syntax.ir import Expr, Num, Var
+from .backends import Backend
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 

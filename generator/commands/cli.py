@@ -140,10 +140,10 @@ def no_specs(paths: list[str]) -> int | None:
 
 
 def cmd_generate(args) -> int:
-    from ..codegen.backends import BACKENDS
-    from ..syntax.files import digest_of, write_all
-    from ..codegen.render import render
     from ..analysis.report import totals_line
+    from ..codegen.backends import BACKENDS
+    from ..codegen.render import render
+    from ..syntax.files import digest_of, write_all
 
     if (code := no_specs(args.specs)) is not None:
         return code

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from .analognas import NotInSpace, from_analysis
 from ..errors import ArchError
 from ..syntax.files import write_atomically
+from .analognas import NotInSpace, from_analysis
 
 HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search space"
 

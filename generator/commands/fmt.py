@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from lark import Token, Tree
 
 from ..errors import ArchError
-from ..syntax.files import read_spec, write_atomically
-from .loading import expand, report
 from ..semantics.expr import ATOM, to_arch
+from ..syntax.files import read_spec, write_atomically
 from ..syntax.lower import expression
 from ..syntax.parser import parse_tree
+from .loading import expand, report
 
 HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
 INDENT = "  "

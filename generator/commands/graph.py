@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..analysis.result import Analysis, BlockInstance
-from ..semantics.ops import OPS
-from ..errors import ArchError
-from ..syntax.files import write_atomically
 from ..analysis.report import short
+from ..analysis.result import Analysis, BlockInstance
+from ..errors import ArchError
+from ..semantics.ops import OPS
+from ..syntax.files import write_atomically
 
 HELP = "draw specs as a left-to-right diagram (.svg, .png or .dot); several specs stack top to bottom"
 FORMATS = ("svg", "png", "dot")

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from .analognas import NotInSpace, to_spec
 from ..errors import ArchError
 from ..syntax.files import write_atomically
+from .analognas import NotInSpace, to_spec
 
 HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
 

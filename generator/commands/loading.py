@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..analysis.check import DEFAULT_TILE_SIZE, Analysis, check, check_library
+from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
 from ..errors import ArchError
 from ..syntax.lower import parse_file
 

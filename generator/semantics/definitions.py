@@ -6,8 +6,8 @@ names.py's business, what the layers are is plan.py's."""
 from __future__ import annotations
 
 from ..errors import Diagnostic, Span, did_you_mean
-from .expr import CONSTANTS, FUNCS, walk
 from ..syntax.ir import Arm, Func, Group, Layer, Var
+from .expr import CONSTANTS, FUNCS, walk
 from .linker import Program
 from .plan import IMPLICIT
 

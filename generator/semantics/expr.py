@@ -9,7 +9,7 @@ renderer prints; `fmt` prints with the same precedence table.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..errors import Span, did_you_mean
 from ..syntax.ir import BinOp, Cond, Expr, Func, Num, Unary, Var

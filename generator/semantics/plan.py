@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import Diagnostic, Span, did_you_mean
+from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Var
 from .expr import free_names, plus, substitute
-from ..syntax.ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Var
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.

@@ -1,0 +1,406 @@
+"""The model's statements -> the top of the tree: stem, stages of block
+instances, head, and the `digital` marks. Block instances are elaborated by
+Elaborator.instance (elaborate.py), from their class plans."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import Span, did_you_mean
+from ..semantics.ops import CONV, OPS
+from ..semantics.plan import IMPLICIT, OpCall, bind
+from ..syntax.ir import Arg, BlockCall, Layer, Model, Num
+from .elaborate import MAX_MODULES, MAX_UNROLL, MAX_WIDTH, Elaborator, Failed
+from .result import BlockInstance, StageInstance, block_record
+from .tree import Node, Shape
+
+
+class ModelElaborator(Elaborator):
+    """Elaborates a whole model: what a spec's `model { ... }` says."""
+
+    def model(self, model: Model) -> tuple[list[Node], Shape | None, list]:
+        """The model's top-level nodes, its output shape (None: unknown) and, for
+        diff and graph, the stage records."""
+        self.digital = frozenset(mark.path for mark in model.digital)
+        shape: Shape | None = model.input
+        if len(shape) != 3 or min(shape) <= 0:
+            if len(shape) == 3:
+                self.report(
+                    f"input shape {'x'.join(map(str, shape))} has a zero dimension",
+                    model.input_span,
+                )
+            shape = None
+        elif max(shape) > MAX_WIDTH:
+            self.report(
+                f"input {'x'.join(map(str, shape))} is larger than archgen builds",
+                model.input_span,
+                f"sizes stop at {MAX_WIDTH:,}",
+            )
+            shape = None
+        elif shape[2] in (1, 3, 4) and shape[0] > 4 and shape[0] == shape[1]:
+            self.warn(
+                f"input {'x'.join(map(str, shape))} looks like height x width x "
+                "channels",
+                model.input_span,
+                f"the order is channels x height x width: {shape[2]}x{shape[0]}x{shape[1]}",
+            )
+        nodes: list[Node] = []
+        if model.stem is not None:
+            shape = self.guarded(lambda s: self.stem(model, s), shape, nodes)
+        stages = []
+        for index, stage in enumerate(model.stages, start=1):
+            shape, record = self.stage(f"stage{index}", stage, shape, nodes)
+            stages.append(record)
+        shape = self.head(model, shape, nodes)
+        self.marks(model)
+        return nodes, shape, stages
+
+    def guarded(self, build, shape, nodes: list[Node]):
+        if shape is None:
+            return None
+        try:
+            node = build(shape)
+        except Failed:
+            return None
+        nodes.append(node)
+        return node.out_shape
+
+    def stem(self, model: Model, shape: Shape) -> Node:
+        stem = model.stem
+        if stem.body:
+            calls = []
+            for layer in stem.body:
+                if layer.op not in OPS:
+                    self.fail(
+                        f"the stem holds built-in layers only, not '{layer.op}'",
+                        layer.span,
+                        did_you_mean(layer.op, OPS),
+                    )
+                bound = bind(OPS[layer.op], layer, self.fail)
+                if not OPS[layer.op].module:
+                    continue
+                args, given = bound
+                if OPS[layer.op].reads_width:
+                    args = {"in": Num(None, layer.span), **args}
+                calls.append(OpCall(layer.op, tuple(args.items()), given, layer.span))
+        else:
+            if stem.kernel <= 0 or stem.kernel % 2 == 0:
+                k = stem.kernel
+                self.fail(
+                    f"even kernel conv{k}x{k}" if k > 0 else f"kernel size must be at least 1, got conv{k}x{k}",
+                    stem.kernel_span,
+                    f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or conv{k + 1}x{k + 1}" if k > 0 else "use conv1x1, conv3x3, conv5x5, ...",
+                )  # fmt: skip
+            span = stem.span
+            args = {"kernel": Num(stem.kernel, stem.kernel_span), "out": stem.channels}
+            if stem.stride is not None:
+                args["stride"] = stem.stride
+            layers = [
+                Layer("conv", tuple(_arg(k, v) for k, v in args.items()), span),
+                Layer("bn", (), span),
+                Layer("relu", (), span),
+            ]
+            calls = []
+            for layer in layers:
+                bound, given = bind(OPS[layer.op], layer, self.fail)
+                if OPS[layer.op].reads_width:
+                    bound = {"in": Num(None, span), **bound}
+                calls.append(OpCall(layer.op, tuple(bound.items()), given, span))
+        return self.chain("stem", calls, shape, stem.span, {"out": "stem channels"})
+
+    def chain(self, path: str, calls: list[OpCall], shape: Shape, span: Span,
+              labels=None) -> Node:  # fmt: skip
+        """An nn.Sequential of built-in layers at the model level; each layer that
+        reads its width is given the width that flows into it."""
+        children = []
+        current = shape
+        for i, call in enumerate(calls):
+            if OPS[call.op].reads_width:
+                width = current[0] if len(current) == 3 else math.prod(current)
+                call = OpCall(call.op, (("in", Num(width, call.span)), *call.args[1:]),
+                              call.given, call.span)  # fmt: skip
+            child = self.op(call, self.lets, f"{path}.{i}", current, labels)
+            children.append(child)
+            current = child.out_shape
+        return Node(path, "sequential", "Sequential", (), shape, current, span,
+                    tuple(children))  # fmt: skip
+
+    def stage(self, name: str, stage, shape: Shape | None, nodes: list[Node]):
+        record = StageInstance(name, 0, 1, ())
+        try:
+            channels = self.whole(stage.channels, self.lets, "stage channels")
+            stride = (
+                self.whole(stage.stride, self.lets, "stride")
+                if stage.stride is not None
+                else 1
+            )
+        except Failed:
+            return None, record
+        if shape is not None and stride > min(shape[1:]):
+            self.report(
+                f"stride {stride} is larger than the {shape[1]}x{shape[2]} feature "
+                "map it strides over",
+                stage.stride.span,
+                "use a smaller stride here, or a larger input",
+            )
+            shape = None
+        start = shape
+        blocks: list[Node] = []
+        records: list[BlockInstance] = []
+        position = 0
+        for rep in stage.body:
+            if rep.count > MAX_UNROLL:
+                self.report(
+                    f"x{rep.count} is more blocks than archgen unrolls",
+                    rep.span,
+                    f"use at most x{MAX_UNROLL}",
+                )
+                shape = None
+                continue
+            for copy in range(rep.count):
+                path = f"{name}.{position}"
+                block_stride = stride if position == 0 else 1
+                position += 1
+                try:
+                    built = self.block(path, rep.block, shape, channels, block_stride,
+                                       stage, first_copy=copy == 0)  # fmt: skip
+                except Failed:
+                    shape = None
+                    continue
+                if built is None:  # its input is unknown: bound, not built
+                    continue
+                blocks.append(built[0])
+                records.append(built[1])
+                shape = built[0].out_shape
+        if start is not None and shape is not None:
+            node = Node(name, "sequential", "Sequential", (), start, shape, stage.span,
+                        tuple(blocks))  # fmt: skip
+            nodes.append(node)
+            self.count()
+        return shape, StageInstance(name, channels, stride, tuple(records))
+
+    def block(
+        self,
+        path: str,
+        call: BlockCall,
+        shape: Shape | None,
+        out: int,
+        stride: int,
+        stage,
+        first_copy: bool,
+    ) -> tuple[Node, BlockInstance] | None:
+        """One block of a stage and its record; None when its input is unknown."""
+        block = self.program.blocks.get(call.kind)
+        if block is None:
+            self.fail(
+                f"unknown block '{call.kind}'",
+                call.span,
+                did_you_mean(call.kind, [*self.program.blocks, *OPS])
+                or f"known blocks: {', '.join(self.program.blocks)}",
+            )
+        plan = self.plans.get(call.kind)
+        if plan is None:
+            raise Failed  # the definition's problems are reported on their own
+        if call.kernel is not None and (call.kernel <= 0 or call.kernel % 2 == 0):
+            k = call.kernel
+            self.fail(
+                f"even kernel conv{k}x{k}" if k > 0 else f"kernel size must be at least 1, got conv{k}x{k}",
+                call.kernel_span,
+                f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or conv{k + 1}x{k + 1}" if k > 0 else "use conv1x1, conv3x3, ...",
+            )  # fmt: skip
+        params = {p.name: p for p in block.params}
+        given: dict[str, object] = {}
+        for option in call.options:
+            if option.name in IMPLICIT:
+                hint = {
+                    "kernel": f"write the kernel as a word before the options: `{call.kind} conv5x5`",
+                    "stride": "the stride belongs to the stage: `stage 32 stride 2 { ... }`",
+                    "out": "the output width belongs to the stage: `stage 32 { ... }`",
+                    "in": "the input width is the width that flows into the block",
+                }[option.name]
+                self.fail(
+                    f"unknown option '{option.name}' for {call.kind}", option.span, hint
+                )
+            if option.name not in params:
+                self.fail(
+                    f"unknown option '{option.name}' for {call.kind}",
+                    option.span,
+                    did_you_mean(option.name, params)
+                    or f"{call.kind} takes: {', '.join(params) or 'no options'}",
+                )
+            value = self.value(option.value, self.lets)
+            given[option.name] = self.typed_param(
+                value, params[option.name].type, option.name, option.span
+            )
+        kernel = 3 if call.kernel is None else call.kernel
+        if first_copy:
+            if stride != 1 and plan.param("stride") is None and path.endswith(".0"):
+                self.warn(
+                    f"{call.kind} does not use `stride`: the stage's stride {stride} "
+                    "has no effect",
+                    stage.stride.span,
+                    f"use `stride` in {call.kind}'s layers, or drop the stage's stride",
+                )
+            if call.kernel is not None and plan.param("kernel") is None:
+                self.warn(
+                    f"{call.kind} does not use `kernel`: conv{kernel}x{kernel} has no "
+                    "effect",
+                    call.kernel_span,
+                )
+        if shape is None:
+            return None
+        implicit = {"in": shape[0], "out": out, "kernel": kernel, "stride": stride}
+        args = {
+            p.name: implicit[p.name] if p.name in implicit else given[p.name]
+            for p in plan.params
+            if p.name in implicit or p.name in given
+        }
+        self.site = call.span
+        try:
+            options = self.options(block, {**implicit, **given}, call.span)
+            node = self.instance(plan, args, path, shape, call.span)
+        finally:
+            self.site = None
+        if len(node.out_shape) == 3 and node.out_shape[0] != out:
+            self.fail(
+                f"{call.kind} gives {node.out_shape[0]} channels, but the stage is "
+                f"{out} wide",
+                call.span,
+                "end the block with a layer of `out` channels, or change the stage's width",
+            )
+        record = block_record(node, plan, options, kernel, stride, call.span.line,
+                              self.kept_digital(path))  # fmt: skip
+        return node, record
+
+    def options(self, block, given: dict, span: Span) -> tuple:
+        """Every parameter of a block line, defaults filled in (for diff)."""
+        env = {**self.lets, **given}
+        for param in block.params:
+            if param.name not in given:
+                if param.default is None:
+                    self.fail(
+                        f"{block.name} needs '{param.name}'",
+                        span,
+                        f"give it on the block line, like `{param.name} 2`",
+                    )
+                value = self.value(param.default, env)
+                env[param.name] = self.typed_param(value, param.type, param.name, span)
+        return tuple((p.name, env[p.name]) for p in block.params)
+
+    def head(self, model: Model, shape: Shape | None, nodes: list[Node]):
+        ops = model.head
+        fcs = [op for op in ops if op.op == "fc"]
+        classes = None
+        if model.classes is not None:
+            try:
+                classes = self.whole(model.classes, self.lets, "classes")
+            except Failed:
+                classes = -1
+        totals: dict[str, int] = {}
+        for op in ops:
+            totals[op.op] = totals.get(op.op, 0) + 1
+        seen: dict[str, int] = {}
+        for layer in ops:
+            spec = OPS.get(layer.op)
+            if spec is None or not spec.in_head:
+                allowed = [name for name, op in OPS.items() if op.in_head]
+                self.report(
+                    f"unknown op '{layer.op}' in the head",
+                    layer.span,
+                    did_you_mean(layer.op, allowed)
+                    or f"the head takes: {', '.join(allowed)}",
+                )
+                shape = None
+                continue
+            seen[layer.op] = seen.get(layer.op, 0) + 1
+            name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
+            if layer.op == "fc" and not layer.args:
+                if layer is not fcs[-1]:
+                    self.report("a hidden 'fc' needs its width", layer.span,
+                                "write it like `fc 256`")  # fmt: skip
+                    shape = None
+                    continue
+                if classes is None:
+                    self.report(
+                        "the last 'fc' needs the number of classes",
+                        layer.span,
+                        "write `fc 10`, or add `classes 10` to the model",
+                    )
+                    shape = None
+                    continue
+                layer = Layer("fc", (_arg("out", Num(max(classes, 1), layer.span)),),
+                              layer.span)  # fmt: skip
+            try:
+                bound = bind(spec, layer, self.fail)
+                args, given = bound
+                if layer.op == "fc" and layer is fcs[-1] and classes and classes > 0:
+                    width = self.value(args["out"], self.lets)
+                    if width != classes:
+                        self.fail(
+                            f"the last 'fc' gives {width} outputs but the model has "
+                            f"classes {classes}",
+                            layer.span,
+                            "write just `fc`; it takes the number of classes",
+                        )
+                if shape is None:
+                    for expr in args.values():
+                        self.value(expr, self.lets)
+                    continue
+                if spec.reads_width:
+                    width = shape[0] if len(shape) == 3 else math.prod(shape)
+                    args = {"in": Num(width, layer.span), **args}
+                call = OpCall(layer.op, tuple(args.items()), given, layer.span)
+                node = self.op(call, self.lets, name, shape)
+            except Failed:
+                shape = None
+                continue
+            nodes.append(node)
+            shape = node.out_shape
+        if classes is not None and classes > 0 and not fcs:
+            self.report(
+                f"classes {classes} but the head has no 'fc' to produce them",
+                model.classes.span,
+                "end the model with `head avgpool flatten fc`",
+            )
+        return shape
+
+    def marks(self, model: Model) -> None:
+        """`digital` may name the stem or one of its layers, a stage, a block or a
+        head layer: parts the model's statements name, whether or not a failure
+        elsewhere left them unbuilt."""
+        markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
+        for i, stage in enumerate(model.stages, start=1):
+            count = sum(rep.count for rep in stage.body)
+            markable |= {f"stage{i}.{b}" for b in range(min(count, MAX_MODULES))}
+        if model.stem is not None:
+            layers = (
+                [layer for layer in model.stem.body if OPS.get(layer.op, CONV).module]
+                if model.stem.body
+                else [None] * 3  # conv, bn, relu
+            )
+            markable |= {"stem"} | {f"stem.{i}" for i in range(len(layers))}
+        totals: dict[str, int] = {}
+        for layer in model.head:
+            totals[layer.op] = totals.get(layer.op, 0) + 1
+        seen_ops: dict[str, int] = {}
+        for layer in model.head:
+            seen_ops[layer.op] = seen_ops.get(layer.op, 0) + 1
+            n = seen_ops[layer.op]
+            markable.add(layer.op if totals[layer.op] == 1 else f"{layer.op}{n}")
+        seen: set[str] = set()
+        for mark in model.digital:
+            if mark.path in seen:
+                self.report(f"'{mark.path}' is marked digital twice", mark.span)
+            seen.add(mark.path)
+            if mark.path not in markable:
+                self.report(
+                    f"nothing called '{mark.path}' to keep digital",
+                    mark.span,
+                    did_you_mean(mark.path, sorted(markable)[:2000])
+                    or "mark the stem, a stage (stage1), a block (stage1.0) or a head "
+                    "layer (fc)",
+                )
+
+
+def _arg(name: str, value) -> Arg:
+    return Arg(name, value, value.span)
