@@ -247,6 +247,13 @@ class ModelElaborator(Elaborator):
                     "effect",
                     call.kernel_span,
                 )
+            for option in call.options:
+                if plan.param(option.name) is None:
+                    self.warn(
+                        f"{call.kind} does not use its option '{option.name}': "
+                        f"`{option.name} ...` has no effect",
+                        option.span,
+                    )
         if shape is None:
             return None
         implicit = {"in": shape[0], "out": out, "kernel": kernel, "stride": stride}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import keyword
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from .loading import (
     label,
     load,
     load_file,
+    module_name,
     report,
     tile_size_arg,
     warn,
@@ -109,27 +109,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def module_name(analysis, path: str) -> str:
-    """The generated module's name; problems become located errors."""
-    stem = Path(path).stem
-    span = Span(path, 0, 0)
-    if not stem.isidentifier() or keyword.iskeyword(stem) or stem.startswith("__"):
-        suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
-        if not suggestion or suggestion[0].isdigit():
-            suggestion = "m_" + suggestion
-        raise ArchError(
-            [
-                Diagnostic(
-                    f"'{stem}' cannot name a Python module",
-                    span,
-                    f"rename the spec to {suggestion}.arch so that `from generated.{suggestion} import build` works",
-                )
-            ],
-            analysis.spec.source,
-        )
-    return stem
-
-
 def no_specs(paths: list[str]) -> int | None:
     """Exit code 2 with a message when a folder holds no specs."""
     empty = empty_folders(paths)
@@ -166,7 +145,7 @@ def cmd_generate(args) -> int:
             if isinstance(analysis, Program):  # a block library: nothing to write
                 lines.append(f"skipped {path}: a block library (no model)")
                 continue
-            name = module_name(analysis, path)
+            name = module_name(path, analysis.spec.source)
         except ArchError as err:
             problems.append(err)
             continue
@@ -225,6 +204,12 @@ def cmd_check(args) -> int:
         if isinstance(result, Program):
             own = [b for b in result.blocks.values() if b.path == path]
             print(f"{path}: ok: {len(own)} block(s), {len(result.spec.lets)} let(s)")
+            continue
+        try:
+            module_name(path, result.spec.source)  # what generate would refuse
+        except ArchError as err:
+            print(err.render(), file=sys.stderr)
+            status = 1
             continue
         warn(result)
         print(f"{path}: ok: {totals_line(result)}")

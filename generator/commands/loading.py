@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import keyword
 import sys
 from pathlib import Path
 
 from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
-from ..errors import ArchError
+from ..errors import ArchError, Diagnostic, Span
 from ..syntax.lower import parse_file
 
 
@@ -89,6 +90,28 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False)
     if libraries and is_library(spec):
         return check_library(spec)
     return check(spec, tile_size)
+
+
+def module_name(path: str, source: str) -> str:
+    """The generated module's name, from the spec's file name; a name Python
+    cannot import is a located error (check reports it as generate would)."""
+    stem = Path(path).stem
+    if not stem.isidentifier() or keyword.iskeyword(stem) or stem.startswith("__"):
+        suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
+        if not suggestion or suggestion[0].isdigit():
+            suggestion = "m_" + suggestion
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"the file name '{stem}' cannot name a Python module",
+                    Span(path, 1, 1),
+                    f"rename the spec to {suggestion}.arch so that "
+                    f"`from generated.{suggestion} import build` works",
+                )
+            ],
+            source,
+        )
+    return stem
 
 
 def report(problems: list[ArchError], nothing_written: bool = True) -> int:

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from conftest import ROOT
 
-pytest.importorskip("hatchling")
+pytest.importorskip("setuptools")
 
 
 @pytest.fixture(scope="module")
