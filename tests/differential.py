@@ -16,7 +16,8 @@ every spec that broke the contract:
   modules import, their constants equal the summary's, `build()` has
   `params_total` parameters, a forward of a batch of 2 gives the summary's output
   shape, every summary row's path exists via `get_submodule` with the row's
-  parameter count and (forward hooks) output shape, the analog models have the
+  parameter count and (forward hooks) output shape, `torch.jit.script` and
+  `torch.fx.symbolic_trace` of the model give its output, the analog models have the
   summary's tile count (in total and per row) and the aihwkit rendering's
   `state_dict` keys equal those of `build_analog()`.
 """
@@ -302,7 +303,7 @@ def _summary_consistency(summary: dict) -> list[str]:
 # -- the fresh interpreter --------------------------------------------------------
 
 CHILD = r'''
-import importlib, importlib.abc, json, os, sys, traceback
+import importlib, importlib.abc, json, os, sys, traceback, warnings
 
 root, jobs_file, results_file = sys.argv[1:4]
 # Prove the generated code needs no archgen: drop the checkout from sys.path and
@@ -370,6 +371,20 @@ def one(name, s):
     with torch.no_grad():
         y = net(x)
     expect(shape(y) == s["output"], f"build() output {shape(y)}, summary output {s['output']}")
+    # Every generated model compiles with TorchScript and traces with torch.fx.
+    for what, make in (("torch.jit.script", torch.jit.script),
+                       ("torch.fx.symbolic_trace", torch.fx.symbolic_trace)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fresh = torch_mod.build()  # no forward hooks: script reads source
+                fresh.load_state_dict(net.state_dict())
+                compiled = make(fresh.eval())
+            with torch.no_grad():
+                expect(torch.allclose(compiled(x), y, atol=1e-5, rtol=1e-4),
+                       f"{what} gives another output than build()")
+        except Exception as err:  # the finding is the failure itself
+            problems.append(f"{what} fails: {type(err).__name__}: {str(err)[:300]}")
     rows = {}
     for row in s["layers"]:
         rows.setdefault(row["path"], []).append(row)
