@@ -10,6 +10,7 @@ whose input shape is unknown are bound but not built), never a guess.
 from __future__ import annotations
 
 from ..errors import Diagnostic, Span
+from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.ops import OPS, OpError
 from ..semantics.plan import (
@@ -21,11 +22,6 @@ from ..semantics.plan import (
     Repeated,
 )
 from .tree import Node, Shape
-
-MAX_UNROLL = 1024  # copies of one arm, repeats of one block line
-MAX_MODULES = 50_000  # in all: past this a spec is almost surely a typo
-MAX_WIDTH = 1 << 20  # any one size: channels, features, kernel, stride, padding
-MAX_PARAMS = 10**10
 
 
 class Failed(Exception):
@@ -48,6 +44,7 @@ class Elaborator:
         self.problems: list[Diagnostic] = []
         self.digital: frozenset[str] = frozenset()
         self.modules = 0
+        self.max_modules = limit("modules")
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
 
@@ -97,11 +94,11 @@ class Elaborator:
                 )
             if value < minimum:
                 self.fail(f"{what} must be at least {minimum}, got {value}", span)
-            if value > MAX_WIDTH:
+            if value > limit("width"):
                 self.fail(
                     f"{what} {value:,} is more than archgen builds",
                     span,
-                    f"sizes stop at {MAX_WIDTH:,}",
+                    raise_hint("width"),
                 )
         elif kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -126,9 +123,9 @@ class Elaborator:
                           f"write a whole number, like `{name} 2`")  # fmt: skip
             if value < 1:
                 self.fail(f"{name} must be at least 1, got {value}", span)
-            if name == "branches" and value > MAX_UNROLL:
+            if name == "branches" and value > limit("repeat"):
                 self.fail(f"{name} {value} is more than archgen builds", span,
-                          f"use at most {MAX_UNROLL}")  # fmt: skip
+                          raise_hint("repeat"))  # fmt: skip
             return self.typed(value, "int", name, span)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -142,11 +139,12 @@ class Elaborator:
 
     def count(self) -> None:
         self.modules += 1
-        if self.modules > MAX_MODULES:
+        if self.modules > self.max_modules:
             self.fail(
-                f"more than {MAX_MODULES:,} modules: archgen stops here",
+                f"more than {self.max_modules:,} modules: archgen stops here",
                 self.site or self.program.spec.model.span,
-                "is a repetition or branch count far larger than meant?",
+                "is a repetition or branch count far larger than meant? "
+                + raise_hint("modules"),
             )
 
     def kept_digital(self, path: str) -> bool:
@@ -231,11 +229,11 @@ class Elaborator:
             return self.instance(plan, given, path, shape, value.span)
         if isinstance(value, Repeated):
             copies = self.whole(value.count, env, "the number of copies")
-            if copies > MAX_UNROLL:
+            if copies > limit("repeat"):
                 self.fail(
                     f"{copies} copies are more than archgen builds",
                     value.count.span,
-                    f"use at most {MAX_UNROLL}",
+                    raise_hint("repeat"),
                 )
             children = [
                 self.module(value.call, env, f"{path}.{i}", shape)

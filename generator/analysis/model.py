@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 
 from ..errors import Span, did_you_mean
+from ..limits import limit, raise_hint
 from ..semantics.ops import CONV, OPS
 from ..semantics.plan import IMPLICIT, OpCall, bind
 from ..syntax.ir import Arg, BlockCall, Layer, Model, Num
-from .elaborate import MAX_MODULES, MAX_UNROLL, MAX_WIDTH, Elaborator, Failed
+from .elaborate import Elaborator, Failed
 from .result import BlockInstance, StageInstance, block_record
 from .tree import Node, Shape
 
@@ -30,11 +31,11 @@ class ModelElaborator(Elaborator):
                     model.input_span,
                 )
             shape = None
-        elif max(shape) > MAX_WIDTH:
+        elif max(shape) > limit("width"):
             self.report(
                 f"input {'x'.join(map(str, shape))} is larger than archgen builds",
                 model.input_span,
-                f"sizes stop at {MAX_WIDTH:,}",
+                raise_hint("width"),
             )
             shape = None
         elif shape[2] in (1, 3, 4) and shape[0] > 4 and shape[0] == shape[1]:
@@ -149,11 +150,11 @@ class ModelElaborator(Elaborator):
         records: list[BlockInstance] = []
         position = 0
         for rep in stage.body:
-            if rep.count > MAX_UNROLL:
+            if rep.count > limit("repeat"):
                 self.report(
                     f"x{rep.count} is more blocks than archgen unrolls",
                     rep.span,
-                    f"use at most x{MAX_UNROLL}",
+                    f"use at most x{limit('repeat')}, or {raise_hint('repeat')}",
                 )
                 shape = None
                 continue
@@ -378,7 +379,7 @@ class ModelElaborator(Elaborator):
         markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
         for i, stage in enumerate(model.stages, start=1):
             count = sum(rep.count for rep in stage.body)
-            markable |= {f"stage{i}.{b}" for b in range(min(count, MAX_MODULES))}
+            markable |= {f"stage{i}.{b}" for b in range(min(count, self.max_modules))}
         if model.stem is not None:
             layers = (
                 [layer for layer in model.stem.body if OPS.get(layer.op, CONV).module]

@@ -8,17 +8,49 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ArchError, Diagnostic, Span
+from ..limits import limit, raise_hint
 
 
 def read_spec(path: str) -> str:
-    """The text of a spec, exactly as on disk (CRLF kept); unreadable -> ArchError."""
+    """The text of a spec, exactly as on disk (CRLF kept); unreadable, undecodable
+    or longer than the line limit -> ArchError, located where it can be."""
     try:
-        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the spec
-        return Path(path).read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        data = Path(path).read_bytes()
+    except OSError as err:
+        reason = err.strerror or str(err)
         raise ArchError(
             [Diagnostic(f"cannot read spec: {reason}", Span(path, 0, 0))]
+        ) from None
+    lines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    if lines > limit("lines"):
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"the spec has {lines:,} lines, more than archgen reads",
+                    Span(path, limit("lines") + 1, 1),
+                    raise_hint("lines"),
+                )
+            ]
+        )
+    try:
+        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the spec
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        column = len(before[start:].decode("utf-8-sig", errors="replace")) + 1
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"byte 0x{data[err.start]:02x} is not UTF-8",
+                    Span(path, line, column),
+                    "save the spec as UTF-8",
+                )
+            ],
+            data.decode("utf-8-sig", errors="replace")
+            .replace("\r\n", "\n")
+            .replace("\r", "\n"),
         ) from None
 
 

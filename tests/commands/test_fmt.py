@@ -294,7 +294,7 @@ def test_an_unreadable_file_is_a_clear_error(folder, capsys):
     )
     err = capsys.readouterr().err
     assert f"{missing}: error: cannot read spec: No such file or directory" in err
-    assert f"{folder / 'latin1.arch'}: error: cannot read spec: 'utf-8' codec" in err
+    assert f"{folder / 'latin1.arch'}:1:6: error: byte 0xe9 is not UTF-8" in err
     assert "2 specs with errors" in err and "Traceback" not in err
     assert contents(folder) == before
 

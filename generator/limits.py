@@ -1,0 +1,28 @@
+"""archgen's limits: past them a spec is almost surely a mistake (or an attack),
+and the work to check it would not be bounded. Each is documented in the
+README and can be raised with an environment variable, ARCHGEN_MAX_<NAME>."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "lines": 50_000,  # lines in one spec file
+    "modules": 250_000,  # modules of the elaborated model, containers included
+    "repeat": 1024,  # repeats of one block line (`x1024`), copies of one arm
+    "width": 1 << 20,  # any one size: channels, features, kernel, stride, padding
+}
+
+
+def limit(name: str) -> int:
+    """The limit called `name`: its environment variable, else its default."""
+    text = os.environ.get(f"ARCHGEN_MAX_{name.upper()}", "")
+    try:
+        value = int(text)
+    except ValueError:
+        return DEFAULTS[name]
+    return value if value > 0 else DEFAULTS[name]
+
+
+def raise_hint(name: str) -> str:
+    return f"set ARCHGEN_MAX_{name.upper()} to raise the limit of {limit(name):,}"
