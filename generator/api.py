@@ -16,22 +16,28 @@ TARGETS = ("torch", "aihwkit")
 _built = itertools.count()
 
 
-def load(path: str, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
-    """Parse, link and check the spec at `path`; raise ArchError with every problem."""
-    from .commands.loading import load as load_path
+def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
+    """Parse, link and check the spec at `path`; raise ArchError with every problem.
+    `include`: folders its `use` lines may read besides its own folder tree."""
+    from .commands import loading
 
-    return load_path(str(path), tile_size)
+    saved, loading.INCLUDE = loading.INCLUDE, tuple(map(str, include))
+    try:
+        return loading.load(str(path), tile_size)
+    finally:
+        loading.INCLUDE = saved
 
 
 def loads(
-    text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE
+    text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE, include=()
 ) -> Analysis:
-    """Check spec text. `path` names it in errors and resolves its `use` lines."""
+    """Check spec text. `path` names it in errors and resolves its `use` lines
+    (within its folder tree, the `include` folders and the shipped library)."""
     from .analysis.check import check
     from .syntax.lower import parse
 
     source = text.replace("\r\n", "\n").replace("\r", "\n")
-    return check(parse(source, path), tile_size)
+    return check(parse(source, path), tile_size, tuple(map(str, include)))
 
 
 def render(

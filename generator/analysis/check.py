@@ -62,9 +62,10 @@ def prepare(program: Program):
     return lets, plans, problems
 
 
-def check(spec, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
-    """Analyse a spec (linked with what it uses); raise ArchError with every problem."""
-    program = spec if isinstance(spec, Program) else link(spec)
+def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
+    """Analyse a spec (linked with what it uses; `include`: more folders its `use`
+    lines may read); raise ArchError with every problem."""
+    program = spec if isinstance(spec, Program) else link(spec, tuple(include))
     model = program.spec.model
     if model is None:
         raise ArchError(
@@ -103,9 +104,9 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE) -> Analysis:
     )
 
 
-def check_library(spec) -> Program:
+def check_library(spec, include=()) -> Program:
     """Check a file of blocks and lets (no model); raise ArchError on problems."""
-    program = spec if isinstance(spec, Program) else link(spec)
+    program = spec if isinstance(spec, Program) else link(spec, tuple(include))
     _, _, problems = prepare(program)
     _raise(problems, program)
     return program

@@ -47,6 +47,11 @@ def label(path: str) -> str:
         return Path(path).as_posix()
 
 
+# Folders a spec's `use` lines may read besides its own tree (`-I DIR`); the
+# command line sets it once per run.
+INCLUDE: tuple[str, ...] = ()
+
+
 def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE):
     """A model spec's Analysis, or a block library's Program (a file of blocks
     and lets, no model); every problem found in one ArchError."""
@@ -75,7 +80,7 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False)
         # Lowering found problems but the rest of the spec is whole: check it
         # too, so that one run reports everything.
         try:
-            check(partial, tile_size)
+            check(partial, tile_size, INCLUDE)
         except ArchError as more:
             seen = set(err.diagnostics)
             extra = [d for d in more.diagnostics if d not in seen]
@@ -88,8 +93,8 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False)
             ) from None
         raise
     if libraries and is_library(spec):
-        return check_library(spec)
-    return check(spec, tile_size)
+        return check_library(spec, INCLUDE)
+    return check(spec, tile_size, INCLUDE)
 
 
 def module_name(path: str, source: str) -> str:

@@ -35,8 +35,13 @@ def _library_spec(name: str) -> Spec:
     return parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
 
 
-def link(spec: Spec) -> Program:
-    """Resolve `spec`'s includes; raise ArchError on cycles, missing files, clashes."""
+def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
+    """Resolve `spec`'s includes; raise ArchError on cycles, missing files, clashes.
+
+    A `use` reaches .arch files in the spec's own folder tree, in the `include`
+    folders (`-I DIR`) and the shipped library; nothing else on the machine."""
+    roots = [os.path.realpath(Path(spec.path).parent)]
+    roots += [os.path.realpath(folder) for folder in include]
     problems: list[Diagnostic] = []
     sources: dict[str, str] = {spec.path: spec.source}
     # The prelude, unless the file being checked is that library file itself.
@@ -51,7 +56,27 @@ def link(spec: Spec) -> Program:
 
     def visit(current: Spec, stack: tuple[str, ...]) -> None:
         for use in current.uses:
+            if not use.target.endswith(".arch"):
+                problems.append(
+                    Diagnostic(
+                        f"'{use.target}' is not an .arch file",
+                        use.span,
+                        "`use` reads block libraries: files ending in .arch",
+                    )
+                )
+                continue
             target = _resolve(current.path, use.target)
+            if target is not None and not target.startswith("<archgen>/"):
+                if not _inside(target, roots):
+                    problems.append(
+                        Diagnostic(
+                            f"'{use.target}' is outside the spec's folder",
+                            use.span,
+                            "a spec reads files in its own folder tree and the "
+                            "shipped library; allow another folder with -I DIR",
+                        )
+                    )
+                    continue
             if target is None:
                 problems.append(
                     Diagnostic(
@@ -128,13 +153,18 @@ def _define(table: dict, item, kind: str, problems: list[Diagnostic]) -> None:
     table[item.name] = item
 
 
+def _inside(path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
 def _resolve(including: str, target: str) -> str | None:
-    """A path for `target` used from `including`, or None if there is none."""
+    """A path for `target` used from `including`, or None if there is none.
+    The shipped library answers to its bare file names only."""
+    shipped = target in {p.name for p in LIBRARY.glob("*.arch")}
     if including.startswith("<archgen>/"):
-        return library_label(target) if (LIBRARY / target).is_file() else None
+        return library_label(target) if shipped else None
     local = Path(os.path.normpath(Path(including).parent / target))
     if local.is_file():
         return local.as_posix()
-    if (LIBRARY / target).is_file():
-        return library_label(target)
-    return None
+    return library_label(target) if shipped else None

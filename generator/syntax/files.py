@@ -32,25 +32,25 @@ def read_spec(path: str) -> str:
                 )
             ]
         )
+    # A byte-order mark (Notepad writes one) is not part of the spec.
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
-        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the spec
-        return data.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as err:
-        before = data[: err.start]
+        before = body[: err.start]
         start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
         line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
-        column = len(before[start:].decode("utf-8-sig", errors="replace")) + 1
+        column = len(before[start:].decode("utf-8", errors="replace")) + 1
+        shown = body.decode("utf-8", errors="replace")
         raise ArchError(
             [
                 Diagnostic(
-                    f"byte 0x{data[err.start]:02x} is not UTF-8",
+                    f"byte 0x{body[err.start]:02x} is not UTF-8",
                     Span(path, line, column),
                     "save the spec as UTF-8",
                 )
             ],
-            data.decode("utf-8-sig", errors="replace")
-            .replace("\r\n", "\n")
-            .replace("\r", "\n"),
+            shown.replace("\r\n", "\n").replace("\r", "\n"),
         ) from None
 
 
@@ -71,7 +71,9 @@ def write_all(files: list[tuple[Path, str | bytes]]) -> None:
     temps: list[tuple[str, Path]] = []
     try:
         for path, data in files:
-            target = Path(os.path.realpath(path))
+            # The folder may be a link; the file itself is replaced, never a
+            # link's target (the command line refuses links unless --force).
+            target = Path(os.path.realpath(Path(path).parent)) / Path(path).name
             if target.is_dir():
                 raise IsADirectoryError(21, "Is a directory", str(path))
             target.parent.mkdir(parents=True, exist_ok=True)

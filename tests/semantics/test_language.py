@@ -263,7 +263,9 @@ def test_use_resolves_relative_to_the_including_file(tmp_path):
     spec.write_text(
         'use "../blocks/twin.arch"\n' + model("  stage width {\n    Twin\n  }")
     )
-    a = check(parse_file(str(spec)))
+    with pytest.raises(ArchError, match="outside the spec's folder"):
+        check(parse_file(str(spec)))  # a sibling folder needs -I
+    a = check(parse_file(str(spec)), include=(str(tmp_path / "blocks"),))
     assert a.stages[0].blocks[0].kind == "Twin" and a.stages[0].channels == 8
 
 
