@@ -36,7 +36,7 @@ def loads(
     from .analysis.check import check
     from .syntax.lower import parse
 
-    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    source = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return check(parse(source, path), tile_size, tuple(map(str, include)))
 
 

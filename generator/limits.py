@@ -11,6 +11,7 @@ DEFAULTS = {
     "modules": 250_000,  # modules of the elaborated model, containers included
     "repeat": 1024,  # repeats of one block line (`x1024`), copies of one arm
     "width": 1 << 20,  # any one size: channels, features, kernel, stride, padding
+    "depth": 32,  # blocks nested in blocks (torch's forward recurses per level)
 }
 
 

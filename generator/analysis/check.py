@@ -7,7 +7,7 @@ ArchError together, warnings ride along on the Analysis.
 from __future__ import annotations
 
 from ..errors import ArchError, Diagnostic, Span
-from ..semantics.definitions import check_definitions
+from ..semantics.definitions import TOO_DEEP, check_definitions
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..semantics.linker import Program, link
 from ..semantics.names import check_names
@@ -54,6 +54,9 @@ def _raise(problems: list[Diagnostic], program: Program) -> None:
 def prepare(program: Program):
     """The static part every file gets: definitions, lets, class plans, names."""
     problems = check_definitions(program)
+    if TOO_DEEP in problems:  # planning would recurse past Python's stack
+        problems.remove(TOO_DEEP)
+        raise ArchError(problems, program.spec.source, program.sources)
     lets = evaluate_lets(program, problems)
     planner = Planner(program.blocks, lets)
     plans = planner.all()
@@ -65,6 +68,8 @@ def prepare(program: Program):
 def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     """Analyse a spec (linked with what it uses; `include`: more folders its `use`
     lines may read); raise ArchError with every problem."""
+    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
+        raise ValueError(f"tile_size must be a whole number >= 1, not {tile_size!r}")
     program = spec if isinstance(spec, Program) else link(spec, tuple(include))
     model = program.spec.model
     if model is None:

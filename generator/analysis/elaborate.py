@@ -254,22 +254,26 @@ class Elaborator:
                     tuple(children))  # fmt: skip
 
     def bind_params(self, plan: ClassPlan, given: dict, span: Span) -> dict:
-        """Every parameter of `plan`: given, or its default; typed."""
+        """Every parameter of `plan`: given, or its default; typed. A default sees
+        the lets and the parameters before it, never itself or a later one (a
+        name of a later parameter there is the let of that name), exactly as the
+        generated __init__ computes it."""
         env = dict(self.lets)
-        env.update(given)
         params = {p.name: p for p in self.program.blocks[plan.block].params}
         for param in plan.params:
-            if param.name not in given:
-                if param.default is None:
-                    self.fail(f"{plan.name} needs '{param.name}'", span)
-                env[param.name] = self.value(param.default, env)
+            if param.name in given:
+                value = given[param.name]
+            elif param.default is None:
+                self.fail(f"{plan.name} needs '{param.name}'", span)
+            else:
+                value = self.value(param.default, env)
             declared = params.get(param.name)
             if declared is not None:
                 env[param.name] = self.typed_param(
-                    env[param.name], declared.type, param.name, span
+                    value, declared.type, param.name, span
                 )
             else:
-                env[param.name] = self.typed(env[param.name], "int", param.name, span)
+                env[param.name] = self.typed(value, "int", param.name, span)
         return env
 
     def instance(

@@ -137,6 +137,13 @@ class ModelElaborator(Elaborator):
             )
         except Failed:
             return None, record
+        if shape is not None and len(shape) != 3:
+            self.report(
+                "a stage needs a feature map, but its input is flat",
+                stage.span,
+                "flatten in the head, after the last stage",
+            )
+            shape = None
         if shape is not None and stride > min(shape[1:]):
             self.report(
                 f"stride {stride} is larger than the {shape[1]}x{shape[2]} feature "
@@ -281,18 +288,21 @@ class ModelElaborator(Elaborator):
         return node, record
 
     def options(self, block, given: dict, span: Span) -> tuple:
-        """Every parameter of a block line, defaults filled in (for diff)."""
-        env = {**self.lets, **given}
+        """Every parameter of a block line, defaults filled in (for diff); a
+        default sees the lets, the implicit names and the parameters before it."""
+        env = {**self.lets, **{k: v for k, v in given.items() if k in IMPLICIT}}
         for param in block.params:
-            if param.name not in given:
-                if param.default is None:
-                    self.fail(
-                        f"{block.name} needs '{param.name}'",
-                        span,
-                        f"give it on the block line, like `{param.name} 2`",
-                    )
-                value = self.value(param.default, env)
-                env[param.name] = self.typed_param(value, param.type, param.name, span)
+            if param.name in given:
+                env[param.name] = given[param.name]
+                continue
+            if param.default is None:
+                self.fail(
+                    f"{block.name} needs '{param.name}'",
+                    span,
+                    f"give it on the block line, like `{param.name} 2`",
+                )
+            value = self.value(param.default, env)
+            env[param.name] = self.typed_param(value, param.type, param.name, span)
         return tuple((p.name, env[p.name]) for p in block.params)
 
     def head(self, model: Model, shape: Shape | None, nodes: list[Node]):

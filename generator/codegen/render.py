@@ -135,11 +135,17 @@ class _ClassWriter:
             return to_python(expr, names, constants)
 
         init: list[str] = []
-        for param in plan.params:
+        for index, param in enumerate(plan.params):
             if param.default is not None and not _literal(param.default):
+                # As the elaborator: a default sees the parameters before it and
+                # the lets (a later parameter's name there is the let's).
+                before = {p.name: p.python for p in plan.params[:index]}
+                lets = {
+                    k: v for k, v in self.analysis.values.items() if k not in before
+                }
                 init += [
                     f"if {param.python} is None:",
-                    f"    {param.python} = {plain(param.default)}",
+                    f"    {param.python} = {to_python(param.default, before, lets)}",
                 ]
         # An expression the constructors repeat becomes one local, as torchvision's
         # `width = ...`: named after what it is (a width, a padding).
@@ -171,6 +177,11 @@ class _ClassWriter:
                 ]
         forward: list[str] = []
         rename = _identity_locals(plan)
+        # The copies' loop variable: `branch`, unless an arm's local is called so
+        # (TorchScript refuses a name that is both a local and a loop variable).
+        self.loop = "branch"
+        while any(a.name == self.loop for a in plan.attributes):
+            self.loop += "_"
         for step in plan.steps:
             forward += self.step(step, rename)
         forward.append(f"return {plan.result}")
@@ -258,7 +269,7 @@ class _ClassWriter:
             # A loop, not sum(): torch.jit.script compiles it, and the additions
             # happen in the same order.
             body = [
-                f"outputs = [branch({step.source}) for branch in self.{step.attr}]",
+                f"outputs = [{self.loop}({step.source}) for {self.loop} in self.{step.attr}]",
                 f"{step.target} = outputs[0]",
                 "for other in outputs[1:]:",
                 f"    {step.target} = {step.target} + other",
@@ -293,7 +304,8 @@ def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
                 visit(item)
 
     for attribute in plan.attributes:
-        visit(attribute.value)
+        if attribute.condition is None:  # a local computes for every instance
+            visit(attribute.value)
     return [(arg, text) for text, (arg, count) in seen.items() if count > 1]
 
 

@@ -10,10 +10,9 @@ configuration, or says why the spec does not fit the space.
 
 from __future__ import annotations
 
-import math
-
 from .. import __version__
 from ..analysis.result import Analysis
+from ..limits import limit
 
 GROUPS = range(1, 6)
 KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(
@@ -38,17 +37,17 @@ def validate(config: dict) -> dict:
     for key in KEYS:
         value = config[key]
         if key.startswith("widenfact"):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise NotInSpace(f"{key} must be a number, got {value!r}")
+            if value != 0 and not 1e-3 <= abs(value) <= 1e3:  # inf, nan, 10**400
+                raise NotInSpace(f"{key} must be 0 or 0.001 to 1000, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
                 raise NotInSpace(f"{key} must be a whole number, got {value!r}")
+        if not key.startswith("widenfact") and abs(value) > limit("width"):
+            raise NotInSpace(f"{key} must be at most {limit('width'):,}, got {value!r}")
         out[key] = value
     if not 1 <= out["M"] <= 5:
         raise NotInSpace(f"M must be 1 to 5, got {out['M']}")
@@ -65,6 +64,11 @@ def validate(config: dict) -> dict:
             )
         if out[f"R{m}"] < 0:
             raise NotInSpace(f"R{m} must be at least 0, got {out[f'R{m}']}")
+        for key in (f"R{m}", f"B{m}"):
+            if out[key] > limit("repeat"):
+                raise NotInSpace(
+                    f"{key} must be at most {limit('repeat')}, got {out[key]}"
+                )
     return out
 
 

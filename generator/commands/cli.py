@@ -20,6 +20,7 @@ from .loading import (
     load_file,
     module_name,
     report,
+    show,
     tile_size_arg,
     warn,
 )
@@ -288,7 +289,7 @@ def cmd_check(args) -> int:
         try:
             result = load_file(path, args.tile_size)
         except ArchError as err:
-            print(err.render(), file=sys.stderr)
+            show(err)
             status = 1
             continue
         if isinstance(result, Program):
@@ -298,7 +299,7 @@ def cmd_check(args) -> int:
         try:
             module_name(path, result.spec.source)  # what generate would refuse
         except ArchError as err:
-            print(err.render(), file=sys.stderr)
+            show(err)
             status = 1
             continue
         warn(result)
@@ -312,7 +313,7 @@ def cmd_summary(args) -> int:
     try:
         analysis = load(args.spec, args.tile_size)
     except ArchError as err:
-        print(err.render(), file=sys.stderr)
+        show(err)
         return 1
     warn(analysis)
     if args.json:
@@ -325,18 +326,36 @@ def cmd_summary(args) -> int:
 HANDLERS = {"generate": cmd_generate, "check": cmd_check, "summary": cmd_summary}
 
 
+# Options of `generate` that take a value: `archgen -o out spec.arch` is not the
+# command `out`.
+VALUE_OPTIONS = ("-o", "--output", "--target", "--tile-size", "-I", "--include")
+
+
+def _first_positional(argv: list[str]) -> int | None:
+    skip = False
+    for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg == "--":
+            return index + 1 if index + 1 < len(argv) else None
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return index
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     # `archgen SPEC...` means `archgen generate SPEC...`.
-    first = next((a for a in argv if not a.startswith("-")), None)
+    index = _first_positional(argv)
+    first = None if index is None else argv[index]
     if (
         first is not None
         and first not in HANDLERS
         and first not in MODULE_COMMANDS
-        and not any(
-            a in ("-h", "--help", "--version") for a in argv[: argv.index(first)]
-        )
+        and not any(a in ("-h", "--help", "--version") for a in argv[:index])
     ):
         close = did_you_mean(first, [*HANDLERS, *MODULE_COMMANDS])
         if close and not Path(first).exists():
@@ -364,9 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `archgen summary --json | head`: the reader left; that is not our error.
+        # `archgen summary --json | head`: the reader left; that is not our error,
+        # but a run that found problems still fails.
         sys.stderr.close()
-        return 0
+        return 1 if loading.FAILED else 0
     except OSError as err:
         where = f" {err.filename}" if err.filename else ""
         print(

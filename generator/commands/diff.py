@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass
 from itertools import zip_longest
 
 from ..analysis.result import Analysis, BlockInstance, StageInstance
 from ..errors import ArchError
+from .loading import show
 
 HELP = "compare two specs by structure: the big differences, part-by-part changes, totals side by side"
 
@@ -619,7 +619,7 @@ def run(args) -> int:
             errors.append(err)
     if errors:
         for problem in errors:
-            print(problem.render(), file=sys.stderr)
+            show(problem)
         return 2
     d = compare(analyses[args.a], analyses[args.b])
     print(json.dumps(diff_json(d), indent=2) if args.json else diff_text(d))

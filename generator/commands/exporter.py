@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ArchError
 from ..syntax.files import write_atomically
 from .analognas import NotInSpace, from_analysis
+from .loading import show
 
 HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search space"
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     except ArchError as err:
-        print(err.render(), file=sys.stderr)
+        show(err)
         return 1
     except NotInSpace as err:
         print(

@@ -39,8 +39,13 @@ class _Line:
     closes: bool = False  # a `}`: no blank line right before it
 
 
+_FILE = ("<spec>", "")  # the file being formatted: (path, source), for errors
+
+
 def format_source(source: str, path: str = "<spec>") -> str:
     """The canonical text of a spec; raise ArchError on a syntax error."""
+    global _FILE
+    _FILE = (path, source)
     tree, comments = parse_tree(source, path)
     code = _code_lines(tree)
     rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
@@ -229,7 +234,7 @@ def _head_op(node: Tree) -> str:
 def _expr(node: Tree, parent: int = 0) -> str:
     """An expression as the one printer writes it: single spaces around
     operators, numbers as written, only the parentheses it needs."""
-    return to_arch(expression(node), parent)
+    return to_arch(expression(node, *_FILE), parent)
 
 
 # -- command line ---------------------------------------------------------------

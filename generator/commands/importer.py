@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ArchError
 from ..syntax.files import write_atomically
 from .analognas import NotInSpace, to_spec
+from .loading import show
 
 HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
 
@@ -51,7 +52,10 @@ def model_name(output: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        config = json.loads(Path(args.config).read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        print(f"{args.config}: error: not JSON: nested too deep", file=sys.stderr)
+        return 1
     except OSError as err:
         print(
             f"{args.config}: error: cannot read: {err.strerror or err}", file=sys.stderr
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     except ArchError as err:
-        print(err.render(), file=sys.stderr)
+        show(err)
         return 1
     if not args.output:
         sys.stdout.write(text)

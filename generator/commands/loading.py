@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import keyword
 import sys
+import unicodedata
 from pathlib import Path
 
 from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
@@ -101,8 +102,17 @@ def module_name(path: str, source: str) -> str:
     """The generated module's name, from the spec's file name; a name Python
     cannot import is a located error (check reports it as generate would)."""
     stem = Path(path).stem
-    if not stem.isidentifier() or keyword.iskeyword(stem) or stem.startswith("__"):
-        suggestion = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
+    if (
+        not stem.isidentifier()
+        or keyword.iskeyword(stem)
+        or stem.startswith("__")
+        # Python reads identifiers NFKC-normalised: `ﬁle` would import as `file`
+        or unicodedata.normalize("NFKC", stem) != stem
+        or not stem.isascii()
+    ):
+        suggestion = "".join(
+            c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in stem
+        )
         if not suggestion or suggestion[0].isdigit():
             suggestion = "m_" + suggestion
         raise ArchError(
@@ -119,10 +129,22 @@ def module_name(path: str, source: str) -> str:
     return stem
 
 
+# Set once a problem is reported: a reader that leaves early (`2>&1 | head`) must
+# not turn a failed run into exit code 0.
+FAILED = False
+
+
+def show(err) -> None:
+    """Print one spec's problems on stderr."""
+    global FAILED
+    FAILED = True
+    print(err.render(), file=sys.stderr)
+
+
 def report(problems: list[ArchError], nothing_written: bool = True) -> int:
     """Print every spec's problems and how many specs had them; the exit code 1."""
     for err in problems:
-        print(err.render(), file=sys.stderr)
+        show(err)
     count = f"{len(problems)} spec{'' if len(problems) == 1 else 's'}"
     written = "; nothing written" if nothing_written else ""
     print(f"archgen: {count} with errors{written}", file=sys.stderr)

@@ -6,10 +6,14 @@ names.py's business, what the layers are is plan.py's."""
 from __future__ import annotations
 
 from ..errors import Diagnostic, Span, did_you_mean
+from ..limits import limit, raise_hint
 from ..syntax.ir import Arm, Func, Group, Layer, Var
 from .expr import CONSTANTS, FUNCS, walk
 from .linker import Program
 from .plan import IMPLICIT
+
+# Marks the definitions as unplannable (a chain of blocks too deep): see check.py.
+TOO_DEEP = Diagnostic("blocks nest too deep", Span("<archgen>", 0, 0), None, "note")
 
 
 def check_definitions(program: Program) -> list[Diagnostic]:
@@ -25,7 +29,7 @@ def check_definitions(program: Program) -> list[Diagnostic]:
         if block.path.startswith("<archgen>/"):
             continue  # the shipped library is tested
         known = set(IMPLICIT) | lets | set(CONSTANTS)
-        for param in block.params:
+        for index, param in enumerate(block.params):
             if param.type not in ("int", "float", "bool"):
                 error(
                     f"unknown type '{param.type}' of '{param.name}'",
@@ -38,7 +42,8 @@ def check_definitions(program: Program) -> list[Diagnostic]:
         for node in _walk(block.body):
             for expr in _exprs(node):
                 _names(expr, known, error)
-    _cycles(program, error)
+    if _cycles(program, error):
+        problems.append(TOO_DEEP)
     return problems
 
 
@@ -57,7 +62,10 @@ def _names(expr, known: set[str], error) -> None:
             error(f"{e.name}() takes {n} argument{'s' if n > 1 else ''}", e.span)
 
 
-def _cycles(program: Program, error) -> None:
+def _cycles(program: Program, error) -> bool:
+    """Report blocks that use themselves and chains of blocks nested deeper than
+    the limit; True when the blocks cannot be planned (a chain too deep).
+    Iterative, so that no spec can exhaust Python's stack here."""
     calls = {
         name: [
             n.op
@@ -66,29 +74,48 @@ def _cycles(program: Program, error) -> None:
         ]
         for name, block in program.blocks.items()
     }
+    depth: dict[str, int] = {}  # finished: how deep its chain of calls goes
     reported: set[str] = set()
-    done: set[str] = set()  # fully explored: no cycle through it
-
-    def visit(name: str, stack: list[str]) -> None:
-        if name in done:
-            return
-        if name in stack:
-            cycle = stack[stack.index(name) :] + [name]
-            if not reported & set(cycle):
-                block = program.blocks[cycle[0]]
-                error(
-                    f"block '{cycle[0]}' uses itself: {' -> '.join(cycle)}",
-                    block.span,
-                    "a block may not call itself, even through others",
+    for root in calls:
+        if root in depth:
+            continue
+        path = [root]
+        pending = [iter(calls[root])]
+        while pending:
+            callee = next(pending[-1], None)
+            if callee is None:
+                done = path.pop()
+                pending.pop()
+                depth[done] = 1 + max(
+                    (depth.get(c, 0) for c in calls[done] if c in depth), default=0
                 )
-                reported.update(cycle)
-            return
-        for callee in calls[name]:
-            visit(callee, stack + [name])
-        done.add(name)
-
-    for name in calls:
-        visit(name, [])
+                continue
+            if callee in depth:
+                continue
+            if callee in path:
+                cycle = path[path.index(callee) :] + [callee]
+                if not reported & set(cycle):
+                    block = program.blocks[cycle[0]]
+                    error(
+                        f"block '{cycle[0]}' uses itself: {' -> '.join(cycle)}",
+                        block.span,
+                        "a block may not call itself, even through others",
+                    )
+                    reported.update(cycle)
+                continue
+            path.append(callee)
+            pending.append(iter(calls[callee]))
+    deepest = max(depth.values(), default=0)
+    if deepest > limit("depth"):
+        name = max(depth, key=lambda n: (depth[n], n))
+        error(
+            f"block '{name}' nests blocks {depth[name]} deep, more than archgen builds",
+            program.blocks[name].span,
+            "a model this deep would exhaust Python's stack in torch; "
+            + raise_hint("depth"),
+        )
+        return True
+    return False
 
 
 def _walk(body):

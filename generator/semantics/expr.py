@@ -164,6 +164,18 @@ def walk(expr: Expr):
         yield from walk(child)
 
 
+def larger_than(expr: Expr, cap: int) -> bool:
+    """Has `expr`, read as a tree, more than `cap` nodes? Stops counting at the
+    cap, so a shared subtree (a DAG that unfolds exponentially) costs O(cap)."""
+    count, stack = 0, [expr]
+    while stack:
+        count += 1
+        if count > cap:
+            return True
+        stack.extend(children(stack.pop()))
+    return False
+
+
 def free_names(expr: Expr | None) -> set[str]:
     if expr is None:
         return set()
@@ -185,6 +197,18 @@ def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
     if isinstance(expr, Cond):
         return Cond(*(substitute(e, names) for e in children(expr)), expr.span)
     return expr
+
+
+def _rebuild(e: Expr, parts: tuple[Expr, ...]) -> Expr:
+    if isinstance(e, BinOp):
+        return replace(e, left=parts[0], right=parts[1])
+    if isinstance(e, Unary):
+        return replace(e, operand=parts[0])
+    if isinstance(e, Func):
+        return replace(e, args=parts)
+    if isinstance(e, Cond):
+        return Cond(*parts, e.span)
+    return e
 
 
 def plus(left: Expr, right: Expr) -> Expr:
@@ -219,24 +243,23 @@ def to_python(
     folded to its value, so `3 // 2` never reaches the generated code."""
     constants = constants or {}
 
-    def fold(e: Expr) -> Expr:
+    def fold(e: Expr) -> tuple[Expr, bool]:
+        """(e with its constant parts folded, whether all of e was constant);
+        one pass, each node computed from its already folded children."""
         if isinstance(e, Num):
-            return e
-        if not free_names(e) - set(constants):
+            return e, True
+        if isinstance(e, Var):
+            if e.name in constants:
+                return Num(constants[e.name], e.span), True
+            return e, e.name in CONSTANTS
+        parts = [fold(c) for c in children(e)]
+        rebuilt = _rebuild(e, tuple(p for p, _ in parts))
+        if all(const for _, const in parts):
             try:
-                return Num(evaluate(e, constants), e.span)
+                return Num(evaluate(rebuilt, constants), e.span), True
             except EvalError:
                 pass  # never run, as the right side of a short-circuit: keep it
-        if isinstance(e, (BinOp, Unary, Func, Cond)):
-            parts = tuple(fold(c) for c in children(e))
-            if isinstance(e, BinOp):
-                return replace(e, left=parts[0], right=parts[1])
-            if isinstance(e, Unary):
-                return replace(e, operand=parts[0])
-            if isinstance(e, Func):
-                return replace(e, args=parts)
-            return Cond(*parts, e.span)
-        return e
+        return rebuilt, False
 
     def name_of(name: str) -> str:
         if name in CONSTANTS:
@@ -245,7 +268,7 @@ def to_python(
             return names[name]
         raise AssertionError(f"no Python name for '{name}'")
 
-    return _print(fold(expr), name_of, lambda num: repr(num.value))
+    return _print(fold(expr)[0], name_of, lambda num: repr(num.value))
 
 
 def _arch_literal(num: Num) -> str:

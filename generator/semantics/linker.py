@@ -155,7 +155,9 @@ def _define(table: dict, item, kind: str, problems: list[Diagnostic]) -> None:
 
 def _inside(path: str, roots: list[str]) -> bool:
     real = os.path.realpath(path)
-    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+    return any(
+        real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots
+    )
 
 
 def _resolve(including: str, target: str) -> str | None:

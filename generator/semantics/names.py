@@ -16,6 +16,7 @@ import keyword
 
 from ..errors import Diagnostic, Span
 from ..syntax.ir import Model
+from .expr import CONSTANTS, FUNCS
 from .linker import Program
 from .ops import OPS
 from .plan import IMPLICIT, ClassPlan
@@ -93,6 +94,15 @@ def check_names(
     user = {
         n: b for n, b in program.blocks.items() if not b.path.startswith("<archgen>/")
     }
+    for let in program.lets:
+        if let.name in CONSTANTS or let.name in FUNCS or let.name in IMPLICIT:
+            problems.append(
+                Diagnostic(
+                    f"let name '{let.name}' is a name of the language",
+                    let.span,
+                    "choose another name",
+                )
+            )
     for block in user.values():
         bad(block.name, "class", "block name", block.span)
         if block.name in OPS:
@@ -104,7 +114,15 @@ def check_names(
                 )
             )
         for param in block.params:
-            if param.name in IMPLICIT:
+            if param.name in CONSTANTS or param.name in FUNCS:
+                problems.append(
+                    Diagnostic(
+                        f"parameter name '{param.name}' is a name of the language",
+                        param.span,
+                        "choose another name",
+                    )
+                )
+            elif param.name in IMPLICIT:
                 problems.append(
                     Diagnostic(
                         f"parameter name '{param.name}' is given by the stage already",

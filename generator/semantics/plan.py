@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import Diagnostic, Span, did_you_mean
 from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Var
-from .expr import free_names, plus, substitute
+from .expr import free_names, larger_than, plus, substitute
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.
@@ -28,6 +28,7 @@ IMPLICIT = {
 }
 IMPLICIT_DEFAULTS = {"kernel": 3, "stride": 1}
 ARM_INPUT = "@in"  # an arm class's input width; `channels` in Python
+MAX_WIDTH_TERMS = 256  # nodes of one width expression
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,9 @@ class _Builder:
         """The parameters the class needs: the implicit names and the block's own,
         each only if the class reads it (a class takes no argument it ignores)."""
         own = {p.name: p for p in self.block.params}
-        # A computed default reads other names: the class needs those too.
-        for param in self.block.params:
+        # A computed default reads other names (earlier parameters only): the class
+        # needs those too, so walk back from the last parameter.
+        for param in reversed(self.block.params):
             if param.name in used and param.default is not None:
                 used |= free_names(param.default)
         out: list[ClassParam] = []
@@ -386,7 +388,22 @@ class _Builder:
                     f"give it in the call: {node.op}({param.name}=...)",
                 )
                 return None, width
-        return Call(node.op, tuple(args), node.span), self.width_of(callee, dict(args))
+        width = self.capped(self.width_of(callee, dict(args)), node.span)
+        return Call(node.op, tuple(args), node.span), width
+
+    def capped(self, width: Expr, span: Span) -> Expr:
+        """A width the generated code can print: past MAX_WIDTH_TERMS terms (widths
+        that double through nested calls or cats) it is an error here."""
+        if larger_than(width, MAX_WIDTH_TERMS):
+            self.error(
+                f"the width after this grows to an expression of more than "
+                f"{MAX_WIDTH_TERMS} terms",
+                span,
+                "archgen writes every width as an expression of the block's "
+                "parameters; simplify the widths (e.g. `conv(1, 2 * in)`)",
+            )
+            return Num(1, span)
+        return width
 
     def width_of(self, callee: ClassPlan, args: dict[str, Expr]) -> Expr:
         """The callee's output width in this class's names."""
@@ -448,7 +465,7 @@ class _Builder:
         total = widths[0][0]
         for w, _ in widths[1:]:
             total = plus(total, w)
-        return total, "out"
+        return self.capped(total, group.span), "out"
 
     def arm_module(self, arm: Arm, width: Expr) -> tuple[Module | None, Expr]:
         if arm.count is not None:

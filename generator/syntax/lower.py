@@ -34,6 +34,7 @@ from .ir import (
 )
 from .parser import parse_tree
 
+MAX_EXPR_DEPTH = 64  # operators nested in one expression
 MAX_DIGITS = 16  # past this a number is no width or factor, and int() gets slow
 STEM_OPTIONS = ("stride",)
 # `init he`: Kaiming-normal (fan-out) convs, BN weight 1 and bias 0, as He et
@@ -54,9 +55,13 @@ def parse(source: str, path: str = "<spec>") -> Spec:
     return spec
 
 
-def expression(node: Tree, path: str = "<spec>") -> Expr:
+def expression(node: Tree, path: str = "<spec>", source: str = "") -> Expr:
     """One expression subtree of a parse, as IR (fmt prints it with expr.to_arch)."""
-    return _Lowering(path).expr(node)
+    lowering = _Lowering(path)
+    expr = lowering.expr(node)
+    if lowering.problems:
+        raise ArchError(lowering.problems, source)
+    return expr
 
 
 def parse_file(path: str) -> Spec:
@@ -69,6 +74,8 @@ class _Lowering:
     def __init__(self, path: str):
         self.path = path
         self.problems: list[Diagnostic] = []
+        self.depth = 0
+        self.too_deep = False
 
     # -- helpers -------------------------------------------------------------------
     def span(self, node: Tree | Token) -> Span:
@@ -136,6 +143,25 @@ class _Lowering:
 
     # -- expressions ---------------------------------------------------------------
     def expr(self, node: Tree | Token) -> Expr:
+        # Every stage walks expressions recursively: bound their depth here, once.
+        self.depth += 1
+        try:
+            if self.depth > MAX_EXPR_DEPTH:
+                if not self.too_deep:
+                    self.too_deep = True
+                    self.error(
+                        f"this expression nests more than {MAX_EXPR_DEPTH} levels deep",
+                        node,
+                        "split it into lets",
+                    )
+                return Num(0, self.span(node))
+            return self._expr(node)
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                self.too_deep = False
+
+    def _expr(self, node: Tree | Token) -> Expr:
         kind = node.data
         span = self.span(node)
         if kind in ("int", "float"):
