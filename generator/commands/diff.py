@@ -17,6 +17,7 @@ from itertools import zip_longest
 
 from ..analysis.result import Analysis, BlockInstance, StageInstance
 from ..errors import ArchError
+from ..semantics.ops import describe
 from .loading import show
 
 HELP = "compare two specs by structure: the big differences, part-by-part changes, totals side by side"
@@ -162,15 +163,6 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
             # What the fields above do not see: any other layer of the block.
             if not any(c.path == ba.path for c in changes):
                 field(ba.path, "layers", _layers(a, ba.path), _layers(b, bb.path))
-            if not any(c.path == ba.path for c in changes):
-                da, db = a.program.blocks[ba.kind], b.program.blocks[bb.kind]
-                if _definition(da.body) != _definition(db.body):  # e.g. relu -> gelu
-                    field(
-                        ba.path,
-                        "definition",
-                        f"{da.path}:{da.span.line}",
-                        f"{db.path}:{db.span.line}",
-                    )
     field("head", "layers", _head(a), _head(b))
     field("model", "digital", " ".join(sorted(a.digital)), " ".join(sorted(b.digital)))
     field("model", "init", a.model.init or "default", b.model.init or "default")
@@ -197,32 +189,26 @@ def _options(block: BlockInstance) -> str:
 
 
 def _layers(analysis: Analysis, path: str) -> str:
-    """The layers under a block, in words, and its definition's shape: what the
-    fields above miss (widths and strides they do see, so they are left out)."""
+    """The layers under a block, in words: what the fields above miss (widths and
+    strides of convs they do see, so those are left out; pools keep theirs)."""
     parts = []
-    for layer in analysis.layers:
-        if not layer.path.startswith(path + "."):
+    for node in analysis.root.leaves():
+        if not node.path.startswith(path + "."):
             continue
-        if layer.op == "conv":
-            groups = f" groups {layer.groups}" if layer.groups != 1 else ""
-            parts.append(f"conv{layer.kernel}x{layer.kernel}{groups}")
+        args = dict(node.args)
+        if node.name == "conv":
+            k = args["kernel"]
+            extra = [f" groups {args['groups']}"] if args["groups"] != 1 else []
+            extra += (
+                [f" padding {args['padding']}"] if args["padding"] != k // 2 else []
+            )
+            extra += [" bias"] if args["bias"] else []
+            parts.append(f"conv{k}x{k}{''.join(extra)}")
+        elif node.name == "fc":
+            parts.append("fc")
         else:
-            parts.append("fc" if layer.op == "linear" else layer.op)
+            parts.append(describe(node.name, args))
     return ", ".join(parts)
-
-
-def _definition(node) -> str:
-    """A block body without positions: two definitions compare equal when they say the same."""
-    if isinstance(node, tuple):
-        return "; ".join(_definition(n) for n in node)
-    if hasattr(node, "__dataclass_fields__"):
-        fields = [
-            _definition(getattr(node, f))
-            for f in node.__dataclass_fields__
-            if f not in ("span", "path")
-        ]
-        return f"{type(node).__name__}({', '.join(fields)})"
-    return repr(node)
 
 
 def _shortcut(block: BlockInstance) -> str:
@@ -238,14 +224,20 @@ def _stem(analysis: Analysis) -> dict[str, Value] | None:
         "kernel": conv.get("kernel", 0),
         "channels": analysis.stem[-1].in_channels if not conv else conv["out"],
         "stride": conv.get("stride", 1),
-        "layers": " ".join(s.op for s in analysis.stem),
+        "layers": " ".join(_plain_op(s.op, dict(s.args)) for s in analysis.stem),
     }
 
 
 def _head(analysis: Analysis) -> str:
     return " ".join(
-        f"fc {h.out_features}" if h.op == "linear" else h.op for h in analysis.head
+        f"fc {h.out_features}" if h.op == "linear" else _plain_op(h.op, dict(h.args))
+        for h in analysis.head
     )
+
+
+def _plain_op(op: str, args: dict) -> str:
+    """A stem or head layer in words; its widths are other fields (conv, fc)."""
+    return op if op in ("conv", "linear", "bn") else describe(op, args)
 
 
 def _block_call(block: BlockInstance) -> str:

@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import Span
 from ..syntax.ir import BinOp, Num
 
 Shape = tuple[int, ...]
 Values = dict[str, object]
 REQUIRED = object()  # an argument without a default
+_NOWHERE = Span("<archgen>", 0, 0)
 
 
 class OpError(Exception):
@@ -345,6 +347,41 @@ OPS: dict[str, Op] = {
         ),
     )
 }
+
+
+def describe(name: str, values: Values) -> str:
+    """An op with its concrete arguments as a spec would write them, leaving out
+    the width it reads and every argument equal to its default:
+    `avgpool(3, stride=2, padding=1)`, `conv(3, 16, stride=2)`, `relu`."""
+    op = OPS[name]
+    shown: list[str] = []
+    for index, param in enumerate(op.params):
+        value = values.get(param.name)
+        if param.default is DERIVED:
+            bound = {k: Num(v, _NOWHERE) for k, v in values.items() if v is not None}
+            try:
+                default = _value(op.derive[param.name](bound))
+            except KeyError:  # derived from an argument that is not there (global)
+                default = None
+        else:
+            default = param.default
+        if index < op.positional and (param.default is REQUIRED or value != default):
+            shown.append(_text(value))
+        elif value != default and value is not None:
+            shown.append(f"{param.name}={_text(value)}")
+    return f"{name}({', '.join(shown)})" if shown else name
+
+
+def _text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _value(expr) -> object:
+    from .expr import evaluate
+
+    return evaluate(expr, {})
+
+
 # What people write from PyTorch habit, and the op it means here.
 ALIASES = {alias: op.name for op in OPS.values() for alias in op.aliases}
 
