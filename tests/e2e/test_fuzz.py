@@ -1,4 +1,9 @@
-"""Whatever a user types, archgen answers with a result or an ArchError, never a crash."""
+"""Whatever a user types, archgen answers with a result or an ArchError, never a
+crash and never a hang. `pytest --fuzz-long tests/e2e/test_fuzz.py` runs 50,000
+inputs per test (its last result is recorded in tests/e2e/FUZZ.md)."""
+
+import os
+import time
 
 import pytest
 from conftest import ROOT
@@ -22,7 +27,22 @@ PIECES = st.sampled_from(
 FRAGMENTS = st.lists(PIECES, max_size=60).map("".join)
 
 
+EXAMPLES = int(os.environ.get("ARCHGEN_FUZZ_EXAMPLES", "0"))
+SLOWEST = [0.0]  # the longest any one input took, for the record
+HANG = 5.0  # seconds: past this one input counts as a hang
+
+
 def answers(source: str) -> None:
+    start = time.perf_counter()
+    try:
+        _answers(source)
+    finally:
+        took = time.perf_counter() - start
+        SLOWEST[0] = max(SLOWEST[0], took)
+        assert took < HANG, f"{took:.1f} s for one input: {source[:200]!r}"
+
+
+def _answers(source: str) -> None:
     try:
         analysis = check(parse(source, "fuzz.arch"))
     except ArchError as err:
@@ -34,13 +54,17 @@ def answers(source: str) -> None:
         assert analysis.params_total >= 0 and analysis.tiles >= 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES or 300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(FRAGMENTS)
 def test_random_text(source):
     answers(source)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES or 300, deadline=None)
 @given(st.data())
 def test_mutated_shipped_specs(data):
     text = SHIPPED_TEXT
@@ -102,3 +126,9 @@ def test_mutated_blocks_that_check_build_what_the_checker_counts(data):
     out.sum().backward()
     assert sum(p.numel() for p in net.parameters()) == analysis.params_total
     assert tuple(out.shape[1:]) == analysis.output
+
+
+def test_report_the_slowest_input():
+    # Runs last in this file: the longest single input, for FUZZ.md.
+    print(f"slowest input: {SLOWEST[0] * 1000:.1f} ms")
+    assert SLOWEST[0] < HANG
