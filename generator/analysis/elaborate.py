@@ -45,6 +45,7 @@ class Elaborator:
         self.digital: frozenset[str] = frozenset()
         self.modules = 0
         self.max_modules = limit("modules")
+        self.max_width = limit("width")
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
 
@@ -94,7 +95,7 @@ class Elaborator:
                 )
             if value < minimum:
                 self.fail(f"{what} must be at least {minimum}, got {value}", span)
-            if value > limit("width"):
+            if value > self.max_width:
                 self.fail(
                     f"{what} {value:,} is more than archgen builds",
                     span,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..errors import Diagnostic
 from ..semantics.linker import Program
@@ -109,33 +110,38 @@ class Analysis:
     def name(self) -> str:
         return self.spec.model.name
 
-    @property
+    @cached_property
+    def leaves(self) -> tuple[Node, ...]:
+        """The tree's layers (op nodes), in module order."""
+        return tuple(self.root.leaves())
+
+    @cached_property
     def layers(self) -> tuple[Layer, ...]:
-        return tuple(_row(node) for node in self.root.leaves())
+        return tuple(_row(node) for node in self.leaves)
 
-    @property
+    @cached_property
     def params_total(self) -> int:
-        return self.root.params
+        return sum(n.weights for n in self.leaves)
 
-    @property
+    @cached_property
     def params_analog(self) -> int:
-        return sum(n.weights for n in self.root.leaves() if n.analog)
+        return sum(n.weights for n in self.leaves if n.analog)
 
-    @property
+    @cached_property
     def macs(self) -> int:
-        return sum(n.macs for n in self.root.leaves())
+        return sum(n.macs for n in self.leaves)
 
-    @property
+    @cached_property
     def tiles(self) -> int:
-        return sum(n.tiles for n in self.root.leaves())
+        return sum(n.tiles for n in self.leaves)
 
     @property
     def blocks(self) -> int:
         return sum(len(stage.blocks) for stage in self.stages)
 
-    @property
+    @cached_property
     def conv_layers(self) -> int:
-        return sum(1 for n in self.root.leaves() if n.name == "conv")
+        return sum(1 for n in self.leaves if n.name == "conv")
 
     @property
     def stem(self) -> tuple[StemLayer, ...]:

@@ -30,9 +30,12 @@ class Node:
     groups: int = 1
 
     def walk(self):
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """Every node, in module order (iterative: trees can be deep)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
     def leaves(self):
         """The layers: op nodes, in module order."""

@@ -155,6 +155,20 @@ def check_names(
             bad(attribute.name, "attribute", what, attribute.span)
             if attribute.role is not None:  # an arm is a local of forward too
                 bad(attribute.name, "local", what, attribute.span)
+    # Inside a class, a parameter named like a class would hide it.
+    for block in user.values():
+        for param in block.params:
+            if param.name in classes or (
+                model is not None and param.name == model.name
+            ):
+                problems.append(
+                    Diagnostic(
+                        f"parameter name '{param.name}' is also the name of a class "
+                        "in the generated module",
+                        param.span,
+                        "choose another name",
+                    )
+                )
     if model is not None:
         why = problem(model.name, "class")
         if why:
