@@ -85,13 +85,7 @@ class ModelElaborator(Elaborator):
                     args = {"in": Num(None, layer.span), **args}
                 calls.append(OpCall(layer.op, tuple(args.items()), given, layer.span))
         else:
-            if stem.kernel <= 0 or stem.kernel % 2 == 0:
-                k = stem.kernel
-                self.fail(
-                    f"even kernel conv{k}x{k}" if k > 0 else f"kernel size must be at least 1, got conv{k}x{k}",
-                    stem.kernel_span,
-                    f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or conv{k + 1}x{k + 1}" if k > 0 else "use conv1x1, conv3x3, conv5x5, ...",
-                )  # fmt: skip
+            self.written_kernel(stem.kernel, stem.kernel_span)
             span = stem.span
             args = {"kernel": Num(stem.kernel, stem.kernel_span), "out": stem.channels}
             if stem.stride is not None:
@@ -108,6 +102,22 @@ class ModelElaborator(Elaborator):
                     bound = {"in": Num(None, span), **bound}
                 calls.append(OpCall(layer.op, tuple(bound.items()), given, span))
         return self.chain("stem", calls, shape, stem.span, {"out": "stem channels"})
+
+    def written_kernel(self, k: int, span: Span) -> None:
+        """A `convKxK` word (stem or block line): 'same' padding needs K odd, >= 1."""
+        if k <= 0:
+            self.fail(
+                f"kernel size must be at least 1, got conv{k}x{k}",
+                span,
+                "use conv1x1, conv3x3, conv5x5, ...",
+            )
+        if k % 2 == 0:
+            self.fail(
+                f"even kernel conv{k}x{k}",
+                span,
+                f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or "
+                f"conv{k + 1}x{k + 1}",
+            )
 
     def chain(self, path: str, calls: list[OpCall], shape: Shape, span: Span,
               labels=None) -> Node:  # fmt: skip
@@ -209,13 +219,8 @@ class ModelElaborator(Elaborator):
         plan = self.plans.get(call.kind)
         if plan is None:
             raise Failed  # the definition's problems are reported on their own
-        if call.kernel is not None and (call.kernel <= 0 or call.kernel % 2 == 0):
-            k = call.kernel
-            self.fail(
-                f"even kernel conv{k}x{k}" if k > 0 else f"kernel size must be at least 1, got conv{k}x{k}",
-                call.kernel_span,
-                f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or conv{k + 1}x{k + 1}" if k > 0 else "use conv1x1, conv3x3, ...",
-            )  # fmt: skip
+        if call.kernel is not None:
+            self.written_kernel(call.kernel, call.kernel_span)
         params = {p.name: p for p in block.params}
         given: dict[str, object] = {}
         for option in call.options:
