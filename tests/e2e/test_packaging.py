@@ -1,5 +1,6 @@
 """An installed (non-editable) wheel finds its grammar and templates."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,6 +14,8 @@ pytest.importorskip("setuptools")
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # setuptools builds in ROOT/build: a stale one would hide files the wheel lacks.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run(
         [
             sys.executable,
@@ -35,8 +38,8 @@ def wheel(tmp_path_factory):
 def test_wheel_carries_grammar_and_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "archgen/grammar/arch.lark" in names
-    assert "archgen/templates/torch/module.py.jinja" in names
-    assert "archgen/templates/aihwkit/module.py.jinja" in names
+    assert "archgen/codegen/templates/torch/module.py.jinja" in names
+    assert "archgen/codegen/templates/aihwkit/module.py.jinja" in names
     # The import name is archgen; nothing lands under the generic name `generator`.
     assert not [n for n in names if n.startswith("generator")], names
 
