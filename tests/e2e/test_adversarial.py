@@ -134,7 +134,7 @@ def test_once_crashing_specs_are_located_errors_fast(tmp_path, capsys, name):
     assert "Traceback" not in err and "internal error" not in err
     assert main([str(path), "-o", str(tmp_path / "out")]) == 1
     assert not (tmp_path / "out").exists()
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # a hang guard, not a speed target
 
 
 @pytest.mark.parametrize("tile_size", [-1, 0, 1.5, True, "512"])

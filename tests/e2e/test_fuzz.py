@@ -29,7 +29,7 @@ FRAGMENTS = st.lists(PIECES, max_size=60).map("".join)
 
 EXAMPLES = int(os.environ.get("ARCHGEN_FUZZ_EXAMPLES", "0"))
 SLOWEST = [0.0]  # the longest any one input took, for the record
-HANG = 5.0  # seconds: past this one input counts as a hang
+HANG = 60.0  # seconds: a guard against hangs, not a speed target (see bench/)
 
 
 def answers(source: str) -> None:
