@@ -8,6 +8,7 @@ import math
 
 from ..errors import Span, did_you_mean
 from ..limits import limit, raise_hint
+from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.ops import CONV, OPS
 from ..semantics.plan import IMPLICIT, OpCall, bind
 from ..syntax.ir import Arg, BlockCall, Layer, Model, Num
@@ -103,6 +104,14 @@ class ModelElaborator(Elaborator):
                 calls.append(OpCall(layer.op, tuple(bound.items()), given, span))
         return self.chain("stem", calls, shape, stem.span, {"out": "stem channels"})
 
+    def repeats(self, rep) -> int:
+        """How many blocks a line makes, or 0 when that is an error (reported)."""
+        try:
+            count = evaluate(rep.count, self.lets)
+        except (EvalError, Unknown):
+            return 0
+        return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
     def written_kernel(self, k: int, span: Span) -> None:
         """A `convKxK` word (stem or block line): 'same' padding needs K odd, >= 1."""
         if k <= 0:
@@ -167,15 +176,20 @@ class ModelElaborator(Elaborator):
         records: list[BlockInstance] = []
         position = 0
         for rep in stage.body:
-            if rep.count > limit("repeat"):
+            try:
+                count = self.whole(rep.count, self.lets, "the number of repeats")
+            except Failed:
+                shape = None
+                continue
+            if count > limit("repeat"):
                 self.report(
-                    f"x{rep.count} is more blocks than archgen unrolls",
+                    f"x{count} is more blocks than archgen unrolls",
                     rep.span,
                     f"use at most x{limit('repeat')}, or {raise_hint('repeat')}",
                 )
                 shape = None
                 continue
-            for copy in range(rep.count):
+            for copy in range(count):
                 path = f"{name}.{position}"
                 block_stride = stride if position == 0 else 1
                 position += 1
@@ -393,7 +407,7 @@ class ModelElaborator(Elaborator):
         elsewhere left them unbuilt."""
         markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
         for i, stage in enumerate(model.stages, start=1):
-            count = sum(rep.count for rep in stage.body)
+            count = sum(self.repeats(rep) for rep in stage.body)
             markable |= {f"stage{i}.{b}" for b in range(min(count, self.max_modules))}
         if model.stem is not None:
             layers = (

@@ -126,10 +126,11 @@ def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
         "  }",
     ]
     for m in range(1, config["M"] + 1):
-        count = max(config[f"R{m}"], 1)
+        # The lets drive the model: editing R1 or B1 changes it (a group has at
+        # least one block, as in the public code).
         lines += [
             f"  stage c{m} {{",
-            f"    AnalogNASBlock conv3x3 branches B{m} x{count}",
+            f"    AnalogNASBlock conv3x3 branches B{m} x max(R{m}, 1)",
             "  }",
         ]
     lines += ["  head relu avgpool(8, stride=1) flatten fc", "}"]

@@ -176,10 +176,11 @@ class BlockCall:
 
 @dataclass(frozen=True)
 class Repeat:
-    """`<block> xN`: N blocks in a row (N = 1 when no `xN` is written)."""
+    """`<block> xN` or `<block> x n` / `x (n + 1)`: that many blocks in a row
+    (1 when no repetition is written). The count is an expression of lets."""
 
     block: BlockCall
-    count: int
+    count: "Expr"
     span: Span
 
 

@@ -437,11 +437,24 @@ class _Lowering:
                         child,
                         "use x1 or more, or delete the line",
                     )
+                    count = 1  # reported here; checked as one block
             else:
                 option_nodes.append(child)
         options = self.options(option_nodes, None, str(kind))
+        repeat = Num(count, count_span)
+        for option in options:
+            if option.name != "x":
+                continue
+            if any(isinstance(c, Token) and c.type == "REPEAT" for c in rest):
+                self.error(
+                    "the repetition is written twice",
+                    option.span,
+                    "keep one: `x4` or `x n`",
+                )
+            repeat, count_span = option.value, option.span
+        options = tuple(o for o in options if o.name != "x")
         call = BlockCall(str(kind), kernel, options, self.span(kind), kernel_span)
-        return Repeat(call, count, count_span)
+        return Repeat(call, repeat, count_span)
 
     def head_op(self, node: Tree) -> Layer:
         name, value = node.children

@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from archgen.commands.loading import load
 from archgen.commands.analognas import KEYS, NotInSpace, from_analysis, to_spec
 from archgen.analysis import check
 from archgen.commands.cli import main
@@ -177,6 +178,28 @@ def test_import_then_export_gives_the_same_dict(tmp_path, capsys):
         assert format_source(spec.read_text()) == spec.read_text()  # written canonical
         assert main(["export", "analognas", str(spec)]) == 0
         assert json.loads(capsys.readouterr().out) == config
+
+
+def test_editing_a_let_of_an_import_changes_the_model_and_the_export(tmp_path, capsys):
+    config = next(c for c in configs(25) if c["M"] >= 1 and c["R1"] >= 1)
+    source = tmp_path / "c.json"
+    source.write_text(json.dumps(config))
+    spec = tmp_path / "c.arch"
+    assert main(["import", "analognas", str(source), "-o", str(spec)]) == 0
+    before = load(str(spec))
+    text = spec.read_text()
+    spec.write_text(
+        text.replace(
+            f"let R1 = {config['R1']}\n", f"let R1 = {config['R1'] + 2}\n"
+        ).replace(f"let B1 = {config['B1']}\n", f"let B1 = {config['B1'] + 1}\n")
+    )
+    after = load(str(spec))
+    assert len(after.stages[0].blocks) == len(before.stages[0].blocks) + 2
+    assert after.stages[0].blocks[0].branches == config["B1"] + 1
+    capsys.readouterr()
+    assert main(["export", "analognas", str(spec)]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert (exported["R1"], exported["B1"]) == (config["R1"] + 2, config["B1"] + 1)
 
 
 def test_a_hand_written_spec_in_the_space_exports(tmp_path, capsys):

@@ -56,6 +56,9 @@ TRUSTWORTHY = {
         "block B() {\n  sum {\n    branch {\n      conv(kernel, out)\n    }\n"
         "    res * 2 {\n      conv(kernel, out)\n    }\n  }\n}\n"
     ),
+    # Repetition computed from lets.
+    "computed_repetition": "let n = 2\n"
+    + MODEL.format(block="BasicBlock x n\n    BasicBlock conv5x5 x (n + 1) branches n"),
     # A blank line holding a form feed is a blank line.
     "form_feed_line": "let a = 8\n\f\n" + MODEL.format(block="BasicBlock"),
     "nested_twenty_deep": "".join(

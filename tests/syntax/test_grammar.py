@@ -20,13 +20,13 @@ def test_users_example_parses_exactly_as_written():
     model = model_of("  stage 16 {\n    BasicBlock conv3x3 x11\n  }")
     (rep,) = model.stages[0].body
     assert isinstance(rep, Repeat) and isinstance(rep.block, BlockCall)
-    assert (rep.block.kind, rep.block.kernel, rep.count) == ("BasicBlock", 3, 11)
+    assert (rep.block.kind, rep.block.kernel, rep.count.value) == ("BasicBlock", 3, 11)
     assert rep.block.options == ()
 
 
 def test_repetition_stays_a_repeat_in_the_ir():
     model = model_of("  stage 16 {\n    BasicBlock x5\n  }")
-    assert len(model.stages[0].body) == 1 and model.stages[0].body[0].count == 5
+    assert len(model.stages[0].body) == 1 and model.stages[0].body[0].count.value == 5
 
 
 def test_every_statement_lowers_with_positions():
@@ -92,3 +92,18 @@ def test_incomplete_input_is_a_located_error(source):
         check(parse(source, "x.arch"))
     assert info.value.diagnostics[0].span.line >= 0
     assert info.value.render().startswith("x.arch:")
+
+
+def test_repetition_may_be_an_expression_of_lets():
+    from archgen import loads
+
+    text = (
+        "let n = 3\nmodel M {\n  input 3x8x8\n  classes 10\n  stem conv3x3 8\n"
+        "  stage 8 {\n    BasicBlock x n\n    BasicBlock conv3x3 x (n + 1) branches 2\n"
+        "  }\n  head avgpool flatten fc\n}\n"
+    )
+    a = loads(text)
+    assert [len(s.blocks) for s in a.stages] == [7]
+    assert a.stages[0].blocks[-1].branches == 2
+    with pytest.raises(Exception, match="the number of repeats must be at least 1"):
+        loads(text.replace("let n = 3", "let n = -1"))
