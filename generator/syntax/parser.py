@@ -150,7 +150,7 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
     except UnexpectedInput as err:
         diagnostic = _diagnose(parser, err, source, path)
         missing = _missing_brace(seen, diagnostic)
-        raise ArchError([missing or diagnostic], source) from None
+        raise ArchError([missing or _slip(seen, diagnostic)], source) from None
     return tree, tuple(comments)
 
 
@@ -175,6 +175,29 @@ def _missing_brace(seen: list[Token], found: Diagnostic) -> Diagnostic | None:
         Span(found.span.path, first.line, first.column, first.end_column),
         f"close the stage above with `}}` before `{first} ...`",
     )
+
+
+def _slip(seen: list[Token], found: Diagnostic) -> Diagnostic:
+    """A hint for habits from other languages that the grammar cannot name."""
+    line = [t for t in seen if t.line == found.span.line and t.type != "_NL"]
+    words = [str(t) for t in line]
+    hint = None
+    if words[:1] == ["block"] and len(words) == 2 and "'{'" in found.message:
+        hint = f"a block lists its options in parentheses, even none: `block {words[1]}() {{`"
+    elif "=" in found.message and len(line) >= 2 and "(" not in words:
+        name = words[-1]  # the word before the `=` the parser stopped at
+        hint = (
+            f"options on a block line are written `{name} <value>`, with a space; "
+            "`name=value` belongs in calls like conv(3, out, stride=2)"
+        )
+    elif line and line[-1].type == "NAME" and re.fullmatch(r"[xX]\w+", words[-1]):
+        hint = (
+            f"a repetition is `x` and a number, `x2`, or `x` and a name or (expression) "
+            f"after a space, `x n`; `{words[-1]}` reads as an option without a value"
+        )
+    if hint is None:
+        return found
+    return Diagnostic(found.message, found.span, hint, found.severity)
 
 
 def _state_key(err: UnexpectedInput):

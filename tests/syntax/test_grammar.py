@@ -107,3 +107,34 @@ def test_repetition_may_be_an_expression_of_lets():
     assert a.stages[0].blocks[-1].branches == 2
     with pytest.raises(Exception, match="the number of repeats must be at least 1"):
         loads(text.replace("let n = 3", "let n = -1"))
+
+
+@pytest.mark.parametrize(
+    "text, hint",
+    [
+        (
+            "block B {\n  conv(3, out)\n}\n",
+            "a block lists its options in parentheses, even none: `block B() {`",
+        ),
+        (
+            "model M {\n  input 3x8x8\n  stage 8 {\n    BasicBlock branches=2\n  }\n}\n",
+            "options on a block line are written `branches <value>`, with a space",
+        ),
+        (
+            "model M {\n  input 3x8x8\n  stage 8 {\n    BasicBlock X2\n  }\n}\n",
+            "a repetition is `x` and a number, `x2`",
+        ),
+        (
+            "model M {\n  input 3x8x8\n  stage 8 {\n    BasicBlock xn\n  }\n}\n",
+            "`xn` reads as an option without a value",
+        ),
+    ],
+)
+def test_habits_from_other_languages_get_a_hint(text, hint):
+    from archgen.errors import ArchError
+    from archgen.syntax.lower import parse
+
+    with pytest.raises(ArchError) as err:
+        parse(text, "m.arch")
+    (diag,) = err.value.diagnostics
+    assert hint in (diag.hint or ""), err.value.render()
