@@ -317,7 +317,8 @@ class Elaborator:
                     children)  # fmt: skip
 
     def join(self, step: Join, shapes: dict[str, Shape]) -> Shape:
-        outputs = [(name, shapes[name]) for name in step.sources]
+        names = step.labels or step.sources
+        outputs = [(label, shapes[name]) for label, name in zip(names, step.sources)]
         listed = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in outputs)
         if step.kind == "sum":
             if len({s for _, s in outputs}) > 1:
@@ -327,6 +328,25 @@ class Elaborator:
                     "a sum needs arms of one shape; add a shortcut arm that matches",
                 )
             return outputs[0][1]
+        if step.kind == "mul":
+            # Broadcasting as torch does it here: one width, and each arm either
+            # the full map or 1x1 (a per-channel gate).
+            full = max(
+                (s for _, s in outputs), key=lambda s: s[1:] if len(s) == 3 else ()
+            )
+            if any(
+                s[0] != full[0]
+                or len(s) != len(full)
+                or (s != full and s[1:] != (1, 1))
+                for _, s in outputs
+            ):
+                self.fail(
+                    f"the arms of this mul do not broadcast: {listed}",
+                    step.span,
+                    "a mul needs arms of one width, each the full map or 1x1 "
+                    "(a gate: avgpool, convs, sigmoid)",
+                )
+            return full
         if any(len(s) != 3 for _, s in outputs) or len({s[1:] for _, s in outputs}) > 1:
             self.fail(
                 f"the arms of this cat differ in height or width: {listed}", step.span

@@ -259,8 +259,9 @@ class _ClassWriter:
     def step(self, step, rename: dict[str, str]) -> list[str]:
         if isinstance(step, Join):
             sources = [rename.get(s, s) for s in step.sources]
-            if step.kind == "sum":
-                return [f"{step.target} = {' + '.join(sources)}"]
+            if step.kind in ("sum", "mul"):
+                sign = " + " if step.kind == "sum" else " * "
+                return [f"{step.target} = {sign.join(sources)}"]
             self.uses.add("cat")
             return [f"{step.target} = torch.cat([{', '.join(sources)}], dim=1)"]
         assert isinstance(step, Apply)

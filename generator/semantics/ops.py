@@ -243,6 +243,7 @@ ACTIVATIONS = {
     "gelu": "GELU",
     "silu": "SiLU",
     "sigmoid": "Sigmoid",
+    "hardsigmoid": "Hardsigmoid",
     "tanh": "Tanh",
     "hardswish": "Hardswish",
 }
@@ -313,6 +314,15 @@ def _shift_shape(v: Values, shape: Shape) -> Shape:
     return _map("shift", shape)
 
 
+def _dropout_check(v: Values, given: frozenset[str]) -> None:
+    if not 0 <= v["p"] < 1:
+        raise OpError(
+            f"dropout probability {v['p']} is not in [0, 1)",
+            "write a probability, like dropout(0.2)",
+            arg="p",
+        )
+
+
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
@@ -344,6 +354,17 @@ OPS: dict[str, Op] = {
             shape=_shift_shape,
             ctor=lambda a, c: "Shift()",
             label=lambda v: "Shift",
+        ),
+        Op(  # no parameters and no MACs; the identity in eval mode
+            "dropout",
+            params=(Param("p", 0.5, kind="float", label="dropout probability"),),
+            positional=1,
+            in_head=True,
+            check=_dropout_check,
+            ctor=lambda a, c: (
+                "nn.Dropout()" if a["p"] == "0.5" else f"nn.Dropout({a['p']})"
+            ),
+            label=lambda v: "Dropout",
         ),
     )
 }

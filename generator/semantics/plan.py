@@ -107,12 +107,13 @@ class Apply:
 
 @dataclass(frozen=True)
 class Join:
-    """`target = a + b` (sum) or `torch.cat([a, b], dim=1)` (cat)."""
+    """`target = a + b` (sum), `a * b` (mul) or `torch.cat([a, b], dim=1)` (cat)."""
 
     kind: str
     sources: tuple[str, ...]
     target: str
     span: Span
+    labels: tuple[str, ...] = ()  # the arms' names, for messages
 
 
 Step = Apply | Join
@@ -418,6 +419,7 @@ class _Builder:
         index = self.groups
         self.groups += 1
         terms: list[str] = []
+        labels: list[str] = []
         widths: list[tuple[Expr, bool]] = []  # (width, always there)
         for arm in group.arms:
             inner = [n for n in arm.body if isinstance(n, Group)]
@@ -437,6 +439,7 @@ class _Builder:
                 continue
             if value is None:  # an empty arm, or only identities: the input itself
                 terms.append(source)
+                labels.append(arm.name)
                 widths.append((width, True))
                 continue
             self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
@@ -450,16 +453,19 @@ class _Builder:
                 )
             )
             terms.append(arm.name)
+            labels.append(arm.name)
             if arm.condition is None:
                 widths.append((arm_width, True))
             else:
                 widths.append((Cond(arm.condition, arm_width, width, arm.span), False))
         if self.failed or not terms:
             return width, source
-        self.steps.append(Join(group.kind, tuple(terms), "out", group.span))
-        if group.kind == "sum":
-            # Every arm of a sum has one width (the elaborator checks it); take one
-            # that is always there.
+        self.steps.append(
+            Join(group.kind, tuple(terms), "out", group.span, tuple(labels))
+        )
+        if group.kind in ("sum", "mul"):
+            # Every arm of a sum or product has one width (the elaborator checks
+            # it); take one that is always there.
             always = [w for w, plain in widths if plain]
             return (always or [widths[0][0]])[0], "out"
         total = widths[0][0]

@@ -117,9 +117,10 @@ class Arm:
 
 @dataclass(frozen=True)
 class Group:
-    """`sum { arms }` adds the arms' outputs; `cat { arms }` concatenates channels."""
+    """`sum { arms }` adds the arms' outputs, `cat { arms }` concatenates channels,
+    `mul { arms }` multiplies them (a C x 1 x 1 arm scales every pixel: a gate)."""
 
-    kind: str  # "sum" or "cat"
+    kind: str  # "sum", "cat" or "mul"
     arms: tuple[Arm, ...]
     span: Span
 

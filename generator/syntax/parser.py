@@ -39,6 +39,7 @@ KEYWORDS = (
     "use",
     "sum",
     "cat",
+    "mul",
 )
 
 # Labelled examples for the most common slips (Lark's match_examples).

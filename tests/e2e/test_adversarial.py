@@ -114,6 +114,13 @@ REFUSED = {
         "    BasicBlock\n  }\n  head fc 10\n}\n",
         "a stage needs a feature map, but its input is flat",
     ),
+    "mul_arms_that_do_not_broadcast": (
+        spec(
+            "block B() {\n  mul {\n    a {\n    }\n    b {\n      avgpool(2)\n"
+            "    }\n  }\n}\n"
+        ),
+        "the arms of this mul do not broadcast: a 8x8x8, b 8x4x4",
+    ),
     "let_named_true": (
         "let true = false\n" + MODEL.format(block="BasicBlock"),
         "let name 'true' is a name of the language",

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from strategies import full_specs
 
-SHIPPED = sorted((ROOT / "specs").glob("*.arch"))
+SHIPPED = sorted((ROOT / "specs").rglob("*.arch"))  # examples included
 FIXTURES = sorted((ROOT / "tests" / "fixtures").rglob("*.arch"))
 
 

@@ -85,6 +85,9 @@ CASES = [
     ("sigmoid", {}, (4, 3, 3)),
     ("tanh", {}, (4, 3, 3)),
     ("hardswish", {}, (4, 3, 3)),
+    ("hardsigmoid", {}, (4, 3, 3)),
+    ("dropout", {}, (4, 3, 3)),
+    ("dropout", dict(p=0.2), (10,)),
     ("avgpool", {}, (8, 7, 5)),  # global
     ("maxpool", {}, (8, 7, 5)),
     ("avgpool", dict(kernel=2), (3, 8, 8)),

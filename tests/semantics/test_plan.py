@@ -229,7 +229,7 @@ def test_a_one_layer_arm_is_that_layer_and_an_empty_arm_the_input():
     assert attrs(plan) == ["a"]
     assert isinstance(attribute(plan, "a").value, OpCall)
     join = plan.steps[-1]
-    assert join == Join("sum", ("a", "x"), "out", join.span)
+    assert join == Join("sum", ("a", "x"), "out", join.span, ("a", "b"))
 
 
 def test_cat_width_of_split_halves_is_out():
