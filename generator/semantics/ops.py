@@ -405,3 +405,7 @@ def _value(expr) -> object:
 
 # What people write from PyTorch habit, and the op it means here.
 ALIASES = {alias: op.name for op in OPS.values() for alias in op.aliases}
+
+
+def bind_defaults(op: Op) -> dict[str, object]:
+    return {p.name: p.default for p in op.params}
