@@ -10,7 +10,7 @@ from ..errors import ArchError, Diagnostic, Span
 from ..semantics.definitions import TOO_DEEP, check_definitions
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..semantics.linker import Program, link
-from ..semantics.names import check_names
+from ..semantics.names import check_model_names, check_names
 from ..semantics.plan import Planner
 from .elaborate import tiles_for
 from .model import ModelElaborator
@@ -90,7 +90,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     elaborator = ModelElaborator(program, plans, lets, tile_size)
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
-    problems += check_names(program, plans, model)
+    problems += check_model_names(program, plans, model)
     _raise(problems, program)
     root = Node(model.name, "model", model.name, (), model.input, output, model.span,
                 tuple(nodes))  # fmt: skip

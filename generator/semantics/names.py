@@ -79,9 +79,9 @@ def problem(name: str, role: str) -> str | None:
     return None
 
 
-def check_names(
-    program: Program, plans: dict[str, ClassPlan], model: Model | None = None
-) -> list[Diagnostic]:
+def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnostic]:
+    """Blocks, their parameters, lets, classes and attributes (the model's own
+    name: check_model_names)."""
     problems: list[Diagnostic] = []
 
     def bad(name: str, role: str, what: str, span: Span) -> None:
@@ -158,34 +158,44 @@ def check_names(
     # Inside a class, a parameter named like a class would hide it.
     for block in user.values():
         for param in block.params:
-            if param.name in classes or (
-                model is not None and param.name == model.name
-            ):
-                problems.append(
-                    Diagnostic(
-                        f"parameter name '{param.name}' is also the name of a class "
-                        "in the generated module",
-                        param.span,
-                        "choose another name",
-                    )
-                )
-    if model is not None:
-        why = problem(model.name, "class")
-        if why:
-            problems.append(
-                Diagnostic(
-                    f"model name '{model.name}' clashes with a name the generated "
-                    f"module uses ({why})",
-                    model.span,
-                    "choose another model name",
-                )
-            )
-        if model.name in classes:
-            problems.append(
-                Diagnostic(
-                    f"model name '{model.name}' clashes with the class of a block",
-                    model.span,
-                    "choose another model name",
-                )
-            )
+            if param.name in classes:
+                problems.append(_hidden_class(param))
     return problems
+
+
+def check_model_names(
+    program: Program, plans: dict[str, ClassPlan], model: Model
+) -> list[Diagnostic]:
+    """The model's name: a class of the module like the blocks' (check_names)."""
+    problems: list[Diagnostic] = []
+    why = problem(model.name, "class")
+    if why:
+        problems.append(
+            Diagnostic(
+                f"model name '{model.name}' clashes with a name the generated "
+                f"module uses ({why})",
+                model.span,
+                "choose another model name",
+            )
+        )
+    if model.name in plans:
+        problems.append(
+            Diagnostic(
+                f"model name '{model.name}' clashes with the class of a block",
+                model.span,
+                "choose another model name",
+            )
+        )
+    for block in program.blocks.values():
+        if not block.path.startswith("<archgen>/"):
+            problems += [_hidden_class(p) for p in block.params if p.name == model.name]
+    return problems
+
+
+def _hidden_class(param) -> Diagnostic:
+    return Diagnostic(
+        f"parameter name '{param.name}' is also the name of a class in the "
+        "generated module",
+        param.span,
+        "choose another name",
+    )
