@@ -63,8 +63,9 @@ def specs(draw, name: str | None = None) -> str:
 # `full_specs()` draws whole specs that use every construct of the language: lets
 # and expressions, `use`, user blocks with int/float/bool parameters (defaults,
 # computed defaults), `sum` and `cat` groups, counted arms `name * n`, conditional
-# arms `name if cond`, empty arms, nested block calls with keyword arguments, every
-# layer op, `digital` marks, stem lines and stem bodies and the head variants.
+# arms `name if cond`, `only if` arms, empty arms, sections `name if cond { }`,
+# nested block calls with keyword arguments, every layer op, `digital` marks and
+# `digital` layers in blocks, stem lines and stem bodies and the head variants.
 # They are built to be mostly valid (widths and strides are kept consistent by
 # construction) with deliberate slips now and then: whether they check or not,
 # the differential property (tests/test_differential.py) holds for them.
@@ -100,6 +101,7 @@ class _Block:
         self.grouped = False  # has a conv with groups > 1: must be kept digital
         self.uses_stride = False
         self.text = ""
+        self.sections = 0
 
 
 def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
@@ -117,6 +119,7 @@ def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
                     "conv",
                     "pad",
                     "group",
+                    "section",
                 ]
             )
         )
@@ -151,8 +154,24 @@ def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
             body.add(f"conv({2 * amount + 1}, {channels}, padding=0)")
         elif kind == "group" and channels in ("in", "out"):
             g = draw(st.sampled_from([2, 4, channels]))
-            body.add(f"conv(3, {channels}, groups={g})")
-            block.grouped = True
+            if draw(st.booleans()):
+                body.add(f"digital conv(3, {channels}, groups={g})")
+            else:
+                body.add(f"conv(3, {channels}, groups={g})")
+                block.grouped = True
+        elif kind == "section" and body.depth == 1:  # sections hold layers only
+            block.sections += 1
+            conditions = ["in == out", "in > 4", "out != 8"]
+            if "use" in block.params:
+                conditions.append("use")
+            condition = draw(st.sampled_from(conditions + [""]))
+            body.open(
+                f"sec{block.sections}" + (f" if {condition}" if condition else "")
+            )
+            body.add(f"conv(1, {channels})")
+            if draw(st.booleans()):
+                body.add("bn")
+            body.close()
 
 
 def _width(draw, block: _Block, lets: dict[str, str]) -> str:
@@ -190,7 +209,8 @@ def _to_out(draw, body: _Body, block: _Block, lets, strided: bool) -> None:
         body.add(f"conv({', '.join(draw(st.permutations(args)))})")
     else:
         bias = draw(st.sampled_from(["", "", ", bias=true"]))
-        body.add(f"conv({k}, out{_stride_arg(draw, block, strided)}{bias})")
+        kept = "digital " if draw(st.integers(0, 5)) == 0 else ""
+        body.add(f"{kept}conv({k}, out{_stride_arg(draw, block, strided)}{bias})")
     _preserving(draw, body, block, "out")
 
 
@@ -222,7 +242,9 @@ def _group(draw, body: _Body, block: _Block, inners: list[_Block], lets) -> None
     arms = draw(st.integers(1, 3))
     for i in range(arms):
         name = names[i]
-        form = draw(st.sampled_from(["plain", "counted", "counted", "call", "cond"]))
+        form = draw(
+            st.sampled_from(["plain", "counted", "counted", "call", "cond", "only"])
+        )
         if form == "call" and not inners:
             form = "plain"
         if form == "counted":
@@ -242,6 +264,9 @@ def _group(draw, body: _Body, block: _Block, inners: list[_Block], lets) -> None
                     st.sampled_from(["use", "not use", "use or in != out"])
                 )
             body.open(f"{name} if {condition}")
+        elif form == "only":
+            condition = draw(st.sampled_from(["in != out", "in == out", "out > 8"]))
+            body.open(f"{name} only if {condition}")
         else:
             body.open(name)
         if form == "call":
@@ -257,7 +282,9 @@ def _group(draw, body: _Body, block: _Block, inners: list[_Block], lets) -> None
         body.close()
     # the identity arm: an empty arm (or a shortcut taken when the shape changes)
     shortcut = draw(st.sampled_from(SHORTCUT_NAMES))
-    choice = draw(st.sampled_from(["downsample", "downsample", "empty", "none"]))
+    choice = draw(
+        st.sampled_from(["downsample", "downsample", "empty", "none", "only"])
+    )
     if choice == "downsample" or (kind == "cat" and choice == "none" and arms == 1):
         condition = "stride != 1 or in != out" if strided else "in != out"
         body.open(f"{shortcut} if {condition}")
@@ -267,6 +294,10 @@ def _group(draw, body: _Body, block: _Block, inners: list[_Block], lets) -> None
         body.close()
     elif choice == "empty":
         body.open(shortcut)
+        body.close()
+    elif choice == "only" and kind == "sum":  # the input, where shapes allow
+        condition = "stride == 1 and in == out" if strided else "in == out"
+        body.open(f"{shortcut} only if {condition}")
         body.close()
     body.close()
     if kind == "cat":

@@ -105,6 +105,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
         kinds=_kinds(root, plans),
         values={k: v for k, v in lets.items()},
         digital=elaborator.digital,
+        kept=frozenset(node.path for node in root.walk() if node.kept),
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
 

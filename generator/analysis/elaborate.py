@@ -9,6 +9,8 @@ whose input shape is unknown are bound but not built), never a guess.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import Diagnostic, Span
 from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
@@ -42,7 +44,8 @@ class Elaborator:
         self.lets = lets
         self.tile_size = tile_size
         self.problems: list[Diagnostic] = []
-        self.digital: frozenset[str] = frozenset()
+        self.digital: frozenset[str] = frozenset()  # the model's `digital` paths
+        self.kept: set[str] = set()  # instances of `digital Block(...)` calls
         self.modules = 0
         self.max_modules = limit("modules")
         self.max_width = limit("width")
@@ -149,7 +152,16 @@ class Elaborator:
             )
 
     def kept_digital(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + ".") for p in self.digital)
+        """Whether `path`, or a part it is inside, is kept off the crossbars."""
+        if not (self.digital or self.kept):
+            return False
+        while True:
+            if path in self.digital or path in self.kept:
+                return True
+            cut = path.rfind(".")
+            if cut < 0:
+                return False
+            path = path[:cut]
 
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:
@@ -186,14 +198,20 @@ class Elaborator:
             self.fail(err.message, span, err.hint)
         self.count()
         weights = op.weights(values, shape)
-        analog = op.matrix is not None and not self.kept_digital(path)
+        analog = op.matrix is not None and not (call.kept or self.kept_digital(path))
         groups = values.get("groups", 1)
         if analog and groups != 1:
+            inside = (
+                f", or write `digital {call.op}(...)` in block {self.open[-1]} "
+                f"for every {self.open[-1]}"
+                if self.open
+                else ""
+            )
             self.fail(
-                f"aihwkit maps only convs with groups=1 onto tiles, this one has "
-                f"groups {groups}",
+                f"aihwkit maps only convs with groups=1 onto tiles, this one "
+                f"({path}) has groups {groups}",
                 spans.get("groups", call.span),
-                f"keep it digital: `digital {self.markable(path)}`",
+                f"keep it digital: `digital {path}` in the model{inside}",
             )
         tiles = tiles_for(*op.matrix(values, shape), self.tile_size) if analog else 0
         return Node(
@@ -209,25 +227,20 @@ class Elaborator:
             tiles=tiles,
             analog=analog,
             groups=groups,
+            kept=call.kept,
         )
-
-    def markable(self, path: str) -> str:
-        """The nearest part of `path` that a `digital` line can name."""
-        parts = path.split(".")
-        if parts[0].startswith("stage") and len(parts) > 1:
-            return ".".join(parts[:2])
-        if parts[0] == "stem" and len(parts) > 1:
-            return ".".join(parts[:2])
-        return parts[0]
 
     # -- modules of a class --------------------------------------------------------------
     def module(self, value, env: dict, path: str, shape: Shape) -> Node:
         if isinstance(value, OpCall):
             return self.op(value, env, path, shape)
         if isinstance(value, Call):
+            if value.kept:  # what it builds reads kept_digital while being built
+                self.kept.add(path)
             plan = self.plans[value.cls]
             given = {name: self.value(expr, env) for name, expr in value.args}
-            return self.instance(plan, given, path, shape, value.span)
+            node = self.instance(plan, given, path, shape, value.span)
+            return replace(node, kept=True) if value.kept else node
         if isinstance(value, Repeated):
             copies = self.whole(value.count, env, "the number of copies")
             if copies > limit("repeat"):
@@ -293,7 +306,7 @@ class Elaborator:
             shapes: dict[str, Shape] = {"x": shape}
             for step in plan.steps:
                 if isinstance(step, Join):
-                    shapes[step.target] = self.join(step, shapes)
+                    shapes[step.target] = self.join(step, shapes, built)
                     continue
                 source = shapes[step.source]
                 if not built[step.attr]:
@@ -316,9 +329,14 @@ class Elaborator:
         return Node(path, "class", plan.name, args, shape, shapes[plan.result], span,
                     children)  # fmt: skip
 
-    def join(self, step: Join, shapes: dict[str, Shape]) -> Shape:
+    def join(self, step: Join, shapes: dict[str, Shape], built: dict) -> Shape:
         names = step.labels or step.sources
-        outputs = [(label, shapes[name]) for label, name in zip(names, step.sources)]
+        present = step.present or (None,) * len(step.sources)
+        outputs = [
+            (label, shapes[name])
+            for label, name, needs in zip(names, step.sources, present)
+            if needs is None or built[needs]
+        ]
         listed = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in outputs)
         if step.kind == "sum":
             if len({s for _, s in outputs}) > 1:

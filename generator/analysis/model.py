@@ -54,7 +54,7 @@ class ModelElaborator(Elaborator):
             shape, record = self.stage(f"stage{index}", stage, shape, nodes)
             stages.append(record)
         shape = self.head(model, shape, nodes)
-        self.marks(model)
+        self.marks(model, nodes)
         return nodes, shape, stages
 
     def guarded(self, build, shape, nodes: list[Node]):
@@ -79,12 +79,20 @@ class ModelElaborator(Elaborator):
                         did_you_mean(layer.op, OPS),
                     )
                 bound = bind(OPS[layer.op], layer, self.fail)
+                if layer.kept and OPS[layer.op].matrix is None:
+                    self.fail(
+                        f"'{layer.op}' has no weights on crossbars to keep digital",
+                        layer.span,
+                        "`digital` marks a conv or an fc",
+                    )
                 if not OPS[layer.op].module:
                     continue
                 args, given = bound
                 if OPS[layer.op].reads_width:
                     args = {"in": Num(None, layer.span), **args}
-                calls.append(OpCall(layer.op, tuple(args.items()), given, layer.span))
+                calls.append(
+                    OpCall(layer.op, tuple(args.items()), given, layer.span, layer.kept)
+                )
         else:
             self.written_kernel(stem.kernel, stem.kernel_span)
             span = stem.span
@@ -401,10 +409,11 @@ class ModelElaborator(Elaborator):
             )
         return shape
 
-    def marks(self, model: Model) -> None:
-        """`digital` may name the stem or one of its layers, a stage, a block or a
-        head layer: parts the model's statements name, whether or not a failure
-        elsewhere left them unbuilt."""
+    def marks(self, model: Model, nodes: list[Node]) -> None:
+        """`digital` may name any module `summary` lists: the stem, a stage, a
+        block, a layer or arm inside one, a head layer. Parts the model's
+        statements name are known even where a failure left them unbuilt."""
+        built = {node.path: node for top in nodes for node in top.walk()}
         markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
         for i, stage in enumerate(model.stages, start=1):
             count = sum(self.repeats(rep) for rep in stage.body)
@@ -429,14 +438,35 @@ class ModelElaborator(Elaborator):
             if mark.path in seen:
                 self.report(f"'{mark.path}' is marked digital twice", mark.span)
             seen.add(mark.path)
-            if mark.path not in markable:
-                self.report(
-                    f"nothing called '{mark.path}' to keep digital",
-                    mark.span,
-                    did_you_mean(mark.path, sorted(markable)[:2000])
-                    or "mark the stem, a stage (stage1), a block (stage1.0) or a head "
-                    "layer (fc)",
-                )
+            node = built.get(mark.path)
+            if node is not None:
+                if not any(OPS[leaf.name].matrix for leaf in node.leaves()):
+                    self.warn(
+                        f"'{mark.path}' has no weights on crossbars: keeping it "
+                        "digital changes nothing",
+                        mark.span,
+                        "mark a conv, an fc, or a part that holds some",
+                    )
+                continue
+            unbuilt = next(
+                (p for p in _prefixes(mark.path) if p in markable and p not in built),
+                None,
+            )
+            if unbuilt is not None or mark.path in markable:
+                continue  # inside a part that failed (reported there)
+            self.report(
+                f"nothing called '{mark.path}' to keep digital",
+                mark.span,
+                did_you_mean(mark.path, sorted(markable | set(built))[:5000])
+                or "mark any path `archgen summary` lists: the stem, a stage "
+                "(stage1), a block (stage1.0), a layer in one (stage1.0.conv1) or "
+                "a head layer (fc)",
+            )
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def _arg(name: str, value) -> Arg:

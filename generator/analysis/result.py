@@ -101,6 +101,20 @@ class Analysis:
     values: dict[str, object]  # the lets, evaluated
     digital: frozenset[str]  # marked module paths
     warnings: tuple[Diagnostic, ...] = ()
+    kept: frozenset[str] = frozenset()  # instances of `digital` lines in blocks
+
+    @cached_property
+    def off_crossbars(self) -> tuple[str, ...]:
+        """Every part kept digital (marked, or by a `digital` line in a block),
+        outermost only, in module order: the model's DIGITAL."""
+        wanted = self.digital | self.kept
+        chosen: list[str] = []
+        taken: set[str] = set()
+        for node in self.root.walk():
+            if node.path in wanted and not _inside(node.path, taken):
+                chosen.append(node.path)
+                taken.add(node.path)
+        return tuple(chosen)
 
     @property
     def model(self) -> Model:
@@ -181,6 +195,14 @@ class Analysis:
             "macs": self.macs,
             "tiles": self.tiles,
         }
+
+
+def _inside(path: str, parts: set[str]) -> bool:
+    while "." in path:
+        path = path.rsplit(".", 1)[0]
+        if path in parts:
+            return True
+    return False
 
 
 def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:

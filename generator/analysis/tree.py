@@ -28,6 +28,7 @@ class Node:
     tiles: int = 0
     analog: bool = False  # on crossbars: a conv or linear not kept digital
     groups: int = 1
+    kept: bool = False  # by a `digital` line in its block: digital in every instance
 
     def walk(self):
         """Every node, in module order (iterative: trees can be deep)."""

@@ -59,7 +59,7 @@ AIHWKIT = Backend(
     layers=Classes("AnalogConv2d", "AnalogLinear", ", rpu_config=rpu_config"),
     # conv2d()/linear() build a digital layer where rpu_config is None
     digital_layers=Classes("conv2d", "linear", ", rpu_config=rpu_config"),
-    kept_layers=Classes("conv2d", "linear", ", rpu_config=None"),
+    kept_layers=Classes("nn.Conv2d", "nn.Linear", ""),
     sequential="AnalogSequential",
     model_bases="AnalogContainerBase, nn.Module",
     init_param="rpu_config: RPUConfigBase",

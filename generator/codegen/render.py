@@ -24,16 +24,18 @@ from ..semantics.expr import to_python
 from ..semantics.names import MODULE_LEVEL
 from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
+    ARM_INPUT,
     IMPLICIT,
     Apply,
     Call,
     Chain,
     ClassPlan,
+    Flag,
     Join,
     OpCall,
     Repeated,
 )
-from ..syntax.ir import Expr, Num, Var
+from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import Backend
 
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
@@ -70,6 +72,10 @@ class ModelView:
     ]  # expr or Sequential items
     forward: tuple[str, ...]
     digital: tuple[str, ...]
+    replaced: tuple[
+        tuple[str, str], ...
+    ]  # marked layers inside blocks, rebuilt digital
+    helpers: bool  # conv2d()/linear(): layers that are analog unless rpu_config is None
     uses_shift: bool  # the module defines the Shift helper class
     init: str | None  # "he", or None for PyTorch's default initialisation
 
@@ -153,7 +159,7 @@ class _ClassWriter:
         local_names = set(names.values()) | set(self.analysis.plans) | MODULE_LEVEL
         hoisted: dict[str, str] = {}
         for arg, text in _repeated(plan, plain):
-            base = "width" if arg in ("in", "out") else arg
+            base = "width" if arg in ("in", "out", ARM_INPUT) else arg
             name = base
             while name in local_names:
                 name += "_"
@@ -166,6 +172,11 @@ class _ClassWriter:
             return hoisted.get(text, text)
 
         for attribute in plan.attributes:
+            if isinstance(attribute.value, Flag):
+                init.append(
+                    f"self.{attribute.name} = {_boolean(attribute.condition, py)}"
+                )
+                continue
             value = self.module(attribute.value, py)
             if attribute.condition is None:
                 init.append(f"self.{attribute.name} = {value}")
@@ -179,10 +190,24 @@ class _ClassWriter:
         rename = _identity_locals(plan)
         # The copies' loop variable: `branch`, unless an arm's local is called so
         # (TorchScript refuses a name that is both a local and a loop variable).
-        self.loop = "branch"
-        while any(a.name == self.loop for a in plan.attributes):
-            self.loop += "_"
+        self.taken = (
+            {a.name for a in plan.attributes} | set(names.values()) | MODULE_LEVEL
+        )
+        self.loop = self.fresh("branch")
+        # The arms an `only if` gates are computed where the join adds them.
+        self.gated = {
+            source: next(
+                s for s in plan.steps if isinstance(s, Apply) and s.target == source
+            )
+            for step in plan.steps
+            if isinstance(step, Join)
+            for source, needs in zip(step.sources, step.present)
+            if needs == source
+        }
+        self.flags = {a.name for a in plan.attributes if isinstance(a.value, Flag)}
         for step in plan.steps:
+            if isinstance(step, Apply) and step.target in self.gated:
+                continue
             forward += self.step(step, rename)
         forward.append(f"return {plan.result}")
         block = self.analysis.program.blocks[plan.block]
@@ -224,9 +249,10 @@ class _ClassWriter:
 
     def module(self, value, py) -> str:
         if isinstance(value, OpCall):
-            return self.op(value.op, {k: py(e) for k, e in value.args}, self.classes)
+            classes = self.backend.kept_layers if value.kept else self.classes
+            return self.op(value.op, {k: py(e) for k, e in value.args}, classes)
         if isinstance(value, Call):
-            return self.call(value.cls, {k: py(e) for k, e in value.args}, False)
+            return self.call(value.cls, {k: py(e) for k, e in value.args}, value.kept)
         if isinstance(value, Repeated):
             one = self.module(value.call, py)
             return f"nn.ModuleList([{one} for _ in range({py(value.count)})])"
@@ -258,12 +284,7 @@ class _ClassWriter:
 
     def step(self, step, rename: dict[str, str]) -> list[str]:
         if isinstance(step, Join):
-            sources = [rename.get(s, s) for s in step.sources]
-            if step.kind in ("sum", "mul"):
-                sign = " + " if step.kind == "sum" else " * "
-                return [f"{step.target} = {sign.join(sources)}"]
-            self.uses.add("cat")
-            return [f"{step.target} = torch.cat([{', '.join(sources)}], dim=1)"]
+            return self.join(step, rename)
         assert isinstance(step, Apply)
         step = replace(step, target=rename.get(step.target, step.target))
         if step.each:
@@ -284,6 +305,69 @@ class _ClassWriter:
             f"if self.{step.attr} is not None:",
             *(f"    {line}" for line in body),
         ]
+
+    def join(self, step: Join, rename: dict[str, str]) -> list[str]:
+        present = step.present or (None,) * len(step.sources)
+        always = [rename.get(s, s) for s, p in zip(step.sources, present) if p is None]
+        gated = [(s, p) for s, p in zip(step.sources, present) if p is not None]
+        if not gated:
+            if step.kind == "cat":
+                self.uses.add("cat")
+                return [f"{step.target} = torch.cat([{', '.join(always)}], dim=1)"]
+            sign = " + " if step.kind == "sum" else " * "
+            return [f"{step.target} = {sign.join(always)}"]
+        # The gated arms read the group's input, which may be the variable the
+        # result goes to: gather in a local of its own, named clear of the arms.
+        inputs = {s if p in self.flags else self.gated[s].source for s, p in gated}
+        base = {"sum": "total", "mul": "product", "cat": "parts"}[step.kind]
+        gather = (
+            self.fresh(base)
+            if step.target in inputs or step.kind == "cat"
+            else step.target
+        )
+        if step.kind == "cat":
+            self.uses.add("cat")
+            lines = [f"{gather} = [{', '.join(always)}]"]
+        else:
+            sign = " + " if step.kind == "sum" else " * "
+            lines = [f"{gather} = {sign.join(always)}"]
+        for source, needs in gated:
+            if needs in self.flags:  # an empty arm: the input itself
+                test, value, before = f"self.{needs}", source, []
+            else:
+                apply = self.gated[source]
+                test = f"self.{needs} is not None"
+                if apply.each:
+                    before = self.step(replace(apply, optional=False), rename)
+                    value = apply.target
+                else:
+                    before, value = [], f"self.{apply.attr}({apply.source})"
+            add = (
+                f"{gather}.append({value})"
+                if step.kind == "cat"
+                else f"{gather} = {gather}{sign}{value}"
+            )
+            lines += [f"if {test}:", *(f"    {line}" for line in [*before, add])]
+        if step.kind == "cat":
+            lines.append(f"{step.target} = torch.cat({gather}, dim=1)")
+        elif gather != step.target:
+            lines.append(f"{step.target} = {gather}")
+        return lines
+
+    def fresh(self, base: str) -> str:
+        """A local of forward no arm, parameter or module name takes."""
+        name = base
+        while name in self.taken:
+            name += "_"
+        return name
+
+
+def _boolean(condition: Expr, py) -> str:
+    """A flag's value: a bool in Python and TorchScript alike."""
+    logical = (isinstance(condition, BinOp) and condition.op in (
+        "==", "!=", "<", "<=", ">", ">=", "and", "or")) or (
+        isinstance(condition, Unary) and condition.op == "not")  # fmt: skip
+    return py(condition) if logical else f"bool({py(condition)})"
 
 
 def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
@@ -317,7 +401,18 @@ def _number(text: str) -> bool:
 def _identity_locals(plan: ClassPlan) -> dict[str, str]:
     """The one arm of a sum that is the input when its condition fails is named
     `identity` in forward, as torchvision names the shortcut."""
-    optional = {s.target for s in plan.steps if isinstance(s, Apply) and s.optional}
+    gated = {
+        s
+        for j in plan.steps
+        if isinstance(j, Join)
+        for s, p in zip(j.sources, j.present)
+        if p
+    }
+    optional = {
+        s.target
+        for s in plan.steps
+        if isinstance(s, Apply) and s.optional and s.target not in gated
+    }
     rename: dict[str, str] = {}
     for step in plan.steps:
         if isinstance(step, Join) and step.kind == "sum":
@@ -349,6 +444,7 @@ def _value(value) -> str:
 def _model_module(writer: _ClassWriter, node: Node, kept: bool, inplace: bool) -> str:
     backend = writer.backend
     if node.kind == "op":
+        kept = OPS[node.name].matrix is not None and not node.analog
         classes = backend.kept_layers if kept else writer.classes
         args = {k: _value(v) for k, v in node.args}
         return writer.op(node.name, args, classes, inplace)
@@ -380,17 +476,18 @@ def build_view(
     digest: str | None = None,
 ) -> ModelView:
     model = analysis.model
-    marks = tuple(mark.path for mark in model.digital)
-    # A backend whose layers differ when some are kept digital (aihwkit) builds
-    # every layer through its digital-capable spelling.
-    digital = bool(marks) and backend.digital_layers != backend.layers
+    marks = analysis.digital
+    # A backend whose layers differ when a class is built digital (aihwkit) builds
+    # every layer through its digital-capable spelling when some instance is.
+    digital = backend.digital_layers != backend.layers and (
+        _kept_instances(analysis) or _kept_calls(analysis)
+    )
     writer = _ClassWriter(analysis, backend, digital)
     classes = []
     for plan in _used_plans(analysis):
         classes.append(writer.write(plan))
     attributes: list[tuple[str, tuple[str, ...] | str]] = []
     forward = []
-    kept = analysis.digital
     head_ops = [n.name for n in analysis.root.children if n.kind == "op"]
     head_index = 0
     for node in analysis.root.children:
@@ -398,17 +495,15 @@ def build_view(
             ops = [child.name for child in node.children]
             items = tuple(
                 _model_module(
-                    writer,
-                    child,
-                    node.path in kept or child.path in kept,
+                    writer, child, node.path in marks or child.path in marks,
                     _fresh(ops, i),
-                )
+                )  # fmt: skip
                 for i, child in enumerate(node.children)
             )
             attributes.append((node.path, items))
         else:
             text = _model_module(
-                writer, node, node.path in kept, _fresh(head_ops, head_index)
+                writer, node, node.path in marks, _fresh(head_ops, head_index)
             )
             head_index += 1
             attributes.append((node.path, text))
@@ -439,9 +534,21 @@ def build_view(
         Attribute("TILES", str(analysis.tiles)),
         Attribute("TILE_SIZE", str(analysis.tile_size)),
     )
-    if marks:
+    off = analysis.off_crossbars
+    if off:
         constants += (
-            Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in marks) + ",)"),
+            Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in off) + ",)"),
+        )
+    replaced = ()
+    if backend.kept_layers != backend.layers:
+        replaced = tuple(
+            (
+                _accessor(leaf.path),
+                writer.op(
+                    leaf.name, {k: _value(v) for k, v in leaf.args}, backend.kept_layers
+                ),
+            )
+            for leaf in _marked_inside(analysis)
         )
     imports = list(backend.imports)
     if "cat" in writer.uses:
@@ -461,9 +568,74 @@ def build_view(
         init_params=f", *, {init_params}" if init_params else "",
         attributes=tuple(attributes),
         forward=tuple(forward),
-        digital=marks,
+        digital=off,
+        replaced=replaced,
+        helpers=digital,
         uses_shift="shift" in writer.uses,
         init=model.init,
+    )
+
+
+def _kept_instances(analysis: Analysis) -> bool:
+    """Whether a mark names a block of a stage, or a whole stage."""
+    return any(
+        child.kind == "class"
+        and (node.path in analysis.digital or child.path in analysis.digital)
+        for node in analysis.root.children
+        for child in node.children
+    )
+
+
+def _kept_calls(analysis: Analysis) -> bool:
+    """Whether a used class calls another with `digital Block(...)`."""
+
+    def kept(value) -> bool:
+        if isinstance(value, Call):
+            return value.kept
+        if isinstance(value, Repeated):
+            return kept(value.call)
+        return isinstance(value, Chain) and any(kept(item) for item in value.items)
+
+    return any(kept(a.value) for plan in _used_plans(analysis) for a in plan.attributes)
+
+
+def _marked_inside(analysis: Analysis) -> list[Node]:
+    """The crossbar layers of marks that lie inside a class instance, which the
+    class itself builds analog: the aihwkit model rebuilds them digital."""
+    classes: set[str] = set()
+    leaves: dict[str, Node] = {}
+    for node in analysis.root.walk():
+        if node.kind == "class":
+            classes.add(node.path)
+        inside = node.path in analysis.digital and any(
+            prefix in classes for prefix in _prefixes(node.path)
+        )
+        if inside:
+            for leaf in node.leaves():
+                if OPS[leaf.name].matrix is not None and not _is_kept(
+                    analysis, leaf.path
+                ):
+                    leaves[leaf.path] = leaf
+    return list(leaves.values())
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _is_kept(analysis: Analysis, path: str) -> bool:
+    """Kept by a `digital` line in a block: its class builds it digital already."""
+    return path in analysis.kept or any(p in analysis.kept for p in _prefixes(path))
+
+
+def _accessor(path: str) -> str:
+    """`stage1.0.conv2` -> `self.stage1[0].conv2`."""
+    parts = path.split(".")
+    return (
+        "self."
+        + parts[0]
+        + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in parts[1:])
     )
 
 

@@ -164,7 +164,7 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
             if not any(c.path == ba.path for c in changes):
                 field(ba.path, "layers", _layers(a, ba.path), _layers(b, bb.path))
     field("head", "layers", _head(a), _head(b))
-    field("model", "digital", " ".join(sorted(a.digital)), " ".join(sorted(b.digital)))
+    field("model", "digital", _digital(a), _digital(b))
     field("model", "init", a.model.init or "default", b.model.init or "default")
 
     return ArchDiff(
@@ -182,6 +182,10 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def _digital(analysis: Analysis) -> str:
+    return " ".join(sorted(analysis.off_crossbars))
 
 
 def _options(block: BlockInstance) -> str:

@@ -170,24 +170,41 @@ def _model(model: Tree) -> list[_Line]:
 def _body(items: list[Tree], depth: int) -> list[_Line]:
     lines: list[_Line] = []
     for item in items:
-        if item.data == "layer":
-            name, call = item.children
-            lines.append(_Line(depth, f"{name}{_call(call)}"))
+        if item.data in ("layer", "kept"):
+            layer = item.children[0] if item.data == "kept" else item
+            name, call = layer.children
+            prefix = "digital " if item.data == "kept" else ""
+            lines.append(_Line(depth, f"{prefix}{name}{_call(call)}"))
             continue
-        lines.append(_Line(depth, f"{item.data} {{", opens=True))  # sum / cat
+        if item.data == "section":
+            name, condition, *body = item.children
+            lines += _nested(f"{name}{_condition(condition)}", body, depth)
+            continue
+        lines.append(_Line(depth, f"{item.data} {{", opens=True))  # sum / cat / mul
         for arm in item.children:
             name, count, condition, *body = arm.children
             head = str(name)
             if count is not None:
                 # The count is one atom: a compound keeps its parentheses.
                 head += f" * {_expr(count, ATOM)}"
-            if condition is not None:
-                head += f" if {_expr(condition)}"
-            lines.append(_Line(depth + 1, head + " {", opens=True))
-            lines += _body(body, depth + 2)
-            lines.append(_Line(depth + 1, "}", closes=True))
+            lines += _nested(head + _condition(condition), body, depth + 1)
         lines.append(_Line(depth, "}", closes=True))
     return lines
+
+
+def _nested(head: str, body: list[Tree], depth: int) -> list[_Line]:
+    return [
+        _Line(depth, head + " {", opens=True),
+        *_body(body, depth + 1),
+        _Line(depth, "}", closes=True),
+    ]
+
+
+def _condition(node: Tree | None) -> str:
+    if node is None:
+        return ""
+    only = "only " if node.data == "only_when" else ""
+    return f" {only}if {_expr(node.children[0])}"
 
 
 def _param(node: Tree) -> str:

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import Diagnostic, Span, did_you_mean
-from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Var
-from .expr import free_names, larger_than, plus, substitute
+from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
+from .expr import free_names, larger_than, plus, substitute, to_arch
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.
@@ -40,6 +40,7 @@ class OpCall:
     args: tuple[tuple[str, Expr], ...]
     given: frozenset[str]
     span: Span
+    kept: bool = False  # `digital conv(...)`: built digital in every instance
 
     def arg(self, name: str) -> Expr:
         return dict(self.args)[name]
@@ -52,6 +53,7 @@ class Call:
     cls: str
     args: tuple[tuple[str, Expr], ...]
     span: Span
+    kept: bool = False  # `digital Block(...)`: every layer of it digital
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,14 @@ Module = OpCall | Call | Repeated | Chain
 
 
 @dataclass(frozen=True)
+class Flag:
+    """`self.use_shortcut = <condition>`: whether an empty `only if` arm is there
+    (its attribute's condition); not a module."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
 class ArmRole:
     """Where an attribute sits in a group: for diff and graph."""
 
@@ -87,8 +97,8 @@ class ArmRole:
 @dataclass(frozen=True)
 class Attribute:
     name: str
-    value: Module
-    condition: Expr | None  # built only when this holds
+    value: Module | Flag
+    condition: Expr | None  # built only when this holds (a Flag: its value)
     span: Span
     role: ArmRole | None = None
 
@@ -107,13 +117,17 @@ class Apply:
 
 @dataclass(frozen=True)
 class Join:
-    """`target = a + b` (sum), `a * b` (mul) or `torch.cat([a, b], dim=1)` (cat)."""
+    """`target = a + b` (sum), `a * b` (mul) or `torch.cat([a, b], dim=1)` (cat).
+
+    `present` names, per source, the attribute an `only if` arm needs (its
+    module, or a Flag): without it the source is left out. None: always there."""
 
     kind: str
     sources: tuple[str, ...]
     target: str
     span: Span
     labels: tuple[str, ...] = ()  # the arms' names, for messages
+    present: tuple[str | None, ...] = ()
 
 
 Step = Apply | Join
@@ -281,6 +295,9 @@ class _Builder:
             if isinstance(node, Group):
                 width, current = self.group(node, width, current)
                 continue
+            if isinstance(node, Section):
+                width, current = self.section(node, width, current)
+                continue
             if name is None:  # identity: no module, no step
                 self.layer(node, width)  # still bind its arguments
                 continue
@@ -296,6 +313,17 @@ class _Builder:
             current = "out"
             width = after
         return width, current
+
+    def section(self, section: Section, width: Expr, source: str) -> tuple[Expr, str]:
+        value, after = self.chain(section, width)
+        if value is None:
+            return width, source
+        self.add(Attribute(section.name, value, section.condition, section.span))
+        optional = section.condition is not None
+        self.steps.append(Apply(section.name, source, "out", optional=optional))
+        if optional and to_arch(after) != to_arch(width):
+            after = Cond(section.condition, after, width, section.span)
+        return self.capped(after, section.span), "out"
 
     def add(self, attribute: Attribute) -> None:
         if any(a.name == attribute.name for a in self.attributes):
@@ -335,7 +363,14 @@ class _Builder:
         args, given = bound
         if op.reads_width:
             args = {"in": width, **args}
-        call = OpCall(op.name, tuple(args.items()), given, node.span)
+        if node.kept and op.matrix is None:
+            self.error(
+                f"'{op.name}' has no weights on crossbars to keep digital",
+                node.span,
+                "`digital` marks a conv, an fc or a block call",
+            )
+            return None, width
+        call = OpCall(op.name, tuple(args.items()), given, node.span, node.kept)
         if not op.module:
             return None, width
         after = args["out"] if "out" in args else width
@@ -390,7 +425,7 @@ class _Builder:
                 )
                 return None, width
         width = self.capped(self.width_of(callee, dict(args)), node.span)
-        return Call(node.op, tuple(args), node.span), width
+        return Call(node.op, tuple(args), node.span, node.kept), width
 
     def capped(self, width: Expr, span: Span) -> Expr:
         """A width the generated code can print: past MAX_WIDTH_TERMS terms (widths
@@ -420,27 +455,34 @@ class _Builder:
         self.groups += 1
         terms: list[str] = []
         labels: list[str] = []
+        present: list[str | None] = []
         widths: list[tuple[Expr, bool]] = []  # (width, always there)
+        if group.arms and all(arm.only for arm in group.arms):
+            self.error(
+                f"every arm of this {group.kind} is `only if`",
+                group.span,
+                "one arm must always be there: drop `only` from one",
+            )
+            return width, source
         for arm in group.arms:
-            inner = [n for n in arm.body if isinstance(n, Group)]
-            if inner:
-                self.error(
-                    f"arm '{arm.name}' holds a '{inner[0].kind}'",
-                    inner[0].span,
-                    "an arm holds layers and block calls; define a block for the "
-                    "inner group and call it",
-                )
-                continue
             role = ArmRole(
                 index, group.kind, arm.condition is not None, arm.count is not None
             )
             value, arm_width = self.arm_module(arm, width)
             if self.failed:
                 continue
+            labels.append(arm.name)
             if value is None:  # an empty arm, or only identities: the input itself
                 terms.append(source)
-                labels.append(arm.name)
-                widths.append((width, True))
+                if arm.only:
+                    flag = "use_" + arm.name
+                    self.add(Attribute(flag, Flag(arm.span), arm.condition, arm.span))
+                    present.append(flag)
+                    widths.append((Cond(arm.condition, width, Num(0, arm.span),
+                                        arm.span), False))  # fmt: skip
+                else:
+                    present.append(None)
+                    widths.append((width, True))
                 continue
             self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
             self.steps.append(
@@ -453,15 +495,17 @@ class _Builder:
                 )
             )
             terms.append(arm.name)
-            labels.append(arm.name)
+            present.append(arm.name if arm.only else None)
             if arm.condition is None:
                 widths.append((arm_width, True))
             else:
-                widths.append((Cond(arm.condition, arm_width, width, arm.span), False))
+                other = Num(0, arm.span) if arm.only else width
+                widths.append((Cond(arm.condition, arm_width, other, arm.span), False))
         if self.failed or not terms:
             return width, source
         self.steps.append(
-            Join(group.kind, tuple(terms), "out", group.span, tuple(labels))
+            Join(group.kind, tuple(terms), "out", group.span, tuple(labels),
+                 tuple(present) if any(present) else ())  # fmt: skip
         )
         if group.kind in ("sum", "mul"):
             # Every arm of a sum or product has one width (the elaborator checks
@@ -472,6 +516,31 @@ class _Builder:
         for w, _ in widths[1:]:
             total = plus(total, w)
         return self.capped(total, group.span), "out"
+
+    def chain(self, arm: Arm | Section, width: Expr) -> tuple[Module | None, Expr]:
+        """The layers of an arm or a section: one module, an nn.Sequential of
+        several, or None (only identities)."""
+        inner = [n for n in arm.body if not isinstance(n, Layer)]
+        if inner:
+            kind = f"'{inner[0].kind}'" if isinstance(inner[0], Group) else "section"
+            what = "arm" if isinstance(arm, Arm) else "section"
+            self.error(
+                f"{what} '{arm.name}' holds a {kind}",
+                inner[0].span,
+                "an arm or a section holds layers and block calls; define a block "
+                f"for the inner {kind} and call it",
+            )
+            return None, width
+        items: list[OpCall | Call] = []
+        for node in arm.body:
+            module, width = self.layer(node, width)
+            if module is not None:
+                items.append(module)
+        if not items:
+            return None, width
+        if len(items) == 1:
+            return items[0], width
+        return Chain(tuple(items), arm.span), width
 
     def arm_module(self, arm: Arm, width: Expr) -> tuple[Module | None, Expr]:
         if arm.count is not None:
@@ -488,16 +557,7 @@ class _Builder:
             call = Call(name, args, arm.span)
             arm_width = substitute(plan.width, {ARM_INPUT: width})
             return Repeated(call, arm.count, arm.span), arm_width
-        items: list[OpCall | Call] = []
-        for node in arm.body:
-            module, width = self.layer(node, width)
-            if module is not None:
-                items.append(module)
-        if not items:
-            return None, width
-        if len(items) == 1:
-            return items[0], width
-        return Chain(tuple(items), arm.span), width
+        return self.chain(arm, width)
 
 
 def bind(op, node: Layer, error) -> tuple[dict[str, Expr], frozenset[str]] | None:
@@ -578,7 +638,9 @@ def _shared(existing: Attribute, module: Module) -> bool:
     )
 
 
-def _module_names(module: Module) -> set[str]:
+def _module_names(module: Module | Flag) -> set[str]:
+    if isinstance(module, Flag):
+        return set()
     if isinstance(module, OpCall):
         return set().union(*(free_names(e) for _, e in module.args))
     if isinstance(module, Call):
@@ -605,7 +667,9 @@ def _sequence_names(body) -> list[str | None]:
     seen: dict[str, int] = {}
     names: list[str | None] = []
     for node in body:
-        if isinstance(node, Group) or (node.op in OPS and not OPS[node.op].module):
+        if isinstance(node, (Group, Section)) or (
+            node.op in OPS and not OPS[node.op].module
+        ):
             names.append(None)
             continue
         name = base(node)

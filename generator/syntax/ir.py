@@ -99,13 +99,15 @@ class Layer:
     op: str
     args: tuple[Arg, ...]
     span: Span
+    kept: bool = False  # `digital conv(...)`: never on crossbars
 
 
 @dataclass(frozen=True)
 class Arm:
     """One arm of a `sum` or `cat`: `branch * branches { ... }`, `skip if in != out { ... }`.
 
-    An arm whose condition is false is the identity; an arm with no body too.
+    An arm whose `if` condition is false is the identity; an arm with no body
+    too. An arm whose `only if` condition is false is not there at all.
     """
 
     name: str
@@ -113,6 +115,7 @@ class Arm:
     condition: Expr | None
     body: tuple["Node", ...]
     span: Span
+    only: bool = False  # `only if`: absent, not the identity, when false
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,18 @@ class Group:
     span: Span
 
 
-Node = Union[Layer, Group]
+@dataclass(frozen=True)
+class Section:
+    """`expand if t != 1 { ... }`: named layers of a sequence, built only when the
+    condition holds (the sequence skips them otherwise)."""
+
+    name: str
+    condition: Expr | None
+    body: tuple["Node", ...]
+    span: Span
+
+
+Node = Union[Layer, Group, Section]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .ir import (
     Option,
     Param,
     Repeat,
+    Section,
     Spec,
     Stage,
     Stem,
@@ -234,13 +235,39 @@ class _Lowering:
         return BlockDef(str(name), tuple(params), body, self.span(name), self.path)
 
     def body(self, nodes: list[Tree]) -> tuple:
-        return tuple(
-            self.layer(n) if n.data == "layer" else self.group(n) for n in nodes
-        )
+        items = []
+        for node in nodes:
+            if node.data == "layer":
+                items.append(self.layer(node))
+            elif node.data == "kept":
+                items.append(self.layer(node.children[0], kept=True))
+            elif node.data == "section":
+                items.append(self.section(node))
+            else:
+                items.append(self.group(node))
+        return tuple(items)
 
-    def layer(self, node: Tree) -> Layer:
+    def layer(self, node: Tree, kept: bool = False) -> Layer:
         name, call = node.children
-        return Layer(str(name), self.call(call), self.span(node))
+        return Layer(str(name), self.call(call), self.span(node), kept)
+
+    def condition(self, node: Tree | None) -> tuple[Expr | None, bool]:
+        if node is None:
+            return None, False
+        return self.expr(node.children[0]), node.data == "only_when"
+
+    def section(self, node: Tree) -> Section:
+        name, condition, *body = node.children
+        expr, only = self.condition(condition)
+        if only:
+            self.error(
+                "`only if` is for the arms of a group",
+                condition,
+                f"a section is skipped when its condition fails: `{name} if ... {{`",
+            )
+        if not body:
+            self.error(f"empty section '{name}'", name, "a section holds layers")
+        return Section(str(name), expr, self.body(body), self.span(name))
 
     def call(self, call: Tree | None) -> tuple[Arg, ...]:
         if call is None:
@@ -270,13 +297,15 @@ class _Lowering:
         arms = []
         for arm in node.children:
             name, count, condition, *body = arm.children
+            expr, only = self.condition(condition)
             arms.append(
                 Arm(
                     str(name),
                     None if count is None else self.expr(count),
-                    None if condition is None else self.expr(condition),
+                    expr,
                     self.body(body),
                     self.span(name),
+                    only,
                 )
             )
         names = [a.name for a in arms]
@@ -388,11 +417,11 @@ class _Lowering:
     def stem_body(self, node: Tree) -> Stem:
         body = self.body(list(node.children))
         for item in body:
-            if isinstance(item, Group):
+            if not isinstance(item, Layer):
                 self.error(
                     "the stem holds layers only",
                     item.span,
-                    "define a block for a sum or cat",
+                    "define a block for a group or a section",
                 )
         layers = tuple(item for item in body if isinstance(item, Layer))
         if not layers:

@@ -40,6 +40,7 @@ KEYWORDS = (
     "sum",
     "cat",
     "mul",
+    "only",
 )
 
 # Labelled examples for the most common slips (Lark's match_examples).

@@ -387,7 +387,10 @@ def test_paths_after_a_failed_block_are_real():
         assert not (missing and missing.group(1) in real), diag.message
     assert len(errors) == 1, [d.message for d in errors]
     assert "groups 2" in errors[0].message
-    assert errors[0].hint == "keep it digital: `digital stage1.2`"
+    assert errors[0].hint.startswith(
+        "keep it digital: `digital stage1.2.conv1` in the model, or write "
+        "`digital conv(...)` in block G"
+    )
 
 
 def test_the_error_of_a_later_block_names_its_own_path():
@@ -398,7 +401,9 @@ def test_the_error_of_a_later_block_names_its_own_path():
         analyse(text)
     errors = [d for d in info.value.diagnostics if d.severity == "error"]
     assert len(errors) == 1
-    assert errors[0].hint == "keep it digital: `digital stage1.3`"
+    assert errors[0].hint.startswith(
+        "keep it digital: `digital stage1.3.conv1` in the model"
+    )
     assert errors[0].span.line == 2
 
 
