@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import strategies as st
 
 WIDTHS = st.sampled_from([8, 16, 24, 32, 48, 64])
@@ -549,4 +551,8 @@ def full_specs(draw, name: str = "Net") -> str:
     if digital:
         model_lines.append("  digital " + " ".join(digital))
     out += model_lines + ["}"]
+    # A model parameter now and then: `w` where no block reads it.
+    blocks_text = "".join(b.text for b in [*inners, *blocks])
+    if "w" in lets and not re.search(r"\bw\b", blocks_text) and draw(st.booleans()):
+        out = [re.sub(r"^let w = ", "param w = ", line) for line in out]
     return "\n".join(out) + "\n"

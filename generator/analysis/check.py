@@ -11,6 +11,8 @@ from ..semantics.definitions import TOO_DEEP, check_definitions
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..semantics.linker import Program, link
 from ..semantics.names import check_model_names, check_names
+from ..semantics.params import check_blocks, parameters
+from ..semantics.params import check_names as check_parameter_names
 from ..semantics.plan import Planner
 from .elaborate import tiles_for
 from .model import ModelElaborator
@@ -87,7 +89,13 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     lets, plans, problems = prepare(program)
     if _errors(problems):  # expanding broken definitions would only repeat these
         _raise(problems, program)
+    symbolic, found = parameters(program)
+    problems += found + check_blocks(plans, symbolic)
+    problems += check_parameter_names(program, plans, symbolic)
+    if _errors(problems):
+        _raise(problems, program)
     elaborator = ModelElaborator(program, plans, lets, tile_size)
+    elaborator.symbolic = symbolic
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
     problems += check_model_names(program, plans, model)
@@ -106,6 +114,11 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
         values={k: v for k, v in lets.items()},
         digital=elaborator.digital,
         kept=frozenset(node.path for node in root.walk() if node.kept),
+        parameters=tuple(
+            (let.name, lets[let.name])
+            for let in program.lets
+            if let.name in symbolic and let.param
+        ),
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
 

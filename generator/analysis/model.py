@@ -5,13 +5,22 @@ Elaborator.instance (elaborate.py), from their class plans."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ..errors import Span, did_you_mean
 from ..limits import limit, raise_hint
-from ..semantics.expr import EvalError, Unknown, evaluate
+from ..semantics.expr import (
+    EvalError,
+    Unknown,
+    evaluate,
+    free_names,
+    substitute,
+    to_arch,
+)
 from ..semantics.ops import CONV, OPS
+from ..semantics.params import fixed_use
 from ..semantics.plan import IMPLICIT, OpCall, bind
-from ..syntax.ir import Arg, BlockCall, Layer, Model, Num
+from ..syntax.ir import Arg, BinOp, BlockCall, Expr, Layer, Model, Num
 from .elaborate import Elaborator, Failed
 from .result import BlockInstance, StageInstance, block_record
 from .tree import Node, Shape
@@ -19,6 +28,31 @@ from .tree import Node, Shape
 
 class ModelElaborator(Elaborator):
     """Elaborates a whole model: what a spec's `model { ... }` says."""
+
+    symbolic: dict[str, Expr] = {}  # model parameters and lets computed from them
+    width: Expr | None = None  # the channels flowing here, where a parameter sets them
+
+    def sym(self, expr: Expr | None) -> Expr | None:
+        """`expr` in model parameters, where it depends on one."""
+        if expr is None or not self.symbolic:
+            return None
+        if free_names(expr) & self.symbolic.keys():
+            return substitute(expr, self.symbolic)
+        return None
+
+    def fixed(self, expr: Expr | None, what: str) -> None:
+        """`what` must not depend on a model parameter."""
+        found = self.sym(expr)
+        if found is not None:
+            name = sorted(free_names(found))[0]
+            diag = fixed_use(name, what, expr.span)
+            self.report(diag.message, diag.span, diag.hint)
+
+    def flat(self, shape: Shape) -> None:
+        """Flattening a C x H x W map: the width becomes C * H * W."""
+        if self.width is not None and len(shape) == 3 and shape[1] * shape[2] != 1:
+            self.width = BinOp("*", self.width, Num(shape[1] * shape[2], self.width.span),
+                               self.width.span)  # fmt: skip
 
     def model(self, model: Model) -> tuple[list[Node], Shape | None, list]:
         """The model's top-level nodes, its output shape (None: unknown) and, for
@@ -143,18 +177,32 @@ class ModelElaborator(Elaborator):
         children = []
         current = shape
         for i, call in enumerate(calls):
+            exprs = {}
             if OPS[call.op].reads_width:
                 width = current[0] if len(current) == 3 else math.prod(current)
                 call = OpCall(call.op, (("in", Num(width, call.span)), *call.args[1:]),
-                              call.given, call.span)  # fmt: skip
+                              call.given, call.span, call.kept)  # fmt: skip
+                exprs["in"] = self.width
             child = self.op(call, self.lets, f"{path}.{i}", current, labels)
-            children.append(child)
+            for name, expr in call.args:
+                if name == "out":
+                    exprs["out"] = self.width = self.sym(expr)
+                elif name != "in":
+                    self.fixed(expr, f"the {path}'s {call.op} {name}")
+            if call.op == "flatten":
+                self.flat(current)
+            exprs = tuple((k, v) for k, v in exprs.items() if v is not None)
+            children.append(replace(child, exprs=exprs) if exprs else child)
             current = child.out_shape
         return Node(path, "sequential", "Sequential", (), shape, current, span,
                     tuple(children))  # fmt: skip
 
     def stage(self, name: str, stage, shape: Shape | None, nodes: list[Node]):
         record = StageInstance(name, 0, 1, ())
+        self.fixed(stage.stride, f"{name}'s stride")
+        for rep in stage.body:
+            self.fixed(rep.count, "a repetition")
+        out = self.sym(stage.channels)
         try:
             channels = self.whole(stage.channels, self.lets, "stage channels")
             stride = (
@@ -209,6 +257,8 @@ class ModelElaborator(Elaborator):
                     continue
                 if built is None:  # its input is unknown: bound, not built
                     continue
+                if out is not None or self.width is not None:
+                    built = (self.follows(built[0], out, rep.block), built[1])
                 blocks.append(built[0])
                 records.append(built[1])
                 shape = built[0].out_shape
@@ -218,6 +268,25 @@ class ModelElaborator(Elaborator):
             nodes.append(node)
             self.count()
         return shape, StageInstance(name, channels, stride, tuple(records))
+
+    def follows(self, node: Node, out: Expr | None, call: BlockCall) -> Node:
+        """A block where a parameter sets its widths: its class must give the
+        stage's width for every value, not only at the defaults."""
+        given = {"in": self.width, "out": out}
+        plan = self.plans[node.name]
+        names = {p.name for p in plan.params}
+        text = to_arch(plan.width)
+        same_width = text == "out" or (text == "in" and _arch(self.width) == _arch(out))
+        if not same_width:
+            self.report(
+                f"{call.kind} gives {text} channels, not the stage's width: a model "
+                "parameter cannot set this stage's width",
+                call.span,
+                f"end {call.kind} with a layer of `out` channels, or use a plain `let`",
+            )
+        exprs = tuple((k, v) for k, v in given.items() if v is not None and k in names)
+        self.width = out
+        return replace(node, exprs=exprs) if exprs else node
 
     def block(
         self,
@@ -263,6 +332,7 @@ class ModelElaborator(Elaborator):
                     did_you_mean(option.name, params)
                     or f"{call.kind} takes: {', '.join(params) or 'no options'}",
                 )
+            self.fixed(option.value, f"option '{option.name}'")
             value = self.value(option.value, self.lets)
             given[option.name] = self.typed_param(
                 value, params[option.name].type, option.name, option.span
@@ -359,7 +429,9 @@ class ModelElaborator(Elaborator):
                 continue
             seen[layer.op] = seen.get(layer.op, 0) + 1
             name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
+            written = layer.args[0].value if layer.args else None
             if layer.op == "fc" and not layer.args:
+                written = model.classes
                 if layer is not fcs[-1]:
                     self.report("a hidden 'fc' needs its width", layer.span,
                                 "write it like `fc 256`")  # fmt: skip
@@ -396,6 +468,7 @@ class ModelElaborator(Elaborator):
                     args = {"in": Num(width, layer.span), **args}
                 call = OpCall(layer.op, tuple(args.items()), given, layer.span)
                 node = self.op(call, self.lets, name, shape)
+                node = self.head_exprs(node, layer.op, args, written, shape)
             except Failed:
                 shape = None
                 continue
@@ -408,6 +481,24 @@ class ModelElaborator(Elaborator):
                 "end the model with `head avgpool flatten fc`",
             )
         return shape
+
+    def head_exprs(self, node: Node, op: str, args: dict, written, shape) -> Node:
+        """What a model parameter sets in a head layer: an fc's widths (`written`:
+        the fc's width as the spec wrote it, `classes` for a bare last fc)."""
+        exprs = {}
+        for name, expr in args.items():
+            if name == "in":
+                exprs["in"] = self.width
+            elif name == "out" and op == "fc":
+                exprs["out"] = self.sym(written)
+            else:
+                self.fixed(expr, f"{node.path}'s {name}")
+        if op == "flatten":
+            self.flat(shape)
+        elif op == "fc":
+            self.width = exprs["out"]
+        exprs = tuple((k, v) for k, v in exprs.items() if v is not None)
+        return replace(node, exprs=exprs) if exprs else node
 
     def marks(self, model: Model, nodes: list[Node]) -> None:
         """`digital` may name any module `summary` lists: the stem, a stage, a
@@ -462,6 +553,10 @@ class ModelElaborator(Elaborator):
                 "(stage1), a block (stage1.0), a layer in one (stage1.0.conv1) or "
                 "a head layer (fc)",
             )
+
+
+def _arch(expr: Expr | None) -> str | None:
+    return None if expr is None else to_arch(expr)
 
 
 def _prefixes(path: str) -> list[str]:

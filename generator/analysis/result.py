@@ -102,6 +102,7 @@ class Analysis:
     digital: frozenset[str]  # marked module paths
     warnings: tuple[Diagnostic, ...] = ()
     kept: frozenset[str] = frozenset()  # instances of `digital` lines in blocks
+    parameters: tuple[tuple[str, object], ...] = ()  # `param` lines: name, default
 
     @cached_property
     def off_crossbars(self) -> tuple[str, ...]:

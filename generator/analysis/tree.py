@@ -29,6 +29,9 @@ class Node:
     analog: bool = False  # on crossbars: a conv or linear not kept digital
     groups: int = 1
     kept: bool = False  # by a `digital` line in its block: digital in every instance
+    # Model level: the arguments a model parameter sets, as expressions of the
+    # parameters (the values above are at their defaults).
+    exprs: tuple = ()
 
     def walk(self):
         """Every node, in module order (iterative: trees can be deep)."""

@@ -67,6 +67,8 @@ class ModelView:
     classes: tuple[ClassView, ...]
     name: str
     init_params: str
+    parameters: str  # the model parameters, as keyword-only arguments with defaults
+    arguments: str  # ... passed on by name
     attributes: tuple[
         tuple[str, tuple[str, ...] | str], ...
     ]  # expr or Sequential items
@@ -443,14 +445,17 @@ def _value(value) -> str:
 
 def _model_module(writer: _ClassWriter, node: Node, kept: bool, inplace: bool) -> str:
     backend = writer.backend
+    args = {k: _value(v) for k, v in node.args}
+    for name, expr in node.exprs:  # what a model parameter sets
+        names = {p: p for p, _ in writer.analysis.parameters}
+        lets = {k: v for k, v in writer.analysis.values.items() if k not in names}
+        args[name] = to_python(expr, names, lets)
     if node.kind == "op":
         kept = OPS[node.name].matrix is not None and not node.analog
         classes = backend.kept_layers if kept else writer.classes
-        args = {k: _value(v) for k, v in node.args}
         return writer.op(node.name, args, classes, inplace)
     assert node.kind == "class"
     plan = writer.analysis.plans[node.name]
-    args = {k: _value(v) for k, v in node.args}
     for param in plan.params:  # a keyword equal to its written default goes unsaid
         if (
             param.name not in ("in", "out")
@@ -522,6 +527,12 @@ def build_view(
         f"{analysis.params_total:,} parameters ({analysis.params_analog:,} on crossbars), {analysis.macs:,} MACs,\n"
         f"{analysis.tiles} tiles of {analysis.tile_size}x{analysis.tile_size}."
     )
+    if analysis.parameters:
+        defaults = ", ".join(f"{n}={v!r}" for n, v in analysis.parameters)
+        doc += (
+            f"\nThese figures are for the defaults ({defaults}); other values of the\n"
+            "model's parameters change them, and archgen checked the defaults only."
+        )
     constants = (
         Attribute("INPUT_SHAPE", f"({', '.join(map(str, model.input))})"),
         Attribute(
@@ -555,7 +566,13 @@ def build_view(
         imports.insert(0, "import torch")
     if "shift" in writer.uses:
         imports.append("from torch.nn import functional as F")
-    init_params = writer.init_param
+    parameters = [
+        f"{name}: {type(value).__name__} = {value!r}"
+        for name, value in analysis.parameters
+    ]
+    init_params = ", ".join(
+        parameters + ([writer.init_param] if writer.init_param else [])
+    )
     about = leading_comment(analysis.program.sources, model.span)
     return ModelView(
         header=header,
@@ -566,6 +583,8 @@ def build_view(
         classes=tuple(classes),
         name=model.name,
         init_params=f", *, {init_params}" if init_params else "",
+        parameters=f"*, {', '.join(parameters)}" if parameters else "",
+        arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=off,

@@ -100,9 +100,10 @@ def _code_lines(tree: Tree) -> list[_Line]:
     for item in tree.children:
         if item.data == "use":
             lines.append(_Line(0, f"use {item.children[0]}"))
-        elif item.data == "let":
+        elif item.data in ("let", "model_param"):
             name, value = item.children
-            lines.append(_Line(0, f"let {name} = {_expr(value)}"))
+            word = "param" if item.data == "model_param" else "let"
+            lines.append(_Line(0, f"{word} {name} = {_expr(value)}"))
         elif item.data == "block_def":
             name, *rest = item.children
             params = [p for p in rest if isinstance(p, Tree) and p.data == "param"]

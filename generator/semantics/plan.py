@@ -228,7 +228,7 @@ class _Builder:
             return None
         used: set[str] = {ARM_INPUT} if self.arm is not None else set()
         for attribute in self.attributes:
-            used |= _module_names(attribute.value) | free_names(attribute.condition)
+            used |= module_names(attribute.value) | free_names(attribute.condition)
         params = self.params(used)
         if params is None:
             return None
@@ -456,7 +456,7 @@ class _Builder:
         terms: list[str] = []
         labels: list[str] = []
         present: list[str | None] = []
-        widths: list[tuple[Expr, bool]] = []  # (width, always there)
+        widths: list[tuple[Expr, str]] = []  # (width, "plain" / "if" / "only")
         if group.arms and all(arm.only for arm in group.arms):
             self.error(
                 f"every arm of this {group.kind} is `only if`",
@@ -479,10 +479,10 @@ class _Builder:
                     self.add(Attribute(flag, Flag(arm.span), arm.condition, arm.span))
                     present.append(flag)
                     widths.append((Cond(arm.condition, width, Num(0, arm.span),
-                                        arm.span), False))  # fmt: skip
+                                        arm.span), "only"))  # fmt: skip
                 else:
                     present.append(None)
-                    widths.append((width, True))
+                    widths.append((width, "plain"))
                 continue
             self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
             self.steps.append(
@@ -497,10 +497,11 @@ class _Builder:
             terms.append(arm.name)
             present.append(arm.name if arm.only else None)
             if arm.condition is None:
-                widths.append((arm_width, True))
+                widths.append((arm_width, "plain"))
             else:
                 other = Num(0, arm.span) if arm.only else width
-                widths.append((Cond(arm.condition, arm_width, other, arm.span), False))
+                kind = "only" if arm.only else "if"
+                widths.append((Cond(arm.condition, arm_width, other, arm.span), kind))
         if self.failed or not terms:
             return width, source
         self.steps.append(
@@ -509,9 +510,14 @@ class _Builder:
         )
         if group.kind in ("sum", "mul"):
             # Every arm of a sum or product has one width (the elaborator checks
-            # it); take one that is always there.
-            always = [w for w, plain in widths if plain]
-            return (always or [widths[0][0]])[0], "out"
+            # it): take a plain arm's, else an `if` arm's (it holds either way, the
+            # identity keeping the input's); an `only if` arm's holds only when
+            # the arm is there.
+            for wanted in ("plain", "if"):
+                found = [w for w, kind in widths if kind == wanted]
+                if found:
+                    return found[0], "out"
+            return widths[0][0], "out"
         total = widths[0][0]
         for w, _ in widths[1:]:
             total = plus(total, w)
@@ -638,7 +644,7 @@ def _shared(existing: Attribute, module: Module) -> bool:
     )
 
 
-def _module_names(module: Module | Flag) -> set[str]:
+def module_names(module: Module | Flag) -> set[str]:
     if isinstance(module, Flag):
         return set()
     if isinstance(module, OpCall):
@@ -646,8 +652,8 @@ def _module_names(module: Module | Flag) -> set[str]:
     if isinstance(module, Call):
         return set().union(set(), *(free_names(e) for _, e in module.args))
     if isinstance(module, Repeated):
-        return _module_names(module.call) | free_names(module.count)
-    return set().union(*(_module_names(m) for m in module.items))
+        return module_names(module.call) | free_names(module.count)
+    return set().union(*(module_names(m) for m in module.items))
 
 
 def _sequence_names(body) -> list[str | None]:

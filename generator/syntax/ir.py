@@ -240,6 +240,7 @@ class Let:
     name: str
     value: Expr
     span: Span
+    param: bool = False  # `param NAME = value`: a keyword argument of build()
 
 
 @dataclass(frozen=True)

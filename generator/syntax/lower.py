@@ -196,9 +196,10 @@ class _Lowering:
         for item in tree.children:
             if item.data == "use":
                 uses.append(Use(str(item.children[0])[1:-1], self.span(item)))
-            elif item.data == "let":
+            elif item.data in ("let", "model_param"):
                 name, value = item.children
-                lets.append(Let(str(name), self.expr(value), self.span(name)))
+                param = item.data == "model_param"
+                lets.append(Let(str(name), self.expr(value), self.span(name), param))
             elif item.data == "block_def":
                 blocks.append(self.block_def(item))
             else:

@@ -36,6 +36,7 @@ KEYWORDS = (
     "init",
     "block",
     "let",
+    "param",
     "use",
     "sum",
     "cat",

@@ -141,3 +141,10 @@ def test_examples_have_their_published_parameter_counts(name):
     model.eval()
     with torch.no_grad():
         assert model(torch.zeros(1, *shape)).shape == (1, a.output[0])
+
+
+def test_wrn_16_8_is_a_keyword_away():
+    """`param k`: WRN-16-8 has 10,961,370 parameters (11.0M in the paper)."""
+    module = importlib.import_module("generated.wrn16_4")
+    model = module.build(k=8, num_classes=100)
+    assert sum(p.numel() for p in model.parameters()) == 10_961_370 + 90 * 513

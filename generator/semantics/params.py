@@ -1,0 +1,101 @@
+"""Model parameters: `param NAME = value` lines, lets the generated `build()`
+takes as keyword arguments (`build(num_classes=100)`).
+
+A parameter may set the numbers the model class passes on: a width (of the
+stem, a stage, an fc) and `classes`; every block class takes its widths as
+arguments, so the written code follows. It may not set what fixes the model's
+structure or its feature-map sizes (a repetition, a stride, a block option),
+nor be read inside a block, whose class would have its default baked in. Those
+uses are located errors; archgen checks the model at the defaults.
+"""
+
+from __future__ import annotations
+
+from ..errors import Diagnostic
+from ..syntax.ir import Expr, Var
+from .expr import free_names, substitute
+from .names import problem
+from .plan import ClassPlan, module_names
+
+
+def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
+    """name -> its expression in parameters only, for every parameter and every
+    let computed from one; and the problems of the declarations."""
+    symbolic: dict[str, Expr] = {}
+    problems: list[Diagnostic] = []
+    for let in program.lets:
+        if let.param:
+            if let.span.path != program.spec.path:
+                problems.append(
+                    Diagnostic(
+                        f"model parameter '{let.name}' is declared outside the spec",
+                        let.span,
+                        "declare parameters in the file that holds the model; "
+                        "a library declares lets",
+                    )
+                )
+                continue
+            symbolic[let.name] = Var(let.name, let.span)
+        elif free_names(let.value) & symbolic.keys():
+            symbolic[let.name] = substitute(let.value, symbolic)
+    return symbolic, problems
+
+
+def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnostic]:
+    """A parameter is a keyword argument of the model's __init__ and of build():
+    a Python name that hides nothing they use."""
+    problems: list[Diagnostic] = []
+    for let in program.lets:
+        if not let.param or let.name not in symbolic:
+            continue
+        why = problem(let.name, "parameter") or (
+            "the name of a class in the generated module" if let.name in plans else None
+        )
+        if why:
+            problems.append(
+                Diagnostic(
+                    f"model parameter '{let.name}' is {why}",
+                    let.span,
+                    "choose another name",
+                )
+            )
+    return problems
+
+
+def check_blocks(
+    plans: dict[str, ClassPlan], symbolic: dict[str, Expr]
+) -> list[Diagnostic]:
+    """No block reads a parameter, not even through a let."""
+    problems: list[Diagnostic] = []
+    if not symbolic:
+        return problems
+    seen: set[tuple[str, str]] = set()  # (block, name): the first use only
+    for plan in plans.values():
+        uses = [(free_names(p.default), plan.span) for p in plan.params if p.default]
+        for attribute in plan.attributes:
+            names = module_names(attribute.value) | free_names(attribute.condition)
+            uses.append((names, attribute.span))
+        for names, span in uses:
+            for name in sorted(names & symbolic.keys()):
+                if (plan.block, name) not in seen:
+                    seen.add((plan.block, name))
+                    problems.append(_inside_block(name, plan.block, span))
+    return problems
+
+
+def _inside_block(name: str, block: str, span) -> Diagnostic:
+    return Diagnostic(
+        f"block {block} reads '{name}', which depends on a model parameter",
+        span,
+        "a block's class is written once for every value: give the block the "
+        "width it needs through `out` (the stage's width), or use a plain `let`",
+    )
+
+
+def fixed_use(name: str, what: str, span) -> Diagnostic:
+    return Diagnostic(
+        f"{what} depends on model parameter '{name}'",
+        span,
+        "a model parameter may set widths (stem, stages, fc) and classes; "
+        "use a plain `let` here",
+    )

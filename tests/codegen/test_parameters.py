@@ -1,0 +1,198 @@
+"""Model parameters (`param NAME = value`): build(NAME=...) of a module generated
+at the defaults builds what archgen checks for the spec with other defaults.
+
+The independent figure is torch's numel and the aihwkit model's tile count of
+the module built with the keyword, against `check` of the spec rewritten."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+
+import pytest
+
+from archgen.analysis import check
+from archgen.commands.cli import main
+from archgen.errors import ArchError
+from archgen.syntax.lower import parse
+
+torch = pytest.importorskip("torch")
+
+WIDE = """param num_classes = 10
+param k = 4
+let w = 16 * k
+use "resnet.arch"
+
+model Wide {
+  input 3x16x16
+  classes num_classes
+  stem conv3x3 16
+  stage w {
+    BasicBlock x2
+  }
+  stage w * 2 stride 2 {
+    BasicBlock
+  }
+  stage 24 {
+    BottleneckBlock
+  }
+  head avgpool flatten fc 32 relu fc
+}
+"""
+
+FLAT = """param c = 8
+param num_classes = 5
+
+block Pair() {
+  conv(kernel, out)
+  bn
+  relu
+}
+
+model Flat {
+  input 1x8x8
+  classes num_classes
+  stem {
+    conv(3, c, stride=2)
+    bn
+  }
+  stage c * 2 {
+    Pair
+  }
+  head flatten fc
+}
+"""
+
+
+def _module(tmp_path, source: str, name: str, target: str = "torch"):
+    spec = tmp_path / f"{name}.arch"
+    spec.write_text(source)
+    out = tmp_path / "out"
+    assert main(["generate", "--target", "all", "-o", str(out), str(spec)]) == 0
+    suffix = "_aihwkit" if target == "aihwkit" else ""
+    path = out / f"{name}{suffix}.py"
+    loaded = importlib.util.spec_from_file_location(f"{name}{suffix}_{target}", path)
+    module = importlib.util.module_from_spec(loaded)
+    sys.modules[loaded.name] = module
+    loaded.loader.exec_module(module)
+    return module
+
+
+def _with_defaults(source: str, values: dict) -> str:
+    for name, value in values.items():
+        source = re.sub(
+            rf"^param {name} = .*$", f"param {name} = {value}", source, flags=re.M
+        )
+    return source
+
+
+@pytest.mark.parametrize(
+    "source, name, values",
+    [
+        (WIDE, "wide", {"k": 2}),
+        (WIDE, "wide", {"k": 1, "num_classes": 100}),
+        (FLAT, "flat", {"c": 4}),
+        (FLAT, "flat", {"c": 12, "num_classes": 2}),
+    ],
+)
+def test_build_with_other_values_is_what_check_says_of_them(
+    tmp_path, source, name, values
+):
+    module = _module(tmp_path, source, name)
+    expected = check(parse(_with_defaults(source, values), "x.arch"))
+    model = module.build(**values).eval()
+    assert sum(p.numel() for p in model.parameters()) == expected.params_total
+    shape = expected.model.input
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(2, *shape)).shape) == (2, *expected.output)
+    default = module.build()
+    assert sum(p.numel() for p in default.parameters()) == module.PARAMS_TOTAL
+
+
+def test_the_aihwkit_rendering_takes_the_parameters_too(tmp_path):
+    pytest.importorskip("aihwkit")
+    module = _module(tmp_path, WIDE, "wide", "aihwkit")
+    expected = check(parse(_with_defaults(WIDE, {"k": 2}), "x.arch"))
+    model = module.build(k=2)
+    assert len(list(model.analog_tiles())) == expected.tiles
+    torch_module = _module(tmp_path, WIDE, "wide")
+    analog = torch_module.build_analog(k=2)
+    assert analog.state_dict().keys() == model.state_dict().keys()
+
+
+def errors(source: str) -> list:
+    with pytest.raises(ArchError) as info:
+        check(parse(source, "spec.arch"))
+    return [d for d in info.value.diagnostics if d.severity == "error"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ("BasicBlock x2", "BasicBlock x k"),
+            "a repetition depends on model parameter 'k'",
+        ),
+        (
+            ("stride 2 {", "stride (k // 2) {"),
+            "stage2's stride depends on model parameter 'k'",
+        ),
+        (
+            ("    BottleneckBlock\n", "    BottleneckBlock reduction k\n"),
+            "option 'reduction' depends on model parameter 'k'",
+        ),
+        (
+            ("stem conv3x3 16", "stem conv3x3 16 stride (k - 3)"),
+            "the stem's conv stride depends on model parameter 'k'",
+        ),
+    ],
+)
+def test_a_parameter_may_not_set_structure_or_map_sizes(change, message):
+    found = errors(WIDE.replace(*change))
+    assert found[0].message == message
+    assert found[0].span.line > 1
+
+
+def test_a_block_may_not_read_a_parameter_even_through_a_let():
+    source = FLAT.replace(
+        "conv(kernel, out)", "conv(kernel, out)\n  conv(1, c2)\n  conv(1, out)"
+    )
+    source = source.replace(
+        "param num_classes = 5", "param num_classes = 5\nlet c2 = c * 3"
+    )
+    (error,) = errors(source)
+    assert error.message == "block Pair reads 'c2', which depends on a model parameter"
+
+
+def test_a_block_that_ignores_the_stage_width_cannot_take_a_parameter_width():
+    source = FLAT.replace("  conv(kernel, out)\n", "  conv(kernel, 16)\n")
+    found = errors(source)
+    assert "a model parameter cannot set this stage's width" in found[0].message
+
+
+@pytest.mark.parametrize("name", ["nn", "build", "Pair", "rpu_config", "class"])
+def test_a_parameter_name_hides_nothing(name):
+    source = FLAT.replace("param c = 8", f"param {name} = 8").replace(
+        "c * 2", f"{name} * 2"
+    )
+    source = source.replace("conv(3, c,", f"conv(3, {name},")
+    with pytest.raises(ArchError) as info:
+        check(parse(source, "spec.arch"))
+    assert any(f"'{name}'" in d.message for d in info.value.diagnostics)
+
+
+def test_a_parameter_belongs_to_the_spec_not_a_library(tmp_path):
+    (tmp_path / "lib.arch").write_text("param w = 8\n")
+    spec = tmp_path / "net.arch"
+    spec.write_text('use "lib.arch"\n' + FLAT.replace("c * 2", "w"))
+    with pytest.raises(ArchError) as info:
+        check(parse(spec.read_text(), str(spec)))
+    assert "declared outside the spec" in info.value.diagnostics[0].message
+
+
+def test_fmt_keeps_param_lines(tmp_path):
+    spec = tmp_path / "flat.arch"
+    spec.write_text(FLAT.replace("param c = 8", "param   c=8"))
+    assert main(["fmt", str(spec)]) == 0
+    assert spec.read_text().startswith("param c = 8\n")
