@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import keyword
 import sys
 import unicodedata
@@ -11,16 +10,6 @@ from pathlib import Path
 from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
 from ..errors import ArchError, Diagnostic, Span
 from ..syntax.lower import parse_file
-
-
-def tile_size_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def expand(paths: list[str]) -> list[str]:
