@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
 from ..errors import ArchError, Diagnostic, Span
+from ..gc_pause import gc_paused
 from ..syntax.lower import parse_file
 
 
@@ -61,6 +62,11 @@ def warn(analysis) -> None:
 
 def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False):
     """Parse, link and check one spec; every problem found in one ArchError."""
+    with gc_paused():
+        return _load(path, tile_size, libraries)
+
+
+def _load(path: str, tile_size: int, libraries: bool):
     try:
         spec = parse_file(path)
     except ArchError as err:
