@@ -387,11 +387,11 @@ def _moved(node: Node, path: str, span: Span) -> Node:
 
     def move(child: Node) -> Node:
         moved = object.__new__(Node)
-        vars(moved).update(
-            vars(child),
-            path=path + child.path[old:],
-            children=tuple(move(c) for c in child.children),
-        )
+        fields = vars(moved)
+        fields.update(vars(child))
+        fields["path"] = path + child.path[old:]
+        if child.children:
+            fields["children"] = tuple([move(c) for c in child.children])
         return moved
 
     top = move(node)
