@@ -30,9 +30,12 @@ class Figure:
     target: float | None = None  # the ratio must be at most this (None: no target)
     note: str = ""
     higher_is_better: bool = False  # then the ratio must be at least `target`
+    paired_ratio: float | None = None  # median of per-round ratios, when measured so
 
     @property
     def ratio(self) -> float:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         base = self.anchor_value if self.anchor_value is not None else self.target
         return self.value / base if base else float("nan")
 

@@ -8,6 +8,8 @@ write: `_make_layer`, `out += identity`, in-place ReLUs.
 
 from __future__ import annotations
 
+import random
+
 from torch import Tensor, nn
 
 
@@ -130,7 +132,8 @@ def t500_spec(config: dict) -> str:
 
 
 def t500_variants(count: int) -> list[dict]:
-    """`count` distinct T500-sized configs (widths, branches, reduction vary)."""
+    """`count` distinct T500-sized configs (widths, branches, reduction vary), in
+    a shuffled order: the first and the last hundred are alike in size."""
     out = []
     for i in range(count):
         widths = (48 + 16 * (i % 4), 128 + 32 * (i // 4 % 3), 160 + 16 * (i // 12 % 4))
@@ -143,4 +146,5 @@ def t500_variants(count: int) -> list[dict]:
                 "reduction": (2, 4)[i // 432 % 2],
             }
         )
+    random.Random(0).shuffle(out)
     return out

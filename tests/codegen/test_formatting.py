@@ -71,6 +71,7 @@ def test_pieces_with_comments_decorators_and_odd_calls():
     same_as_black(raw)
 
 
+@pytest.mark.long
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(full_specs())
 def test_drawn_specs(text):

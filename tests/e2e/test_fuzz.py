@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from archgen.codegen.backends import TORCH
 from archgen.analysis import check
+from archgen.codegen.backends import TORCH
+from archgen.codegen.render import render
 from archgen.errors import ArchError
 from archgen.syntax.lower import parse
-from archgen.codegen.render import render
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
     ROOT / "specs" / "resnet32.arch"
@@ -102,6 +102,7 @@ BLOCK_PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.long
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_mutated_blocks_that_check_build_what_the_checker_counts(data):
