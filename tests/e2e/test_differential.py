@@ -21,12 +21,12 @@ import re
 import pytest
 from conftest import ROOT
 from differential import (
-    _run_batch,
     assert_trustworthy,
     diagnostics,
     run_cli,
     verify,
     verify_outcomes,
+    _run_batch,
 )
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st

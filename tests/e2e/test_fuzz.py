@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import specs
 
-from archgen.analysis import check
 from archgen.codegen.backends import TORCH
-from archgen.codegen.render import render
+from archgen.analysis import check
 from archgen.errors import ArchError
 from archgen.syntax.lower import parse
+from archgen.codegen.render import render
 
 SHIPPED_TEXT = (ROOT / "specs" / "t500.arch").read_text() + (
     ROOT / "specs" / "resnet32.arch"
