@@ -34,10 +34,12 @@ def loads(
     """Check spec text. `path` names it in errors and resolves its `use` lines
     (within its folder tree, the `include` folders and the shipped library)."""
     from .analysis.check import check
+    from .gc_pause import gc_paused
     from .syntax.lower import parse
 
     source = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return check(parse(source, path), tile_size, tuple(map(str, include)))
+    with gc_paused():
+        return check(parse(source, path), tile_size, tuple(map(str, include)))
 
 
 def render(

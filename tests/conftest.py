@@ -23,9 +23,33 @@ def pytest_addoption(parser):
         "record the result in tests/e2e/FUZZ.md",
     )
 
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the long property runs (marked `long`); CI runs them always",
+    )
+
 
 def pytest_configure(config):
     import os
 
+    config.addinivalue_line(
+        "markers",
+        "long: a long property run, skipped locally for a fast suite; it runs when "
+        "CI is set (.ci/run), or with --long or --fuzz-long",
+    )
     if config.getoption("--fuzz-long"):
         os.environ.setdefault("ARCHGEN_FUZZ_EXAMPLES", "50000")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if os.environ.get("CI") or config.getoption("--long"):
+        return
+    if config.getoption("--fuzz-long"):
+        return
+    skip = pytest.mark.skip(reason="a long property run: CI runs it (or pass --long)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)

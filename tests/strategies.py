@@ -41,14 +41,19 @@ def specs(draw, name: str | None = None) -> str:
     k = draw(st.sampled_from([1, 3, 5, 7]))
     stem = f"  stem conv{k}x{k} {draw(WIDTHS)}"
     if draw(st.booleans()):
-        stem += f" stride {draw(st.integers(1, 2))}"
+        stride = draw(st.integers(1, 2))
+        stem += f" stride {stride}"
+        size //= stride
     if draw(st.booleans()):
         stem += "   # the stem"
     lines.append(stem)
     for _ in range(draw(st.integers(0, 3))):
         stage = f"  stage {draw(WIDTHS)}"
         if draw(st.booleans()):
-            stage += f" stride {draw(st.integers(1, 2))}"
+            # a stride larger than the map is an error: these specs are valid
+            stride = draw(st.integers(1, 2)) if size > 1 else 1
+            stage += f" stride {stride}"
+            size = -(-size // stride)
         lines.append(stage + " {")
         for _ in range(draw(st.integers(1, 2))):
             lines.append("    " + draw(block_lines()))

@@ -51,6 +51,9 @@ class Elaborator:
         self.max_width = limit("width")
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
+        # (class, typed arguments, input shape) -> (clean node, modules counted);
+        # lives as long as this one elaboration.
+        self.seen: dict[tuple, tuple[Node, int]] = {}
 
     # -- reporting -------------------------------------------------------------------
     def report(self, message: str, span: Span, hint=None, severity="error") -> None:
@@ -293,7 +296,31 @@ class Elaborator:
     def instance(
         self, plan: ClassPlan, given: dict, path: str, shape: Shape, span: Span
     ) -> Node:
-        """One instance of a generated class: build its attributes, run its forward."""
+        """One instance of a generated class: build its attributes, run its forward.
+
+        Instances are a function of (class, arguments, input shape) up to their
+        paths: a repeated block is elaborated once and its clean result (no
+        problems, no digital marks that could cut across it) moved to each path."""
+        key = None
+        if not self.digital:
+            args = tuple((k, type(v), v) for k, v in given.items())  # 1 is not True
+            # ... and whether a `digital Block` call around it keeps it digital
+            key = (plan.name, args, shape, self.kept_digital(path))
+            hit = self.seen.get(key)
+            if hit is not None:
+                node, modules = hit
+                for _ in range(modules):
+                    self.count()
+                return _moved(node, path, span)
+        problems, modules = len(self.problems), self.modules
+        node = self._instance(plan, given, path, shape, span)
+        if key is not None and len(self.problems) == problems:
+            self.seen[key] = (node, self.modules - modules)
+        return node
+
+    def _instance(
+        self, plan: ClassPlan, given: dict, path: str, shape: Shape, span: Span
+    ) -> Node:
         env = self.bind_params(plan, given, span)
         self.open.append(plan.block)
         try:
@@ -370,3 +397,22 @@ class Elaborator:
                 f"the arms of this cat differ in height or width: {listed}", step.span
             )
         return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
+
+
+def _moved(node: Node, path: str, span: Span) -> Node:
+    """`node` (and its subtree) at `path`, called from `span`: new frozen nodes,
+    filled through their __dict__ (dataclasses.replace would take 3x as long)."""
+    old = len(node.path)
+
+    def move(child: Node) -> Node:
+        moved = object.__new__(Node)
+        fields = vars(moved)
+        fields.update(vars(child))
+        fields["path"] = path + child.path[old:]
+        if child.children:
+            fields["children"] = tuple([move(c) for c in child.children])
+        return moved
+
+    top = move(node)
+    vars(top)["span"] = span
+    return top

@@ -232,11 +232,14 @@ def _row(node: Node) -> Layer:
 
 
 def _convs(node: Node) -> list[ConvInfo]:
-    return [
-        ConvInfo(n.arg("kernel"), n.arg("out"), n.arg("stride"))
-        for n in node.leaves()
-        if n.name == "conv"
-    ]
+    convs = []
+    for n in node.leaves():
+        if n.name == "conv":
+            args = dict(n.args)  # once, not once per argument read
+            convs.append(
+                ConvInfo(args.get("kernel"), args.get("out"), args.get("stride"))
+            )
+    return convs
 
 
 def block_record(

@@ -14,7 +14,6 @@ import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import black
 import jinja2
 
 from .. import __version__
@@ -37,8 +36,7 @@ from ..semantics.plan import (
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import Backend
-
-BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
+from .formatting import format_module
 
 
 @dataclass(frozen=True)
@@ -697,4 +695,4 @@ def render(
     view = build_view(analysis, backend, spec_label, options, digest)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
     code = template.render(view=view, backend=backend)
-    return black.format_str(code, mode=BLACK_MODE) if format else code
+    return format_module(code) if format else code

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
+# Only the standard library at start-up: `archgen --version` and `--help` must
+# not pay for lark, jinja2, black or the checker. Handlers import what they use.
 import argparse
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import ArchError, Diagnostic, Span, did_you_mean
-from ..semantics.linker import Program
-from .loading import (
-    empty_folders,
-    expand,
-    label,
-    load,
-    load_file,
-    module_name,
-    report,
-    show,
-    tile_size_arg,
-    warn,
-)
 
-# Commands that live in their own module: name -> module exposing HELP,
-# configure(parser) and run(args) -> exit code.
+# Commands that live in their own module: name -> (module exposing
+# configure(parser) and run(args) -> exit code, its one-line help). The help is
+# kept here so that listing the commands imports none of them.
 MODULE_COMMANDS = {
-    "diff": ".diff",
-    "graph": ".graph",
-    "fmt": ".fmt",
-    "import": ".importer",
-    "export": ".exporter",
+    "diff": (
+        ".diff",
+        "compare two specs by structure: the big differences, part-by-part "
+        "changes, totals side by side",
+    ),
+    "graph": (
+        ".graph",
+        "draw specs as a left-to-right diagram (.svg, .png or .dot); several "
+        "specs stack top to bottom",
+    ),
+    "fmt": (
+        ".fmt",
+        "rewrite specs in the canonical layout (2-space indent, comments kept)",
+    ),
+    "import": (
+        ".importer",
+        "turn an AnalogNAS search-space configuration (JSON) into a spec",
+    ),
+    "export": (
+        ".exporter",
+        "write the AnalogNAS configuration (JSON) of a spec that fits the search "
+        "space",
+    ),
 }
 TARGETS = ("torch", "aihwkit", "all")
 # Names the generated module defines or imports; a model class may not take them.
@@ -44,6 +50,26 @@ RESERVED = {
     "default_rpu_config",
     "annotations",
 }
+
+
+def __getattr__(name: str):
+    # `from archgen.commands.cli import load` keeps working without importing the
+    # checker at start-up.
+    if name in ("load", "load_file"):
+        from . import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def tile_size_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def with_include(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -59,7 +85,9 @@ def with_include(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; of the module commands only `command`'s own options
+    are configured (importing its module), the others are listed by name."""
     parser = argparse.ArgumentParser(
         prog="archgen",
         description=(
@@ -126,18 +154,17 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object instead"
     )
 
-    for name, module_path in MODULE_COMMANDS.items():
-        module = importlib.import_module(module_path, __package__)
-        module.configure(
-            with_include(
-                sub.add_parser(name, help=module.HELP, description=module.HELP)
-            )
-        )
+    for name, (module_path, help) in MODULE_COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=help)
+        if name == command:
+            importlib.import_module(module_path, __package__).configure(with_include(p))
     return parser
 
 
 def no_specs(paths: list[str]) -> int | None:
     """Exit code 2 with a message when a folder holds no specs."""
+    from .loading import empty_folders
+
     empty = empty_folders(paths)
     if empty:
         print(f"archgen: error: no .arch specs in {', '.join(empty)}", file=sys.stderr)
@@ -149,7 +176,10 @@ def cmd_generate(args) -> int:
     from ..analysis.report import totals_line
     from ..codegen.backends import BACKENDS
     from ..codegen.render import render
+    from ..errors import ArchError, Diagnostic, Span
+    from ..semantics.linker import Program
     from ..syntax.files import digest_of, write_all
+    from .loading import expand, label, load_file, module_name, report, warn
 
     if (code := no_specs(args.specs)) is not None:
         return code
@@ -281,6 +311,9 @@ def stale(planned: list[tuple[Path, str]]) -> int:
 
 def cmd_check(args) -> int:
     from ..analysis.report import totals_line
+    from ..errors import ArchError
+    from ..semantics.linker import Program
+    from .loading import expand, load_file, module_name, show, warn
 
     if (code := no_specs(args.specs)) is not None:
         return code
@@ -308,7 +341,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    import json
+
     from ..analysis.report import summary_json, summary_table
+    from ..errors import ArchError
+    from .loading import load, show, warn
 
     try:
         analysis = load(args.spec, args.tile_size)
@@ -347,16 +384,17 @@ def _first_positional(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
     # `archgen SPEC...` means `archgen generate SPEC...`.
     index = _first_positional(argv)
-    first = None if index is None else argv[index]
+    first = command = None if index is None else argv[index]
     if (
         first is not None
         and first not in HANDLERS
         and first not in MODULE_COMMANDS
         and not any(a in ("-h", "--help", "--version") for a in argv[:index])
     ):
+        from ..errors import did_you_mean
+
         close = did_you_mean(first, [*HANDLERS, *MODULE_COMMANDS])
         if close and not Path(first).exists():
             print(
@@ -364,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         argv.insert(0, "generate")
+        command = "generate"
+    parser = _parser(command)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
@@ -376,9 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     loading.INCLUDE = tuple(getattr(args, "include", ()))
     try:
         if args.command in MODULE_COMMANDS:
-            return importlib.import_module(
-                MODULE_COMMANDS[args.command], __package__
-            ).run(args)
+            module_path = MODULE_COMMANDS[args.command][0]
+            return importlib.import_module(module_path, __package__).run(args)
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130

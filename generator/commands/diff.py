@@ -20,8 +20,6 @@ from ..errors import ArchError
 from ..semantics.ops import describe
 from .loading import show
 
-HELP = "compare two specs by structure: the big differences, part-by-part changes, totals side by side"
-
 TOTALS = {  # Analysis property -> label in the text table
     "blocks": "blocks",
     "conv_layers": "conv layers",
@@ -582,7 +580,7 @@ def _grouped_parts(parts: tuple[Part, ...]) -> list[tuple[str, str]]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .loading import tile_size_arg
+    from .cli import tile_size_arg
 
     parser.add_argument("a", metavar="A", help="an .arch file")
     parser.add_argument("b", metavar="B", help="the .arch file to compare it with")

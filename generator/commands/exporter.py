@@ -12,8 +12,6 @@ from ..syntax.files import write_atomically
 from .analognas import NotInSpace, from_analysis
 from .loading import show
 
-HELP = "write the AnalogNAS configuration (JSON) of a spec that fits the search space"
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

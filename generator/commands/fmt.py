@@ -23,7 +23,6 @@ from ..syntax.lower import expression
 from ..syntax.parser import parse_tree
 from .loading import expand, report
 
-HELP = "rewrite specs in the canonical layout (2-space indent, comments kept)"
 INDENT = "  "
 # Whitespace the grammar skips between tokens or folds into a newline.
 _SPACE = " \t\f\r"

@@ -21,7 +21,6 @@ from ..errors import ArchError
 from ..semantics.ops import OPS
 from ..syntax.files import write_atomically
 
-HELP = "draw specs as a left-to-right diagram (.svg, .png or .dot); several specs stack top to bottom"
 FORMATS = ("svg", "png", "dot")
 INSTALL_HINT = (
     "archgen graph: error: writing .{fmt} needs Graphviz's `dot` program, which is not on PATH\n"

@@ -12,8 +12,6 @@ from ..syntax.files import write_atomically
 from .analognas import NotInSpace, to_spec
 from .loading import show
 
-HELP = "turn an AnalogNAS search-space configuration (JSON) into a spec"
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

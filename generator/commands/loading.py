@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import keyword
 import sys
 import unicodedata
@@ -10,17 +9,8 @@ from pathlib import Path
 
 from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
 from ..errors import ArchError, Diagnostic, Span
+from ..gc_pause import gc_paused
 from ..syntax.lower import parse_file
-
-
-def tile_size_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def expand(paths: list[str]) -> list[str]:
@@ -72,6 +62,11 @@ def warn(analysis) -> None:
 
 def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False):
     """Parse, link and check one spec; every problem found in one ArchError."""
+    with gc_paused():
+        return _load(path, tile_size, libraries)
+
+
+def _load(path: str, tile_size: int, libraries: bool):
     try:
         spec = parse_file(path)
     except ArchError as err:

@@ -72,6 +72,13 @@ _FUNCS = {
 
 def evaluate(expr: Expr, env: dict[str, object]):
     """The value of `expr`, names looked up in `env` then in CONSTANTS."""
+    # Most expressions the elaborator evaluates are one number or one name bound
+    # to a small int: answer those without the general walk (same result).
+    kind = type(expr)
+    if kind is Num or kind is Var:
+        value = expr.value if kind is Num else env.get(expr.name, BROKEN)
+        if type(value) is int and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            return value
     try:
         value = _eval(expr, env)
     except (OverflowError, ValueError, ZeroDivisionError, TypeError) as err:

@@ -15,6 +15,7 @@ from lark.exceptions import (
 
 from ..errors import ArchError, Diagnostic, Span, did_you_mean
 from .ir import Comment
+from .parser_cache import cached_lark
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout
@@ -107,17 +108,17 @@ _FRIENDLY = {
 }
 
 
+LARK_OPTIONS = dict(
+    parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=True
+)
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
     for place in _GRAMMAR_PLACES:
         if place.is_file():
-            return Lark(
-                place.read_text(encoding="utf-8"),
-                parser="lalr",
-                strict=True,
-                propagate_positions=True,
-                maybe_placeholders=True,
-            )
+            # The tables are built once per user and grammar, not once per run.
+            return cached_lark(place.read_text(encoding="utf-8"), **LARK_OPTIONS)
     raise RuntimeError(f"archgen is broken: arch.lark not found in {_GRAMMAR_PLACES}")
 
 

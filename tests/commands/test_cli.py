@@ -152,6 +152,22 @@ def test_version_and_help(capsys):
         assert command in out
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_start_up_imports_nothing_heavy(argv):
+    # Start-up cost is import cost: --version and --help read no spec, so they
+    # must not load the parser, the templates, the formatter or torch.
+    code = (
+        "import sys; from archgen.commands.cli import main;"
+        f"main({argv!r});"
+        "heavy = ('lark', 'jinja2', 'black', 'torch', 'archgen.analysis');"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_console_script_generates_without_importing_torch(tmp_path):
     code = (
         "import sys; from archgen.commands.cli import main;"

@@ -104,6 +104,7 @@ PHASES = (
 )
 
 
+@pytest.mark.long
 def test_whatever_check_accepts_is_trustworthy(tmp_path_factory):
     seen = {"specs": 0, "accepted": 0}
 

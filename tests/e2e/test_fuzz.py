@@ -102,6 +102,7 @@ BLOCK_PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.long
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_mutated_blocks_that_check_build_what_the_checker_counts(data):

@@ -1,0 +1,146 @@
+"""black's layout for a generated module, at a cost that grows with the module.
+
+`black.format_str` on a whole module grows faster than the module: the model
+class of a 10,000-block spec is one `nn.Sequential(...)` of 10,000 lines, and
+black took 8 s over it. The result here is the same text black gives for the
+whole module (the tests compare the two), produced piece by piece:
+
+- each top-level class or function is formatted on its own (black puts exactly
+  two blank lines between top-level definitions, so the pieces join with two);
+- a long one-item-per-line call, like a stage's `nn.Sequential(`, is formatted
+  with two placeholder items, and each distinct item on its own at the depth
+  the placeholders landed on (black lays out each item of an exploded call by
+  itself, so item text and depth decide its lines);
+- pieces and items go through bounded caches: a NAS loop renders the same block
+  classes again and again, and a stage repeats one block line.
+
+Whenever the pieces do not come back as expected, the piece falls back to plain
+black, so the fast path can be wrong only by being slower.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import black
+
+BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
+# Calls with at least this many items are formatted item by item; below it
+# black is fast enough and the folding would cost more than it saves.
+FOLD_AT = 16
+_OPENER = re.compile(r"^(\s*)[^\s#].*\($")  # a line ending in an opened call
+_PLACEHOLDER = "__archgen_item_{}__"
+
+
+def format_module(code: str) -> str:
+    """`black.format_str(code, mode=BLACK_MODE)`, piece by piece."""
+    return "\n\n".join(_format_piece(piece) for piece in _top_level(code))
+
+
+def _top_level(code: str) -> list[str]:
+    """The module split before each top-level `class`/`def`, unless a comment
+    or decorator is attached to it (those stay with what precedes them)."""
+    pieces: list[list[str]] = [[]]
+    previous = ""
+    for line in code.splitlines(keepends=True):
+        starts = line.startswith(("class ", "def ", "async def "))
+        if starts and pieces[-1] and not previous.startswith(("#", "@")):
+            pieces.append([])
+        pieces[-1].append(line)
+        if line.strip():
+            previous = line
+    return ["".join(piece) for piece in pieces if "".join(piece).strip()]
+
+
+def _format_piece(piece: str) -> str:
+    skeleton, runs = _fold(piece)
+    formatted = _black(skeleton)
+    if not runs:
+        return formatted
+    lines = formatted.splitlines(keepends=True)
+    out: list[str] = []
+    index = 0
+    for number, items in enumerate(runs):
+        marker = _PLACEHOLDER.format(number) + ",\n"
+        at = next(
+            (i for i in range(index, len(lines)) if lines[i].strip() + "\n" == marker),
+            None,
+        )
+        if at is None or at + 1 >= len(lines) or lines[at + 1] != lines[at]:
+            return _black(piece)
+        depth = len(lines[at]) - len(lines[at].lstrip(" "))
+        out += lines[index:at]
+        for item in items:
+            item_lines = _item(item, depth)
+            if item_lines is None:
+                return _black(piece)
+            out += item_lines
+        index = at + 2
+    return "".join(out + lines[index:])
+
+
+def _fold(piece: str) -> tuple[str, list[list[str]]]:
+    """The piece with each long one-item-per-line call cut to two placeholder
+    items, and the items cut out (their text, without the comma)."""
+    lines = piece.splitlines(keepends=True)
+    out: list[str] = []
+    runs: list[list[str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        opened = _OPENER.match(line)
+        if not opened:
+            continue
+        indent = opened.group(1)
+        close = indent + ")\n"
+        j = i
+        items: list[str] = []
+        while j < len(lines) and lines[j] != close:
+            text = lines[j].strip()
+            inner = lines[j].startswith(indent + " ")
+            if not inner or not text.endswith(",") or "#" in text or text == ",":
+                break
+            items.append(text[:-1])
+            j += 1
+        if j < len(lines) and lines[j] == close and len(items) >= FOLD_AT:
+            marker = indent + "    " + _PLACEHOLDER.format(len(runs)) + ",\n"
+            out += [marker, marker]
+            runs.append(items)
+            i = j  # the closing line is copied next
+    return "".join(out), runs
+
+
+def _black(text: str) -> str:
+    # Only small texts are kept: the cache stays small whatever is rendered.
+    if len(text) > 20_000:
+        return black.format_str(text, mode=BLACK_MODE)
+    return _black_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _black_cached(text: str) -> str:
+    return black.format_str(text, mode=BLACK_MODE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _item(item: str, depth: int) -> tuple[str, ...] | None:
+    """The lines black gives `item,` as one item of an exploded call whose items
+    stand `depth` spaces in; None if black does not lay it out that way."""
+    if depth % 4 or depth < 4:
+        return None
+    levels = depth // 4 - 1
+    wrapper = "".join("    " * level + "if _:\n" for level in range(levels))
+    pad = "    " * levels
+    body = f"{pad}    {item},\n"
+    formatted = _black(f"{wrapper}{pad}_(\n{body}{body}{pad})\n")
+    lines = formatted.splitlines(keepends=True)[levels:]
+    if lines[0] != f"{pad}_(\n" or lines[-1] != f"{pad})\n":
+        return None
+    middle = lines[1:-1]
+    half = len(middle) // 2
+    if not middle or middle[:half] != middle[half:]:
+        return None
+    return tuple(middle[:half])
