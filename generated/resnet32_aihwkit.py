@@ -4,7 +4,7 @@
 """ResNet32 (aihwkit): 3x32x32 -> 10.
 
 466,906 parameters (464,442 on crossbars), 69,124,736 MACs,
-43 tiles of 512x512.
+43 tiles of 512x512, 4.1% of their cells used; 100.0% of the MACs on them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from __future__ import annotations
 from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel
 from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential
 from aihwkit.nn.modules.container import AnalogContainerBase
-from aihwkit.simulator.configs import TorchInferenceRPUConfig
+from aihwkit.simulator.configs import (
+    TorchInferenceRPUConfig,
+    WeightClipType,
+    WeightModifierType,
+)
 from aihwkit.simulator.parameters.base import RPUConfigBase
 from torch import Tensor, nn
 
@@ -20,9 +24,14 @@ INPUT_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 PARAMS_TOTAL = 466_906
 PARAMS_ANALOG = 464_442
+PARAMS_DIGITAL = 2_464
 MACS = 69_124_736
+MACS_ANALOG = 69_124_736
+MACS_DIGITAL = 0
 TILES = 43
 TILE_SIZE = 512
+TILE_UTILISATION = 0.0412
+ANALOG_MVMS = 15_361
 
 
 class BasicBlockResidual(nn.Module):
@@ -130,7 +139,7 @@ class ResNet32(AnalogContainerBase, nn.Module):
     """ResNet32 (aihwkit): 3x32x32 -> 10.
 
     466,906 parameters (464,442 on crossbars), 69,124,736 MACs,
-    43 tiles of 512x512.
+    43 tiles of 512x512, 4.1% of their cells used; 100.0% of the MACs on them.
 
     ResNet32 for CIFAR-10 (He et al. 2016, 6n+2 with n = 5), the baseline of the
     AnalogNAS paper (arXiv 2305.10459), lower half of its figure
@@ -217,8 +226,37 @@ def default_rpu_config() -> RPUConfigBase:
     return rpu_config
 
 
-def build(rpu_config: RPUConfigBase | None = None) -> ResNet32:
-    """The analog model; `rpu_config` defaults to `default_rpu_config()`."""
+def training_rpu_config() -> RPUConfigBase:
+    """archgen's hardware-aware training preset: the inference preset plus what
+    aihwkit's StandardHWATrainingPreset (Rasch et al. 2023) adds for training, as
+    far as the pure-torch tiles simulate it: Gaussian weight noise on every
+    forward pass (2% of a layer's largest weight), output noise, 8-bit
+    converters, weights clipped and scaled per column, learned input ranges.
+    Train with it (aihwkit.optim.AnalogSGD), then evaluate the trained weights
+    under default_rpu_config()'s noise and drift."""
+    rpu_config = default_rpu_config()
+    rpu_config.modifier.type = WeightModifierType.ADD_NORMAL
+    rpu_config.modifier.std_dev = 0.02
+    rpu_config.modifier.rel_to_actual_wmax = True
+    rpu_config.forward.out_noise = 0.04
+    rpu_config.forward.inp_res = 254.0
+    rpu_config.forward.out_res = 254.0
+    rpu_config.clip.type = WeightClipType.FIXED_VALUE
+    rpu_config.clip.fixed_value = 1.0
+    rpu_config.mapping.weight_scaling_omega = 1.0
+    rpu_config.mapping.weight_scaling_columnwise = True
+    rpu_config.mapping.learn_out_scaling = True
+    rpu_config.mapping.out_scaling_columnwise = True
+    rpu_config.pre_post.input_range.enable = True
+    rpu_config.pre_post.input_range.init_from_data = 100
+    return rpu_config
+
+
+def build(
+    rpu_config: RPUConfigBase | None = None, *, training: bool = False
+) -> ResNet32:
+    """The analog model; `rpu_config` defaults to `default_rpu_config()`, or with
+    `training=True` to `training_rpu_config()` (hardware-aware training)."""
     if rpu_config is None:
-        rpu_config = default_rpu_config()
+        rpu_config = training_rpu_config() if training else default_rpu_config()
     return ResNet32(rpu_config=rpu_config)

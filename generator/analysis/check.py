@@ -14,6 +14,7 @@ from ..semantics.names import check_model_names, check_names
 from ..semantics.params import check_blocks, parameters
 from ..semantics.params import check_names as check_parameter_names
 from ..semantics.plan import Planner
+from .crossbar import Crossbar
 from .elaborate import tiles_for
 from .model import ModelElaborator
 from .result import DEFAULT_TILE_SIZE, Analysis
@@ -67,11 +68,17 @@ def prepare(program: Program):
     return lets, plans, problems
 
 
-def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
+def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     """Analyse a spec (linked with what it uses; `include`: more folders its `use`
-    lines may read); raise ArchError with every problem."""
-    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
+    lines may read); raise ArchError with every problem. `tile_size`: square
+    tiles of that many rows and columns, or a Crossbar (rectangular tiles, an
+    analog bias, the inputs-only mapping)."""
+    if isinstance(tile_size, Crossbar):
+        crossbar = tile_size
+    elif isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
         raise ValueError(f"tile_size must be a whole number >= 1, not {tile_size!r}")
+    else:
+        crossbar = Crossbar(tile_size, tile_size)
     program = spec if isinstance(spec, Program) else link(spec, tuple(include))
     model = program.spec.model
     if model is None:
@@ -94,7 +101,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     problems += check_parameter_names(program, plans, symbolic)
     if _errors(problems):
         _raise(problems, program)
-    elaborator = ModelElaborator(program, plans, lets, tile_size)
+    elaborator = ModelElaborator(program, plans, lets, crossbar)
     elaborator.symbolic = symbolic
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
@@ -105,7 +112,7 @@ def check(spec, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     return Analysis(
         spec=program.spec,
         program=program,
-        tile_size=tile_size,
+        crossbar=crossbar,
         root=root,
         plans=plans,
         stages=tuple(stages),

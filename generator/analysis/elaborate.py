@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import Diagnostic, Span
+from .crossbar import Crossbar
 from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.ops import OPS, OpError
@@ -37,12 +38,12 @@ def tiles_for(rows: int, cols: int, tile_size: int) -> int:
 
 class Elaborator:
     def __init__(
-        self, program, plans: dict[str, ClassPlan], lets: dict, tile_size: int
+        self, program, plans: dict[str, ClassPlan], lets: dict, crossbar: Crossbar
     ):
         self.program = program
         self.plans = plans
         self.lets = lets
-        self.tile_size = tile_size
+        self.crossbar = crossbar
         self.problems: list[Diagnostic] = []
         self.digital: frozenset[str] = frozenset()  # the model's `digital` paths
         self.kept: set[str] = set()  # instances of `digital Block(...)` calls
@@ -216,7 +217,7 @@ class Elaborator:
                 spans.get("groups", call.span),
                 f"keep it digital: `digital {path}` in the model{inside}",
             )
-        tiles = tiles_for(*op.matrix(values, shape), self.tile_size) if analog else 0
+        tiles = self.crossbar.tiles(*op.matrix(values, shape)) if analog else 0
         return Node(
             path=path,
             kind="op",

@@ -1,7 +1,10 @@
-"""Human and JSON views of an Analysis: the summary table and totals line."""
+"""Human and JSON views of an Analysis: the summary table, the totals lines,
+the per-part bar chart of analog and digital work."""
 
 from __future__ import annotations
 
+from .counting import counted_macs
+from .profile import Profile
 from .result import Analysis, Layer
 
 
@@ -17,15 +20,42 @@ def short(n: int) -> str:
     return str(n)
 
 
+def percent(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
 def totals_line(a: Analysis) -> str:
     return (
         f"{a.name}: {a.params_total:,} params, {a.params_analog:,} analog weights, "
-        f"{short(a.macs)} MACs, {a.tiles} tile{'' if a.tiles == 1 else 's'} ({a.tile_size}x{a.tile_size})"
+        f"{short(a.macs)} MACs, {a.tiles} tile{'' if a.tiles == 1 else 's'} ({tiles_label(a)})"
     )
 
 
-def layer_json(layer: Layer) -> dict:
-    return {
+def analog_line(a: Analysis, count: str = "weights") -> str:
+    """What runs on the crossbars, in one line (under `check`'s totals)."""
+    counted = (
+        ""
+        if count == "weights"
+        else f" (of {short(a.counted(count))} as {count} counts)"
+    )
+    return (
+        f"on crossbars: {percent(a.analog_ratio(count))} of MACs{counted}, "
+        f"{short(a.crossbar_total('mvms'))} MVMs per inference, "
+        f"tiles {percent(a.utilisation)} used"
+    )
+
+
+def tiles_label(a: Analysis) -> str:
+    label = a.crossbar.label
+    return label + (", analog bias" if a.crossbar.analog_bias else "")
+
+
+def layer_json(layer: Layer, a: Analysis, count: str, hw: Profile | None) -> dict:
+    node = a.node(layer.path)
+    macs = counted_macs(node, count)
+    analog = layer.macs if layer.analog else 0
+    cost = a.costs.get(layer.path)
+    out = {
         "path": layer.path,
         "op": layer.op,
         "kernel": layer.kernel,
@@ -34,72 +64,121 @@ def layer_json(layer: Layer) -> dict:
         "out_channels": layer.out_channels,
         "output": list(layer.out_shape),
         "params": layer.params,
-        "macs": layer.macs,
+        "macs": macs,
+        "flops": 2 * macs,
+        "macs_analog": analog,
+        "macs_digital": macs - analog,
         "tiles": layer.tiles,
         "analog": layer.analog,
+        "crossbar": (
+            None
+            if cost is None
+            else {
+                "rows": cost.rows,
+                "cols": cost.cols,
+                "cells": cost.cells,
+                "utilisation": round(cost.utilisation, 6),
+                "mvms": cost.mvms,
+                "dac": cost.dac,
+                "adc": cost.adc,
+            }
+        ),
         "line": layer.line,
     }
+    if hw is not None:
+        digital = macs - analog if layer.op in ("conv", "linear") else 0
+        out["energy_pj"] = hw.energy_pj(cost, digital)
+        out["latency_ns"] = hw.latency_ns(cost)
+    return out
 
 
-def summary_json(a: Analysis) -> dict:
-    return {
+def summary_json(
+    a: Analysis, count: str = "weights", hw: Profile | None = None
+) -> dict:
+    layers = [layer_json(layer, a, count, hw) for layer in a.layers]
+    macs = a.counted(count)
+    out = {
         "name": a.name,
         "spec": a.spec.path,
         "input": list(a.model.input),
         "output": list(a.output),
         "params_total": a.params_total,
         "params_analog": a.params_analog,
-        "macs": a.macs,
+        "params_digital": a.params_digital,
+        "count": count,
+        "macs": macs,
+        "flops": 2 * macs,
+        "macs_analog": a.macs_analog,
+        "macs_digital": macs - a.macs_analog,
+        "analog_mac_ratio": round(a.analog_ratio(count), 6),
         "tiles": a.tiles,
         "tile_size": a.tile_size,
+        "tile": {
+            "rows": a.crossbar.rows,
+            "cols": a.crossbar.cols if a.crossbar.mapping == "grid" else None,
+            "mapping": a.crossbar.mapping,
+            "analog_bias": a.crossbar.analog_bias,
+        },
+        "utilisation": round(a.utilisation, 6),
+        "mvms": a.crossbar_total("mvms"),
+        "dac": a.crossbar_total("dac"),
+        "adc": a.crossbar_total("adc"),
         "blocks": a.blocks,
         "conv_layers": a.conv_layers,
-        "layers": [layer_json(layer) for layer in a.layers],
+        "layers": layers,
     }
+    if hw is not None:
+        out["profile"] = {
+            "name": hw.name,
+            "source": hw.source,
+            "illustrative": hw.illustrative,
+        }
+        out["energy_pj"] = sum(layer["energy_pj"] for layer in layers)
+        out["latency_ns"] = sum(layer["latency_ns"] for layer in layers)
+    return out
 
 
-def summary_table(a: Analysis) -> str:
-    header = (
-        "path",
-        "op",
-        "kernel",
-        "stride",
-        "output",
-        "params",
-        "MACs",
-        "tiles",
-        "line",
-    )
-    rows = [header]
-    for layer in a.layers:
-        rows.append(
+def summary_table(
+    a: Analysis, count: str = "weights", hw: Profile | None = None
+) -> str:
+    data = summary_json(a, count, hw)
+    header = ["path", "op", "kernel", "stride", "output", "params", "MACs", "runs on",
+              "tiles", "used", "MVMs"]  # fmt: skip
+    if hw is not None:
+        header += ["energy nJ", "latency us"]
+    header.append("line")
+    rows = [tuple(header)]
+    for layer, row in zip(a.layers, data["layers"]):
+        bar = row["crossbar"]
+        cells = [
+            layer.path,
+            layer.op,
+            f"{layer.kernel}x{layer.kernel}" if layer.kernel else "",
+            str(layer.stride) if layer.stride else "",
+            shape_text(layer.out_shape),
+            f"{layer.params:,}" if layer.params else "",
+            f"{row['macs']:,}" if row["macs"] else "",
             (
-                layer.path,
-                layer.op,
-                f"{layer.kernel}x{layer.kernel}" if layer.kernel else "",
-                str(layer.stride) if layer.stride else "",
-                shape_text(layer.out_shape),
-                f"{layer.params:,}" if layer.params else "",
-                f"{layer.macs:,}" if layer.macs else "",
-                str(layer.tiles) if layer.tiles else "",
-                str(layer.line),
-            )
-        )
-    rows.append(
-        (
-            "total",
-            "",
-            "",
-            "",
-            shape_text(a.output),
-            f"{a.params_total:,}",
-            f"{a.macs:,}",
-            str(a.tiles),
-            "",
-        )
-    )
+                ("analog" if layer.analog else "digital")
+                if layer.op in ("conv", "linear")
+                else ""
+            ),
+            str(layer.tiles) if layer.tiles else "",
+            percent(bar["utilisation"]) if bar else "",
+            f"{bar['mvms']:,}" if bar else "",
+        ]
+        if hw is not None:
+            cells += [_nano(row["energy_pj"]), _micro(row["latency_ns"])]
+        cells.append(str(layer.line))
+        rows.append(tuple(cells))
+    total = ["total", "", "", "", shape_text(a.output), f"{a.params_total:,}",
+             f"{data['macs']:,}", "", str(a.tiles), percent(a.utilisation),
+             f"{data['mvms']:,}"]  # fmt: skip
+    if hw is not None:
+        total += [_nano(data["energy_pj"]), _micro(data["latency_ns"])]
+    rows.append((*total, ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    right = {3, 5, 6, 7, 8}
+    right = {i for i, name in enumerate(header) if name in RIGHT}
     lines = [
         f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}",
         "",
@@ -112,9 +191,82 @@ def summary_table(a: Analysis) -> str:
         lines.append("  ".join(cells).rstrip())
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append("")
-    lines.append(
-        f"params_total {a.params_total:,} (all trainable, BN included); params_analog {a.params_analog:,} "
-        f"(conv + linear, on crossbars); tiles {a.tiles} at {a.tile_size}x{a.tile_size}"
-    )
+    lines += ["", *footer(a, data, count, hw), "", *bar_chart(a)]
     return "\n".join(lines)
+
+
+RIGHT = {
+    "stride",
+    "params",
+    "MACs",
+    "tiles",
+    "used",
+    "MVMs",
+    "energy nJ",
+    "latency us",
+    "line",
+}
+COUNT_WORDS = {
+    "weights": "conv + linear weights",
+    "torchinfo": "as torchinfo counts",
+    "fvcore": "as fvcore counts",
+    "thop": "as thop counts",
+}
+
+
+def footer(a: Analysis, data: dict, count: str, hw: Profile | None) -> list[str]:
+    lines = [
+        f"MACs ({COUNT_WORDS[count]}): {data['macs']:,} = {a.macs_analog:,} on crossbars "
+        f"({percent(data['analog_mac_ratio'])}) + {data['macs_digital']:,} digital; "
+        f"FLOPs {data['flops']:,} (2 x MACs)",
+        f"params: {a.params_total:,} = {a.params_analog:,} on crossbars (conv + linear) "
+        f"+ {a.params_digital:,} digital (BN, layers kept digital)",
+        f"tiles: {a.tiles} of {tiles_label(a)}, {percent(a.utilisation)} of their cells "
+        f"used; per inference {data['mvms']:,} MVMs, {data['dac']:,} DAC and "
+        f"{data['adc']:,} ADC conversions",
+    ]
+    if hw is not None:
+        lines.append(
+            f"profile {hw.name!r}: {_nano(data['energy_pj'])} nJ, "
+            f"{_micro(data['latency_ns'])} us per inference ({hw.source})"
+        )
+        if hw.illustrative:
+            lines.append(
+                "  ILLUSTRATIVE figures, not measurements: do not quote this energy "
+                "or latency"
+            )
+    return lines
+
+
+def bar_chart(a: Analysis, width: int = 40) -> list[str]:
+    """Analog (#) and digital (.) MACs of each top-level part, to one scale."""
+    parts: dict[str, list[int]] = {}
+    for node in a.leaves:
+        top = node.path.split(".")[0]
+        name = top if top == "stem" or top.startswith("stage") else "head"
+        analog, digital = parts.setdefault(name, [0, 0])
+        parts[name] = [analog + (node.macs if node.analog else 0),
+                       digital + (0 if node.analog else node.macs)]  # fmt: skip
+    largest = max((sum(v) for v in parts.values()), default=0)
+    if not largest:
+        return []
+    pad = max(len(name) for name in parts)
+    lines = ["conv + linear MACs per part: # on crossbars, . digital"]
+    for name, (analog, digital) in parts.items():
+        total = analog + digital
+        full = round(width * total / largest)
+        marks = round(full * analog / total) if total else 0
+        bar = "#" * marks + "." * (full - marks)
+        share = f"{percent(analog / total)} analog" if total else "no MACs"
+        lines.append(
+            f"  {name.ljust(pad)}  {bar.ljust(width)}  {short(total):>7}  {share}"
+        )
+    return lines
+
+
+def _nano(pj: float) -> str:
+    return f"{pj / 1000:,.1f}"
+
+
+def _micro(ns: float) -> str:
+    return f"{ns / 1000:,.2f}"

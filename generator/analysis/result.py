@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 from ..errors import Diagnostic
 from ..semantics.linker import Program
 from ..semantics.ops import OPS
-from ..semantics.plan import ClassPlan, Join
+from ..semantics.expr import EvalError, Unknown, evaluate
+from ..semantics.plan import ClassPlan, Flag, Join
 from ..syntax.ir import Model, Spec
+from .counting import counted_macs
+from .crossbar import Cost, Crossbar, cost
 from .tree import Node, Shape
 
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
@@ -37,9 +41,15 @@ class Layer:
 
 @dataclass(frozen=True)
 class ConvInfo:
+    """A conv (or, where drawn, a pool) of a block, for diff and graph."""
+
     kernel: int
     out_channels: int
     stride: int
+    path: str = ""
+    groups: int = 1
+    analog: bool = True
+    op: str = "conv"  # or avgpool / maxpool (kernel 0: global)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,11 @@ class BlockInstance:
     shortcut_convs: tuple[ConvInfo, ...] = ()
     residual: bool = True  # its body sums arms (a "+" in the figure)
     digital: bool = False
+    branch_layers: tuple[ConvInfo, ...] = ()  # branch_convs and the pools among them
+    identity: bool = True  # the input itself is a term of its sum (a shortcut edge)
+    cat_arms: tuple[
+        tuple[str, int, tuple[ConvInfo, ...]], ...
+    ] = ()  # name, width, layers
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ class HeadLayer:
 class Analysis:
     spec: Spec
     program: Program
-    tile_size: int
+    crossbar: Crossbar  # how matrices are split onto tiles
     root: Node  # the model: its children are stem, stage1, ..., the head layers
     plans: dict[str, ClassPlan]  # every generated class, by name
     stages: tuple[StageInstance, ...]
@@ -116,6 +131,11 @@ class Analysis:
                 chosen.append(node.path)
                 taken.add(node.path)
         return tuple(chosen)
+
+    @property
+    def tile_size(self) -> int:
+        """Rows of a tile (= its columns for the default square tiles)."""
+        return self.crossbar.rows
 
     @property
     def model(self) -> Model:
@@ -149,6 +169,48 @@ class Analysis:
     @cached_property
     def tiles(self) -> int:
         return sum(n.tiles for n in self.leaves)
+
+    # -- analog and digital work ------------------------------------------------------
+    @cached_property
+    def costs(self) -> dict[str, Cost]:
+        """What every analog layer costs on the tiles, by path."""
+        return {n.path: layer_cost(n, self.crossbar) for n in self.leaves if n.analog}
+
+    @cached_property
+    def macs_analog(self) -> int:
+        return sum(n.macs for n in self.leaves if n.analog)
+
+    @property
+    def macs_digital(self) -> int:
+        return self.macs - self.macs_analog
+
+    @property
+    def params_digital(self) -> int:
+        return self.params_total - self.params_analog
+
+    def analog_ratio(self, profile: str = "weights") -> float:
+        """The share of the MACs (counted by `profile`) done on crossbars."""
+        total = self.counted(profile)
+        return self.macs_analog / total if total else 0.0
+
+    def counted(self, profile: str = "weights") -> int:
+        if profile == "weights":
+            return self.macs
+        return sum(counted_macs(n, profile) for n in self.leaves)
+
+    def crossbar_total(self, name: str) -> int:
+        """`mvms`, `dac`, `adc`, `cells` or `used`, over every analog layer."""
+        return sum(getattr(c, name) for c in self.costs.values())
+
+    @property
+    def mvms(self) -> int:
+        return self.crossbar_total("mvms")
+
+    @property
+    def utilisation(self) -> float:
+        """Weight cells over the cells of the tiles they take, for the model."""
+        cells = self.crossbar_total("cells")
+        return self.crossbar_total("used") / cells if cells else 0.0
 
     @property
     def blocks(self) -> int:
@@ -186,6 +248,14 @@ class Analysis:
             )
         return tuple(out)
 
+    @cached_property
+    def _by_path(self) -> dict[str, Node]:
+        return {n.path: n for n in self.leaves}
+
+    def node(self, path: str) -> Node:
+        """The layer (op node) at `path`."""
+        return self._by_path[path]
+
     def part(self, name: str) -> Node | None:
         return next((n for n in self.root.children if n.path == name), None)
 
@@ -196,6 +266,14 @@ class Analysis:
             "macs": self.macs,
             "tiles": self.tiles,
         }
+
+
+def layer_cost(node: Node, crossbar: Crossbar) -> Cost:
+    """One analog layer on `crossbar`: its matrix (the op table's), its positions."""
+    values = dict(node.args)
+    rows, cols = OPS[node.name].matrix(values, node.in_shape)
+    positions = math.prod(node.out_shape[1:]) if len(node.out_shape) == 3 else 1
+    return cost(crossbar, rows, cols, positions, bias=values.get("bias") is True)
 
 
 def _inside(path: str, parts: set[str]) -> bool:
@@ -231,15 +309,55 @@ def _row(node: Node) -> Layer:
     )
 
 
-def _convs(node: Node) -> list[ConvInfo]:
-    convs = []
+def _layers(node: Node) -> list[ConvInfo]:
+    """The convs and pools under `node`, in order."""
+    layers = []
     for n in node.leaves():
-        if n.name == "conv":
+        if n.name in ("conv", "avgpool", "maxpool"):
             args = dict(n.args)  # once, not once per argument read
-            convs.append(
-                ConvInfo(args.get("kernel"), args.get("out"), args.get("stride"))
+            conv = n.name == "conv"
+            layers.append(
+                ConvInfo(
+                    args.get("kernel") or 0,
+                    args.get("out") if conv else n.out_shape[0],
+                    args.get("stride") or 1,
+                    n.path,
+                    n.groups,
+                    n.analog,
+                    n.name,
+                )
             )
-    return convs
+    return layers
+
+
+layers_of = _layers
+
+
+def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
+    """Whether the block's sum has its input as a term in this instance: an
+    empty arm, an `if` arm that was not built, or an `only if` empty arm whose
+    flag holds."""
+    built = {child.path.rsplit(".", 1)[-1] for child in node.children}
+    flags = {a.name: a for a in plan.attributes if isinstance(a.value, Flag)}
+    env = dict(node.args)
+    for step in plan.steps:
+        if not (isinstance(step, Join) and step.kind == "sum"):
+            continue
+        present = step.present or (None,) * len(step.sources)
+        for source, needs in zip(step.sources, present):
+            if needs in flags:
+                try:
+                    if evaluate(flags[needs].condition, env):
+                        return True
+                except (EvalError, Unknown):
+                    return True  # reads a let: drawn as the identity
+            elif needs is None and source not in built:
+                return True  # an empty arm, or an `if` arm not built: the input
+    return False
+
+
+def _convs(node: Node) -> list[ConvInfo]:
+    return [layer for layer in _layers(node) if layer.op == "conv"]
 
 
 def block_record(
@@ -255,6 +373,7 @@ def block_record(
     children = {child.path.rsplit(".", 1)[-1]: child for child in node.children}
     branch: list[ConvInfo] = []
     shortcut: list[ConvInfo] = []
+    arms: list[tuple[str, int, tuple[ConvInfo, ...]]] = []
     projection = False
     branches = 1
     for attribute in plan.attributes:
@@ -263,16 +382,23 @@ def block_record(
         if role is None or child is None:
             continue
         copies = len(child.children) if child.kind == "list" else 1
-        convs = _convs(child.children[-1] if child.kind == "list" else child)
+        layers = _layers(child.children[-1] if child.kind == "list" else child)
+        if role.kind == "cat":
+            arms.append((attribute.name, child.out_shape[0], tuple(layers)))
         if role.conditional:
             projection = True
-            shortcut += convs
+            shortcut += [c for c in layers if c.op == "conv"]
         elif not branch:
-            branch = convs
+            branch = layers
         branches = max(branches, copies)
     residual = any(isinstance(s, Join) and s.kind == "sum" for s in plan.steps)
     if not residual:
-        branch = _convs(node)  # one chain: all its convs are "the branch"
+        branch = _layers(node)  # one chain: all its layers are "the branch"
+    drawn, branch = branch, [c for c in branch if c.op == "conv"]
+    identity = residual and _adds_its_input(node, plan)
+    cat = [s for s in plan.steps if isinstance(s, Join) and s.kind == "cat"]
+    if residual or len(cat) != 1:
+        arms = []  # drawn as a chain or a sum
     widths = [c.out_channels for c in branch] or [node.out_shape[0]]
     return BlockInstance(
         path=node.path,
@@ -290,4 +416,7 @@ def block_record(
         shortcut_convs=tuple(shortcut),
         residual=residual,
         digital=digital,
+        branch_layers=tuple(drawn),
+        identity=identity,
+        cat_arms=tuple(arms),
     )

@@ -30,6 +30,7 @@ class Backend:
     # (the torch rendering imports aihwkit only when an analog model is asked for)
     preset_returns: str = ""
     preset_imports: tuple[str, ...] = ()
+    training_imports: tuple[str, ...] = ()  # ... and training_rpu_config()
 
 
 _TORCH_LAYERS = Classes("nn.Conv2d", "nn.Linear", "")
@@ -51,6 +52,9 @@ TORCH = Backend(
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
         "from aihwkit.simulator.configs import TorchInferenceRPUConfig",
     ),
+    training_imports=(
+        "from aihwkit.simulator.configs import WeightClipType, WeightModifierType",
+    ),
 )
 
 AIHWKIT = Backend(
@@ -70,7 +74,7 @@ AIHWKIT = Backend(
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
         "from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential",
         "from aihwkit.nn.modules.container import AnalogContainerBase",
-        "from aihwkit.simulator.configs import TorchInferenceRPUConfig",
+        "from aihwkit.simulator.configs import (\n    TorchInferenceRPUConfig,\n    WeightClipType,\n    WeightModifierType,\n)",
         "from aihwkit.simulator.parameters.base import RPUConfigBase",
         "from torch import Tensor, nn",
     ),

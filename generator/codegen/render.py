@@ -76,6 +76,7 @@ class ModelView:
         tuple[str, str], ...
     ]  # marked layers inside blocks, rebuilt digital
     helpers: bool  # conv2d()/linear(): layers that are analog unless rpu_config is None
+    square: bool  # square tiles: one TILE_SIZE
     uses_shift: bool  # the module defines the Shift helper class
     init: str | None  # "he", or None for PyTorch's default initialisation
 
@@ -523,7 +524,9 @@ def build_view(
     doc = (
         f"{model.name} ({backend.name}): {input_shape} -> {out}.\n\n"
         f"{analysis.params_total:,} parameters ({analysis.params_analog:,} on crossbars), {analysis.macs:,} MACs,\n"
-        f"{analysis.tiles} tiles of {analysis.tile_size}x{analysis.tile_size}."
+        f"{analysis.tiles} tiles of {analysis.crossbar.label}, "
+        f"{analysis.utilisation:.1%} of their cells used; "
+        f"{analysis.analog_ratio():.1%} of the MACs on them."
     )
     if analysis.parameters:
         defaults = ", ".join(f"{n}={v!r}" for n, v in analysis.parameters)
@@ -539,9 +542,14 @@ def build_view(
         ),
         Attribute("PARAMS_TOTAL", f"{analysis.params_total:_}"),
         Attribute("PARAMS_ANALOG", f"{analysis.params_analog:_}"),
+        Attribute("PARAMS_DIGITAL", f"{analysis.params_digital:_}"),
         Attribute("MACS", f"{analysis.macs:_}"),
+        Attribute("MACS_ANALOG", f"{analysis.macs_analog:_}"),
+        Attribute("MACS_DIGITAL", f"{analysis.macs_digital:_}"),
         Attribute("TILES", str(analysis.tiles)),
-        Attribute("TILE_SIZE", str(analysis.tile_size)),
+        *_tile_constants(analysis.crossbar),
+        Attribute("TILE_UTILISATION", f"{round(analysis.utilisation, 4)!r}"),
+        Attribute("ANALOG_MVMS", f"{analysis.crossbar_total('mvms'):_}"),
     )
     off = analysis.off_crossbars
     if off:
@@ -581,15 +589,28 @@ def build_view(
         classes=tuple(classes),
         name=model.name,
         init_params=f", *, {init_params}" if init_params else "",
-        parameters=f"*, {', '.join(parameters)}" if parameters else "",
+        parameters=", ".join(parameters),
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=off,
         replaced=replaced,
         helpers=digital,
+        square=analysis.crossbar.square,
         uses_shift="shift" in writer.uses,
         init=model.init,
+    )
+
+
+def _tile_constants(crossbar) -> tuple[Attribute, ...]:
+    """TILE_SIZE for square tiles; TILE_ROWS and TILE_COLS (0: outputs not split,
+    aihwkit's max_output_size=0) otherwise. The preset reads them."""
+    if crossbar.square:
+        return (Attribute("TILE_SIZE", str(crossbar.rows)),)
+    cols = crossbar.cols if crossbar.mapping == "grid" else 0
+    return (
+        Attribute("TILE_ROWS", str(crossbar.rows)),
+        Attribute("TILE_COLS", str(cols)),
     )
 
 

@@ -62,14 +62,77 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def tile_size_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def tile_size_arg(text: str) -> tuple[int, int]:
+    """`512` (square) or `512x256` (rows x columns): (rows, columns)."""
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(
+        p.strip().isdigit() and len(p.strip()) < 10 for p in parts
+    ):
+        raise argparse.ArgumentTypeError(
+            f"not a tile size: {text!r} (write 512, or 512x256 for rows x columns)"
+        )
+    rows, cols = int(parts[0]), int(parts[-1])
+    if min(rows, cols) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return rows, cols
+
+
+def with_crossbar(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options that say how layers map onto tiles."""
+    parser.add_argument(
+        "--tile-size",
+        type=tile_size_arg,
+        default=None,  # (512, 512); None tells a profile's tile may apply
+        metavar="T|RxC",
+        help="crossbar tiles of T x T, or R rows (inputs) x C columns (outputs) "
+        "(default: 512, aihwkit's)",
+    )
+    parser.add_argument(
+        "--analog-bias",
+        action="store_true",
+        help="a layer's bias is a row on its tile, as aihwkit's digital_bias=False",
+    )
+    parser.add_argument(
+        "--mapping",
+        choices=("grid", "inputs"),
+        default="grid",
+        help="grid: split a layer's matrix along inputs and outputs (aihwkit); "
+        "inputs: along the inputs only (AIHWKIT-Lightning; max_output_size=0)",
+    )
+    return parser
+
+
+def with_count(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--count",
+        choices=("weights", "torchinfo", "fvcore", "thop"),
+        default="weights",
+        help="what a MAC count includes: conv + linear weights (default), or the "
+        "rules of torchinfo, fvcore or thop",
+    )
+    return parser
+
+
+def crossbar_of(args):
+    from ..analysis.crossbar import Crossbar
+
+    rows, cols = args.tile_size or (512, 512)
+    return Crossbar(rows, cols, args.analog_bias, args.mapping)
+
+
+def crossbar_options(args) -> list[str]:
+    """The options that reproduce args' crossbar, for a generated file's header."""
+    rows, cols = args.tile_size or (512, 512)
+    out = (
+        []
+        if (rows, cols) == (512, 512)
+        else ["--tile-size", f"{rows}" if rows == cols else f"{rows}x{cols}"]
+    )
+    if args.analog_bias:
+        out.append("--analog-bias")
+    if args.mapping != "grid":
+        out += ["--mapping", args.mapping]
+    return out
 
 
 def with_include(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -104,15 +167,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
-        p = with_include(sub.add_parser(name, help=help, description=help))
-        p.add_argument(
-            "--tile-size",
-            type=tile_size_arg,
-            default=512,
-            metavar="T",
-            help="crossbar tile size T for the tile count (default: 512, aihwkit's)",
+        return with_crossbar(
+            with_include(sub.add_parser(name, help=help, description=help))
         )
-        return p
 
     gen = add("generate", "generate Python modules from specs (the default command)")
     gen.add_argument(
@@ -143,15 +200,20 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         help="replace files archgen did not write, and symlinks",
     )
 
-    chk = add("check", "check specs and print their totals")
+    chk = with_count(add("check", "check specs and print their totals"))
     chk.add_argument(
         "specs", nargs="+", metavar="SPEC", help=".arch files or folders of them"
     )
 
-    summ = add("summary", "print the per-layer table of one spec")
+    summ = with_count(add("summary", "print the per-layer table of one spec"))
     summ.add_argument("spec", metavar="SPEC", help="an .arch file")
     summ.add_argument(
         "--json", action="store_true", help="print one JSON object instead"
+    )
+    summ.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="a hardware profile (TOML, docs/profiles.md): add energy and latency",
     )
 
     for name, (module_path, help) in MODULE_COMMANDS.items():
@@ -183,6 +245,14 @@ def cmd_generate(args) -> int:
 
     if (code := no_specs(args.specs)) is not None:
         return code
+    if args.analog_bias:
+        print(
+            "archgen: error: --analog-bias changes the figures only (check, summary, "
+            "diff); aihwkit's torch tiles, which the generated code uses, refuse an "
+            "analog bias",
+            file=sys.stderr,
+        )
+        return 2
     targets = list(BACKENDS) if args.target == "all" else [args.target]
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
@@ -191,14 +261,14 @@ def cmd_generate(args) -> int:
         )
         return 2
     options = (["-o", args.output] if args.output != "generated" else []) + (
-        ["--tile-size", str(args.tile_size)] if args.tile_size != 512 else []
+        crossbar_options(args)
     )
     planned: list[tuple[Path, str]] = []
     lines: list[str] = []
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analysis = load_file(path, args.tile_size)
+            analysis = load_file(path, crossbar_of(args))
             if isinstance(analysis, Program):  # a block library: nothing to write
                 lines.append(f"skipped {path}: a block library (no model)")
                 continue
@@ -310,7 +380,7 @@ def stale(planned: list[tuple[Path, str]]) -> int:
 
 
 def cmd_check(args) -> int:
-    from ..analysis.report import totals_line
+    from ..analysis.report import analog_line, totals_line
     from ..errors import ArchError
     from ..semantics.linker import Program
     from .loading import expand, load_file, module_name, show, warn
@@ -320,7 +390,7 @@ def cmd_check(args) -> int:
     status = 0
     for path in expand(args.specs):
         try:
-            result = load_file(path, args.tile_size)
+            result = load_file(path, crossbar_of(args))
         except ArchError as err:
             show(err)
             status = 1
@@ -337,26 +407,47 @@ def cmd_check(args) -> int:
             continue
         warn(result)
         print(f"{path}: ok: {totals_line(result)}")
+        print(f"  {analog_line(result, args.count)}")
     return status
 
 
 def cmd_summary(args) -> int:
     import json
 
+    from ..analysis.profile import ProfileError, load_profile
     from ..analysis.report import summary_json, summary_table
     from ..errors import ArchError
     from .loading import load, show, warn
 
+    crossbar = crossbar_of(args)
+    hw = None
+    if args.profile is not None:
+        try:
+            hw = load_profile(args.profile)
+        except ProfileError as err:
+            print(f"archgen: error: {err}", file=sys.stderr)
+            return 2
+        if hw.crossbar is not None:
+            given = args.tile_size
+            if given and given != (hw.crossbar.rows, hw.crossbar.cols):
+                print(
+                    f"archgen: error: --tile-size {args.tile_size[0]}x{args.tile_size[1]} "
+                    f"disagrees with the profile's tile {hw.crossbar.label}",
+                    file=sys.stderr,
+                )
+                return 2
+            rows, cols = hw.crossbar.rows, hw.crossbar.cols
+            crossbar = type(crossbar)(rows, cols, args.analog_bias, args.mapping)
     try:
-        analysis = load(args.spec, args.tile_size)
+        analysis = load(args.spec, crossbar)
     except ArchError as err:
         show(err)
         return 1
     warn(analysis)
     if args.json:
-        print(json.dumps(summary_json(analysis), indent=2))
+        print(json.dumps(summary_json(analysis, args.count, hw), indent=2))
     else:
-        print(summary_table(analysis))
+        print(summary_table(analysis, args.count, hw))
     return 0
 
 

@@ -25,8 +25,16 @@ TOTALS = {  # Analysis property -> label in the text table
     "conv_layers": "conv layers",
     "params_total": "params (all)",
     "params_analog": "analog weights",
+    "params_digital": "digital params",
     "macs": "MACs",
+    "macs_analog": "MACs on crossbars",
+    "macs_digital": "digital MACs",
     "tiles": "tiles",
+    "mvms": "MVMs per inference",
+}
+RATIOS = {  # Analysis property -> label: shares, compared side by side
+    "analog_mac_ratio": "MACs on crossbars",
+    "utilisation": "tile cells used",
 }
 
 Value = int | str
@@ -37,6 +45,8 @@ class Side:
     spec: str
     name: str
     tile_size: int
+    tiles: str  # the tile label: 512x512, 512x256, 512 rows
+    ratios: tuple[tuple[str, float], ...] = ()  # RATIOS, this side's values
 
 
 @dataclass(frozen=True)
@@ -166,8 +176,8 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
     field("model", "init", a.model.init or "default", b.model.init or "default")
 
     return ArchDiff(
-        a=Side(a.spec.path, a.name, a.tile_size),
-        b=Side(b.spec.path, b.name, b.tile_size),
+        a=_side(a),
+        b=_side(b),
         changes=tuple(changes),
         only_in_a=tuple(only[0]),
         only_in_b=tuple(only[1]),
@@ -184,6 +194,11 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _digital(analysis: Analysis) -> str:
     return " ".join(sorted(analysis.off_crossbars))
+
+
+def _side(a: Analysis) -> Side:
+    ratios = (("analog_mac_ratio", a.analog_ratio()), ("utilisation", a.utilisation))
+    return Side(a.spec.path, a.name, a.tile_size, a.crossbar.label, ratios)
 
 
 def _options(block: BlockInstance) -> str:
@@ -214,7 +229,9 @@ def _layers(analysis: Analysis, path: str) -> str:
 
 
 def _shortcut(block: BlockInstance) -> str:
-    return "projection" if block.projection else "identity"
+    if block.projection:
+        return "projection"
+    return "identity" if block.identity else "none"
 
 
 def _stem(analysis: Analysis) -> dict[str, Value] | None:
@@ -390,7 +407,9 @@ def diff_json(d: ArchDiff) -> dict:
             "spec": s.spec,
             "name": s.name,
             "tile_size": s.tile_size,
+            "tile": s.tiles,
             **{t.name: pick(t) for t in d.totals},
+            **{name: round(value, 6) for name, value in s.ratios},
         }
 
     return {
@@ -424,7 +443,7 @@ def diff_text(d: ArchDiff) -> str:
         a = {t.name: t.a for t in d.totals}
         lines.append(
             f"  {a['blocks']} blocks, {a['conv_layers']} conv layers, {a['params_analog']:,} analog weights, "
-            f"{a['tiles']} tiles ({d.a.tile_size}x{d.a.tile_size})"
+            f"{a['tiles']} tiles ({d.a.tiles})"
         )
         return "\n".join(lines)
 
@@ -444,7 +463,6 @@ def diff_text(d: ArchDiff) -> str:
         if parts:
             lines += ["", f"Only in {label}"]
             lines += _table(_grouped_parts(parts), right=())
-    size = d.a.tile_size
     totals = [("", "A", "B", "A-B", "A/B")]
     for t in d.totals:
         ratio = "" if t.ratio is None else f"{t.ratio:.3f}"
@@ -457,9 +475,10 @@ def diff_text(d: ArchDiff) -> str:
                 ratio,
             )
         )
-    lines += ["", f"Totals (tiles of {size}x{size})"] + _table(
-        totals, right=(1, 2, 3, 4)
-    )
+    for (name, ra), (_, rb) in zip(d.a.ratios, d.b.ratios):
+        totals.append((RATIOS[name], f"{ra:.1%}", f"{rb:.1%}", "", ""))
+    tiles = d.a.tiles if d.a.tiles == d.b.tiles else f"{d.a.tiles} vs {d.b.tiles}"
+    lines += ["", f"Totals (tiles of {tiles})"] + _table(totals, right=(1, 2, 3, 4))
     return "\n".join(lines)
 
 
@@ -580,7 +599,7 @@ def _grouped_parts(parts: tuple[Part, ...]) -> list[tuple[str, str]]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .cli import tile_size_arg
+    from .cli import with_crossbar
 
     parser.add_argument("a", metavar="A", help="an .arch file")
     parser.add_argument("b", metavar="B", help="the .arch file to compare it with")
@@ -589,26 +608,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print one JSON object (its schema is in the README)",
     )
-    parser.add_argument(
-        "--tile-size",
-        type=tile_size_arg,
-        default=512,
-        metavar="T",
-        help="crossbar tile size T for the tile count (default: 512, aihwkit's)",
-    )
+    with_crossbar(parser)
     parser.epilog = (
         "Exit codes: 0 same architecture, 1 different, 2 an error in a spec or usage."
     )
 
 
 def run(args) -> int:
+    from .cli import crossbar_of
     from .loading import load
 
     analyses: dict[str, Analysis] = {}
     errors: list[ArchError] = []
     for path in dict.fromkeys((args.a, args.b)):  # `diff A A` reads A once
         try:
-            analyses[path] = load(path, args.tile_size)
+            analyses[path] = load(path, crossbar_of(args))
         except ArchError as err:
             errors.append(err)
     if errors:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..analysis.report import short
-from ..analysis.result import Analysis, BlockInstance
+from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
 from ..errors import ArchError
 from ..semantics.ops import OPS
 from ..syntax.files import write_atomically
@@ -31,6 +31,35 @@ INSTALL_HINT = (
 # Fill colours by kernel size, so 1x1 and 3x3 convs tell apart at a glance as in the figure.
 CONV_FILL = {1: "#d6e6f5", 3: "#fbdcc0"}
 CONV_FILL_OTHER = "#d5ecd0"
+COLOURS = ("kernel", "analog", "utilisation")
+ANALOG_FILL, DIGITAL_FILL, POOL_FILL = "#cfe8cf", "#e4e4e4", "#eeeeee"
+# Tile utilisation 0-100% in six steps, light to dark blue.
+RAMP = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6")
+
+
+class _Paint:
+    """How a conv is filled: by kernel (as the paper's figure), by where it runs,
+    or by how full its tiles are. Digital convs are dashed in every mode."""
+
+    def __init__(self, a: Analysis, mode: str):
+        self.a, self.mode = a, mode
+
+    def fill(self, conv: ConvInfo) -> str:
+        if self.mode == "analog":
+            return ANALOG_FILL if conv.analog else DIGITAL_FILL
+        if self.mode == "utilisation":
+            cost = self.a.costs.get(conv.path)
+            if cost is None:
+                return DIGITAL_FILL
+            return RAMP[min(int(cost.utilisation * len(RAMP)), len(RAMP) - 1)]
+        return CONV_FILL.get(conv.kernel, CONV_FILL_OTHER)
+
+    def detail(self, conv: ConvInfo) -> str:
+        text = _conv_detail(conv.out_channels, conv.stride)
+        cost = self.a.costs.get(conv.path)
+        if self.mode == "utilisation" and cost is not None:
+            text += f", {cost.utilisation:.0%} used"
+        return text if conv.analog else text + ", digital"
 
 
 def _label(layer) -> str:
@@ -63,6 +92,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="picture to write: .svg or .png (needs Graphviz's dot) or .dot (DOT text)",
     )
+    parser.add_argument(
+        "--colour",
+        "--color",
+        dest="colour",
+        choices=COLOURS,
+        default="kernel",
+        help="fill convs by kernel size (default, as the paper's figure), by where "
+        "they run (analog or digital) or by the utilisation of their tiles",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if not analyses:
         print("archgen graph: error: no .arch specs found", file=sys.stderr)
         return 2
-    text = to_dot(analyses)
+    text = to_dot(analyses, args.colour)
     if (
         dot is None or fmt == "dot"
     ):  # dot is None here only when writing .dot (see above)
@@ -212,15 +250,23 @@ class _Dot:
         self.add("}")
 
 
-def _conv(dot: _Dot, name: str, kernel: int, width: int, stride: int) -> None:
-    dot.node(
-        name,
-        label=_html(OPS["conv"].label({"kernel": kernel}), _conv_detail(width, stride)),
-        fillcolor=CONV_FILL.get(kernel, CONV_FILL_OTHER),
-    )
+def _layer(dot: _Dot, name: str, layer: ConvInfo, paint: _Paint) -> None:
+    """A conv (depthwise or grouped ones say so; digital ones are dashed) or a pool."""
+    if layer.op != "conv":
+        title = OPS[layer.op].label({})
+        size = f"{layer.kernel}x{layer.kernel}" if layer.kernel else "global"
+        dot.node(name, label=_html(f"{title} {size}", _conv_detail(layer.out_channels, layer.stride)),
+                 fillcolor=POOL_FILL)  # fmt: skip
+        return
+    title = OPS["conv"].label({"kernel": layer.kernel})
+    if layer.groups > 1:
+        title += " dw" if layer.groups == layer.out_channels else f" g{layer.groups}"
+    style = "rounded,filled" if layer.analog else "rounded,filled,dashed"
+    dot.node(name, label=_html(title, paint.detail(layer)), fillcolor=paint.fill(layer),
+             style=style)  # fmt: skip
 
 
-def _model(dot: _Dot, m: int, a: Analysis) -> str:
+def _model(dot: _Dot, m: int, a: Analysis, paint: _Paint) -> str:
     """Draw one model's cluster; return its input node."""
     about = "  ·  ".join(
         filter(None, [", ".join(a.kinds), f"{short(a.params_analog)} analog weights"])
@@ -241,53 +287,108 @@ def _model(dot: _Dot, m: int, a: Analysis) -> str:
         style="solid",
     )
     # The stem's convs, as the figure draws it ("Conv SxS"); BN and ReLU go unsaid.
-    for s, layer in enumerate(layer for layer in a.stem if layer.op == "conv"):
-        conv = dict(layer.args)
+    stem = a.part("stem")
+    convs = [c for c in layers_of(stem) if c.op == "conv"] if stem is not None else []
+    for s, conv in enumerate(convs):
         node = f"m{m}_stem{s}"
-        dot.node(
-            node,
-            label=_html(
-                OPS["conv"].label(conv),
-                _conv_detail(conv["out"], conv["stride"]),
-            ),
-            fillcolor=CONV_FILL.get(conv["kernel"], CONV_FILL_OTHER),
-        )
+        _layer(dot, node, conv, paint)
         dot.edge(prev, node)
         prev = node
     g = 0
     for stage in a.stages:
         for block, count in _groups(stage.blocks):
-            prev = _block(dot, f"m{m}_b{g}", block, count, prev)
+            prev = _block(dot, f"m{m}_b{g}", block, count, prev, paint)
             g += 1
     for h, layer in enumerate(a.head):
         name = f"m{m}_h{h}"
         detail = str(layer.out_features) if layer.op == "linear" else None
-        dot.node(
-            name,
-            label=_html(_label(layer), detail),
-            fillcolor="#e9e9e9",
-        )
+        fill, style = "#e9e9e9", "rounded,filled"
+        if layer.op == "linear":
+            analog = a.node(layer.name).analog
+            fill = (
+                paint.fill(ConvInfo(0, 0, 1, layer.name, analog=analog))
+                if paint.mode != "kernel"
+                else fill
+            )
+            style = style if analog else style + ",dashed"
+            detail = detail if analog else f"{detail}, digital"
+        dot.node(name, label=_html(_label(layer), detail), fillcolor=fill, style=style)
         dot.edge(prev, name)
         prev = name
     dot.close()
     return first
 
 
-def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
-    if not b.residual:
-        return _chain_block(dot, name, b, count, prev)
-    return _residual_block(dot, name, b, count, prev)
+def _block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str,
+           paint: _Paint) -> str:  # fmt: skip
+    if b.cat_arms:
+        return _cat_block(dot, name, b, count, prev, paint)
+    if not b.residual or (b.branches == 1 and not b.projection and not b.identity):
+        return _chain_block(dot, name, b, count, prev, paint)  # nothing to add
+    return _residual_block(dot, name, b, count, prev, paint)
 
 
-def _chain_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) -> str:
+def _cat_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str,
+               paint: _Paint) -> str:  # fmt: skip
+    """Arms stacked, each edge into the concatenation labelled with its width;
+    the block's other layers before and after it in a row."""
+    badge = _html(f"×{count}", bold=True) if count > 1 else ""
+    dot.open(f"cluster_{name}", label=badge, labeljust="r", style="rounded,filled",
+             fillcolor="#f6f6f6", color="#c8c8c8", fontsize="13", tooltip=f"{b.path}: {b.kind}")  # fmt: skip
+    inside = {layer.path for _, _, layers in b.cat_arms for layer in layers}
+    arm_paths = [f"{b.path}.{arm}" for arm, _, _ in b.cat_arms]
+    rest = [layer for layer in b.branch_layers if layer.path not in inside]
+    first = min((i for i, layer in enumerate(b.branch_layers) if layer.path in inside),
+                default=len(b.branch_layers))  # fmt: skip
+    before = [layer for layer in rest if b.branch_layers.index(layer) < first]
+    after = [layer for layer in rest if b.branch_layers.index(layer) > first]
+    edges: list[tuple[str, str, str]] = []
+    tail = prev
+    for i, layer in enumerate(before):
+        _layer(dot, f"{name}_p{i}", layer, paint)
+        edges.append((tail, f"{name}_p{i}", ""))
+        tail = f"{name}_p{i}"
+    join = f"{name}_cat"
+    for a, ((arm, width, layers), path) in enumerate(zip(b.cat_arms, arm_paths)):
+        last = tail
+        for c, layer in enumerate(layers):
+            node = f"{name}_a{a}_c{c}"
+            _layer(dot, node, layer, paint)
+            edges.append((last, node, ""))
+            last = node
+        if not layers:
+            node = f"{name}_a{a}"
+            dot.node(node, label=_html(arm), style="rounded,filled", fillcolor="white",
+                     tooltip=path)  # fmt: skip
+            edges.append((last, node, ""))
+            last = node
+        edges.append((last, join, str(width)))
+    dot.node(join, label=_html("cat", str(b.out_channels if not after else "")),
+             shape="box", style="rounded,filled", fillcolor="white")  # fmt: skip
+    tail = join
+    for i, layer in enumerate(after):
+        _layer(dot, f"{name}_q{i}", layer, paint)
+        edges.append((tail, f"{name}_q{i}", ""))
+        tail = f"{name}_q{i}"
+    dot.close()
+    for head_tail, head, width in edges:
+        if width:
+            dot.edge(head_tail, head, label=width, fontsize="9")
+        else:
+            dot.edge(head_tail, head)
+    return tail
+
+
+def _chain_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str,
+                 paint: _Paint) -> str:  # fmt: skip
     """A block without a sum: its convs in a row (or its name, if it has none)."""
     badge = _html(f"×{count}", bold=True) if count > 1 else ""
     dot.open(f"cluster_{name}", label=badge, labeljust="r", style="rounded,filled",
              fillcolor="#f6f6f6", color="#c8c8c8", fontsize="13", tooltip=f"{b.path}: {b.kind}")  # fmt: skip
     nodes = []
-    for c, conv in enumerate(b.branch_convs):
+    for c, layer in enumerate(b.branch_layers):
         node = f"{name}_c{c}"
-        _conv(dot, node, conv.kernel, conv.out_channels, conv.stride)
+        _layer(dot, node, layer, paint)
         nodes.append(node)
     if not nodes:
         dot.node(
@@ -301,7 +402,7 @@ def _chain_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str) 
 
 
 def _residual_block(
-    dot: _Dot, name: str, b: BlockInstance, count: int, prev: str
+    dot: _Dot, name: str, b: BlockInstance, count: int, prev: str, paint: _Paint
 ) -> str:
     """One cluster for `count` identical blocks fed by `prev`; returns its "+" node."""
     badge = _html(f"×{count}", bold=True) if count > 1 else ""
@@ -321,9 +422,9 @@ def _residual_block(
     edges: list[tuple[str, str]] = []
     for r in range(b.branches):
         tail = prev
-        for c, conv in enumerate(b.branch_convs):
+        for c, layer in enumerate(b.branch_layers):
             node = f"{name}_r{r}_c{c}"
-            _conv(dot, node, conv.kernel, conv.out_channels, conv.stride)
+            _layer(dot, node, layer, paint)
             edges.append((tail, node))
             tail = node
         edges.append((tail, add))
@@ -353,13 +454,13 @@ def _residual_block(
     dot.close()
     for tail, head in edges:
         dot.edge(tail, head)
-    if not (b.projection and b.branch_convs):
+    if not (b.projection and b.branch_convs) and b.identity:
         # The identity shortcut: a plain edge around the branches.
         dot.edge(prev, add, color="#666666")
     return add
 
 
-def to_dot(analyses: list[Analysis]) -> str:
+def to_dot(analyses: list[Analysis], colour: str = "kernel") -> str:
     """The DOT text of one picture holding every model, the first on top."""
     dot = _Dot()
     dot.lines.append("digraph archgen {")
@@ -374,7 +475,10 @@ def to_dot(analyses: list[Analysis]) -> str:
     dot.add("edge [arrowsize=0.5, penwidth=0.8]")
     # Within a rank, LR draws the nodes laid out first at the bottom, and the models
     # are unconnected, so declaring them last-to-first puts the first spec on top.
-    inputs = [_model(dot, m, analyses[m]) for m in reversed(range(len(analyses)))]
+    inputs = [
+        _model(dot, m, analyses[m], _Paint(analyses[m], colour))
+        for m in reversed(range(len(analyses)))
+    ]
     if len(inputs) > 1:
         dot.add("{rank=same; " + "; ".join(inputs) + "}")
     dot.lines.append("}")

@@ -91,7 +91,7 @@ def test_generated_code_reads_like_torchvision():
         "self.stage1 = nn.Sequential(",
         "def forward(self, x: Tensor) -> Tensor:",
         "def build() -> ResNet32:",
-        "def build_analog(rpu_config=None)",
+        "def build_analog(rpu_config=None, *, training: bool = False)",
     ):
         assert needle in text
     model_forward = text.split("class ResNet32")[1].split("def forward")[1]

@@ -133,7 +133,7 @@ def test_summary_json_has_every_documented_field(capsys):
 def test_summary_table_and_tile_size(capsys):
     assert main(["summary", RESNET32, "--tile-size", "256"]) == 0
     out = capsys.readouterr().out
-    assert "stage3.4.residual.0.conv2" in out and "at 256x256" in out
+    assert "stage3.4.residual.0.conv2" in out and "tiles: 62 of 256x256" in out
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,52 @@ def test_a_block_without_a_sum_is_a_chain(tmp_path):
     assert (
         dot.count("Conv 3x3") == 2 and dot.count("Conv 1x1") == 1
     )  # stem + the block's two
+
+
+EXAMPLES = SPECS / "examples"
+
+
+def test_digital_and_depthwise_convs_are_marked_and_coloured_by_where_they_run():
+    from archgen.commands.graph import _groups
+
+    a = load(str(EXAMPLES / "mobilenetv2.arch"), 512)
+    dot = to_dot([a], "analog")
+    drawn = sum(len(_groups(stage.blocks)) for stage in a.stages) - 1  # ConvBNReLU6
+    lines = [line for line in dot.splitlines() if "Conv 3x3 dw" in line]
+    assert len(lines) == drawn == 12  # one per run of identical blocks
+    for line in lines:
+        assert "digital" in line and 'fillcolor="#e4e4e4"' in line and "dashed" in line
+    analog = [line for line in dot.splitlines() if 'fillcolor="#cfe8cf"' in line]
+    assert analog and not any("digital" in line for line in analog)
+
+
+def test_a_cat_block_shows_its_arms_and_their_widths():
+    a = load(str(EXAMPLES / "inception.arch"), 512)
+    dot = to_dot([a])
+    assert labels(dot)["cat"] == 2
+    widths = sorted(int(w) for w in re.findall(r'-> \w+_cat \[label="(\d+)"', dot))
+    assert widths == sorted([64, 128, 32, 32, 128, 192, 96, 64])
+    assert labels(dot)["MaxPool 3x3"] == 2
+
+
+def test_an_absent_only_if_shortcut_draws_no_addition(tmp_path):
+    spec = tmp_path / "small.arch"
+    spec.write_text(
+        'use "mobilenet.arch"\nmodel Small {\n  input 3x32x32\n  classes 10\n'
+        "  stem conv3x3 16\n  stage 24 stride 2 {\n    InvertedResidual conv3x3 x2\n"
+        "  }\n  head avgpool flatten fc\n}\n"
+    )
+    dot = to_dot([load(str(spec), 512)])
+    assert labels(dot)["+"] == 1  # the second block only: the first strides
+
+
+def test_utilisation_colours_follow_the_tiles(tmp_path, capsys):
+    a = load(T500, 512)
+    dot = to_dot([a], "utilisation")
+    for layer in a.layers:
+        if layer.analog and layer.op == "conv":
+            used = f"{a.costs[layer.path].utilisation:.0%} used"
+            assert used in dot
+    out = tmp_path / "t.dot"
+    assert main(["graph", T500, "-o", str(out), "--colour", "nope"]) == 2
+    assert "invalid choice" in capsys.readouterr().err and not out.exists()
