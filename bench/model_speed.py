@@ -10,7 +10,7 @@ import torch
 from common import Figure, median
 from handwritten import RESNET32, T500, Network
 
-THREADS = 2
+THREADS = 1  # one thread: a busy second core then slows both models alike
 BATCH = 64
 ANALOG_BATCH = 16
 
