@@ -23,21 +23,21 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module
 class Branch(nn.Module):
     """One residual branch: basic (kxk, kxk) or bottleneck (1x1, kxk, 1x1)."""
 
-    def __init__(self, cin, cout, kernel, stride, bottleneck: bool, reduction: int):
+    def __init__(self, cin, cout, kernel, stride, bottleneck, reduction, inplace):
         super().__init__()
         if bottleneck:
             mid = cout // reduction
             layers = [
                 *conv_bn(cin, mid, 1),
-                nn.ReLU(inplace=True),
+                nn.ReLU(inplace=inplace),
                 *conv_bn(mid, mid, kernel, stride),
-                nn.ReLU(inplace=True),
+                nn.ReLU(inplace=inplace),
                 *conv_bn(mid, cout, 1),
             ]
         else:
             layers = [
                 *conv_bn(cin, cout, kernel, stride),
-                nn.ReLU(inplace=True),
+                nn.ReLU(inplace=inplace),
                 *conv_bn(cout, cout, kernel),
             ]
         self.body = nn.Sequential(*layers)
@@ -47,25 +47,29 @@ class Branch(nn.Module):
 
 
 class Block(nn.Module):
-    """Parallel branches summed, a projection shortcut where the shape changes."""
+    """Parallel branches summed, a projection shortcut where the shape changes.
+    `inplace=False` writes it as the generated blocks are written: every sum and
+    ReLU makes a new tensor (the bench measures what that costs)."""
 
-    def __init__(self, cin, cout, kernel, stride, bottleneck, branches, reduction):
+    def __init__(self, cin, cout, kernel, stride, bottleneck, branches, reduction,
+                 inplace=True):  # fmt: skip
         super().__init__()
+        self.inplace = inplace
         self.branches = nn.ModuleList(
-            Branch(cin, cout, kernel, stride, bottleneck, reduction)
+            Branch(cin, cout, kernel, stride, bottleneck, reduction, inplace)
             for _ in range(branches)
         )
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(*conv_bn(cin, cout, 1, stride))
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU(inplace=inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.branches[0](x)
         for branch in self.branches[1:]:
-            out += branch(x)
-        out += identity
+            out = out.add_(branch(x)) if self.inplace else out + branch(x)
+        out = out.add_(identity) if self.inplace else out + identity
         return self.relu(out)
 
 
@@ -93,7 +97,8 @@ class Network(nn.Module):
 
     @staticmethod
     def _make_layer(config, cin, cout, stride, blocks) -> nn.Sequential:
-        args = (config["bottleneck"], config["branches"], config["reduction"])
+        args = (config["bottleneck"], config["branches"], config["reduction"],
+                config.get("inplace", True))  # fmt: skip
         layers = [Block(cin, cout, config["kernel"], stride, *args)]
         layers += [
             Block(cout, cout, config["kernel"], 1, *args) for _ in range(1, blocks)
