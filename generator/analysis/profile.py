@@ -76,11 +76,16 @@ def load_profile(path: str) -> Profile:
     """Read and validate a profile; ProfileError says what is wrong and where."""
     file = Path(path)
     try:
-        if file.stat().st_size > MAX_PROFILE_BYTES:
+        # A regular file only: a FIFO or a device would block or never end.
+        if file.exists() and not file.is_file():
+            raise ProfileError(f"{path}: not a regular file")
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_PROFILE_BYTES + 1)
+        if len(raw) > MAX_PROFILE_BYTES:
             raise ProfileError(
                 f"{path}: a profile is at most {MAX_PROFILE_BYTES} bytes"
             )
-        data = tomllib.loads(file.read_bytes().decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except ProfileError:
         raise
     except OSError as err:

@@ -464,3 +464,15 @@ def test_a_tile_size_that_disagrees_with_the_profile_is_refused(capsys):
     ]
     assert main(argv) == 2
     assert "disagrees" in capsys.readouterr().err
+
+
+def test_a_profile_that_is_not_a_regular_file_is_refused_without_blocking(
+    tmp_path, capsys
+):
+    import os
+
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero", tmp_path):
+        assert main(["summary", "--profile", str(path), str(ROOT / SPECS["t500"])]) == 2
+        assert "not a regular file" in capsys.readouterr().err
