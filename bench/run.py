@@ -38,10 +38,12 @@ LIMITS = {
         "identity`, one non-in-place `nn.ReLU()` per block), the hand-written ones "
         "in place (`out += identity`, `ReLU(inplace=True)`); the rows 'hand-written "
         "out of place' above measure what that layout alone costs hand-written "
-        "code in the same run. Single forward ratios also swing by about 0.1 "
-        "between runs on this shared 2-core machine (0.92 to 1.13 seen). Closing "
-        "the gap changes the generated code (the block templates and the "
-        "committed modules), which this work does not touch"
+        "code in the same run (about 1.02-1.05 forward, 1.05-1.08 training). The "
+        "rest of a forward gap is not pinned down: on this shared 2-core machine "
+        "one forward ratio moves by about 0.1 between runs (0.92 to 1.13 seen, "
+        "fresh processes included). Closing the layout part changes the generated "
+        "code (the block templates and the committed modules), which this work "
+        "leaves unchanged"
     ),
 }
 LIMITS["train step"] = LIMITS["(eval, no_grad"]

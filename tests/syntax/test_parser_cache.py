@@ -1,6 +1,7 @@
 """The parser-table cache: it may speed archgen up, never break it."""
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,19 @@ def test_an_unwritable_cache_folder_falls_back_to_building(tmp_path, monkeypatch
     monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(blocker / "cache"))
     assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere"
+)
+def test_a_read_only_cache_folder_falls_back_to_building(folder):
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+        assert tables(folder) == []
+    finally:
+        folder.chmod(0o700)
 
 
 def test_caching_can_be_turned_off(folder, monkeypatch):
