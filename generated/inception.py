@@ -50,29 +50,29 @@ class Inception(nn.Module):
         self.b1 = nn.Sequential(
             nn.Conv2d(in_channels, c1, kernel_size=1, bias=False),
             nn.BatchNorm2d(c1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.b3 = nn.Sequential(
             nn.Conv2d(in_channels, c3r, kernel_size=1, bias=False),
             nn.BatchNorm2d(c3r),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(c3r, c3, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(c3),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.b5 = nn.Sequential(
             nn.Conv2d(in_channels, c5r, kernel_size=1, bias=False),
             nn.BatchNorm2d(c5r),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(c5r, c5, kernel_size=5, padding=2, bias=False),
             nn.BatchNorm2d(c5),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.bp = nn.Sequential(
             nn.MaxPool2d(3, stride=1, padding=1),
             nn.Conv2d(in_channels, pool, kernel_size=1, bias=False),
             nn.BatchNorm2d(pool),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -69,7 +69,7 @@ class InvertedBottleneck(nn.Module):
             self.expansion = nn.Sequential(
                 nn.Conv2d(in_channels, width, kernel_size=1, bias=False),
                 nn.BatchNorm2d(width),
-                nn.ReLU6(),
+                nn.ReLU6(inplace=True),
             )
         self.conv1 = nn.Conv2d(
             in_channels * expand if expand != 1 else in_channels,
@@ -81,7 +81,7 @@ class InvertedBottleneck(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(width)
-        self.relu6 = nn.ReLU6()
+        self.relu6 = nn.ReLU6(inplace=True)
         self.conv2 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
 
@@ -150,7 +150,7 @@ class ConvBNReLU6(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu6 = nn.ReLU6()
+        self.relu6 = nn.ReLU6(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)

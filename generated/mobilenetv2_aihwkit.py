@@ -81,7 +81,7 @@ class InvertedBottleneck(nn.Module):
                     in_channels, width, kernel_size=1, bias=False, rpu_config=rpu_config
                 ),
                 nn.BatchNorm2d(width),
-                nn.ReLU6(),
+                nn.ReLU6(inplace=True),
             )
         self.conv1 = nn.Conv2d(
             in_channels * expand if expand != 1 else in_channels,
@@ -93,7 +93,7 @@ class InvertedBottleneck(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(width)
-        self.relu6 = nn.ReLU6()
+        self.relu6 = nn.ReLU6(inplace=True)
         self.conv2 = AnalogConv2d(
             width, out_channels, kernel_size=1, bias=False, rpu_config=rpu_config
         )
@@ -173,7 +173,7 @@ class ConvBNReLU6(nn.Module):
             rpu_config=rpu_config,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu6 = nn.ReLU6()
+        self.relu6 = nn.ReLU6(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)

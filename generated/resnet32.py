@@ -42,7 +42,7 @@ class BasicBlockResidual(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
             out_channels,
             out_channels,
@@ -91,17 +91,18 @@ class BasicBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         outputs = [branch(x) for branch in self.residual]
         residual = outputs[0]
         for other in outputs[1:]:
-            residual = residual + other
+            residual += other
         identity = x
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = residual + identity
+        out = residual
+        out += identity
         out = self.relu(out)
         return out
 

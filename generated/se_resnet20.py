@@ -38,7 +38,7 @@ class SE(nn.Module):
         self.gate = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(in_channels, width, kernel_size=1, bias=True),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(width, in_channels, kernel_size=1, bias=True),
             nn.Sigmoid(),
         )
@@ -76,7 +76,7 @@ class SEBasicBlock(nn.Module):
                 bias=False,
             ),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(
                 out_channels,
                 out_channels,
@@ -95,14 +95,15 @@ class SEBasicBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         residual = self.residual(x)
         identity = x
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = residual + identity
+        out = residual
+        out += identity
         out = self.relu(out)
         return out
 

@@ -51,7 +51,7 @@ class SE(nn.Module):
             AnalogConv2d(
                 in_channels, width, kernel_size=1, bias=True, rpu_config=rpu_config
             ),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             AnalogConv2d(
                 width, in_channels, kernel_size=1, bias=True, rpu_config=rpu_config
             ),
@@ -93,7 +93,7 @@ class SEBasicBlock(nn.Module):
                 rpu_config=rpu_config,
             ),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             AnalogConv2d(
                 out_channels,
                 out_channels,
@@ -118,14 +118,15 @@ class SEBasicBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         residual = self.residual(x)
         identity = x
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = residual + identity
+        out = residual
+        out += identity
         out = self.relu(out)
         return out
 

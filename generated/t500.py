@@ -40,7 +40,7 @@ class BottleneckBlockResidual(nn.Module):
         width = out_channels // reduction
         self.conv1 = nn.Conv2d(channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(
             width,
             width,
@@ -98,17 +98,18 @@ class BottleneckBlock(nn.Module):
                 ),
                 nn.BatchNorm2d(out_channels),
             )
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         outputs = [branch(x) for branch in self.residual]
         residual = outputs[0]
         for other in outputs[1:]:
-            residual = residual + other
+            residual += other
         identity = x
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = residual + identity
+        out = residual
+        out += identity
         out = self.relu(out)
         return out
 

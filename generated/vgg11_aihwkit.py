@@ -62,7 +62,7 @@ class ConvBNReLU(nn.Module):
             rpu_config=rpu_config,
         )
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(x)

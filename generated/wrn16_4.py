@@ -43,7 +43,7 @@ class WideBasic(nn.Module):
         padding = kernel_size // 2
         self.residual = nn.Sequential(
             nn.BatchNorm2d(in_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(
                 in_channels,
                 out_channels,
@@ -53,7 +53,7 @@ class WideBasic(nn.Module):
                 bias=False,
             ),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(drop),
             nn.Conv2d(
                 out_channels,
@@ -74,7 +74,8 @@ class WideBasic(nn.Module):
         identity = x
         if self.shortcut is not None:
             identity = self.shortcut(x)
-        out = residual + identity
+        out = residual
+        out += identity
         return out
 
 
@@ -87,7 +88,7 @@ class BNReLU(nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.bn1(x)

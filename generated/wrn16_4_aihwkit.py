@@ -53,7 +53,7 @@ class WideBasic(nn.Module):
         padding = kernel_size // 2
         self.residual = AnalogSequential(
             nn.BatchNorm2d(in_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             AnalogConv2d(
                 in_channels,
                 out_channels,
@@ -64,7 +64,7 @@ class WideBasic(nn.Module):
                 rpu_config=rpu_config,
             ),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(drop),
             AnalogConv2d(
                 out_channels,
@@ -91,7 +91,8 @@ class WideBasic(nn.Module):
         identity = x
         if self.shortcut is not None:
             identity = self.shortcut(x)
-        out = residual + identity
+        out = residual
+        out += identity
         return out
 
 
@@ -104,7 +105,7 @@ class BNReLU(nn.Module):
     def __init__(self, in_channels: int, *, rpu_config: RPUConfigBase) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.bn1(x)

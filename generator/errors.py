@@ -69,3 +69,8 @@ def did_you_mean(word: str, choices) -> str | None:
 
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def visible(text: str) -> str:
+    """`text` for a terminal: control characters shown as their escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

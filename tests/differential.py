@@ -385,6 +385,15 @@ def one(name, s):
                        f"{what} gives another output than build()")
         except Exception as err:  # the finding is the failure itself
             problems.append(f"{what} fails: {type(err).__name__}: {str(err)[:300]}")
+    # A training step: what the model does in place (ReLU(inplace=True),
+    # out += identity) must leave autograd what it needs.
+    try:
+        train = torch_mod.build()
+        train.load_state_dict(net.state_dict())
+        train.train()
+        train(x).float().sum().backward()
+    except Exception as err:
+        problems.append(f"a training step fails: {type(err).__name__}: {str(err)[:300]}")
     rows = {}
     for row in s["layers"]:
         rows.setdefault(row["path"], []).append(row)

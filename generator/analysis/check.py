@@ -103,6 +103,11 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         _raise(problems, program)
     elaborator = ModelElaborator(program, plans, lets, crossbar)
     elaborator.symbolic = symbolic
+    elaborator.parameters = {
+        let.name: lets[let.name]
+        for let in program.lets
+        if let.param and let.name in symbolic
+    }
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
     problems += check_model_names(program, plans, model)

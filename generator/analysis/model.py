@@ -30,6 +30,7 @@ class ModelElaborator(Elaborator):
     """Elaborates a whole model: what a spec's `model { ... }` says."""
 
     symbolic: dict[str, Expr] = {}  # model parameters and lets computed from them
+    parameters: dict[str, object] = {}  # the model parameters' default values
     width: Expr | None = None  # the channels flowing here, where a parameter sets them
 
     def sym(self, expr: Expr | None) -> Expr | None:
@@ -284,9 +285,70 @@ class ModelElaborator(Elaborator):
                 call.span,
                 f"end {call.kind} with a layer of `out` channels, or use a plain `let`",
             )
+        elif self.parameters:
+            self.other_widths(node, given, call)
         exprs = tuple((k, v) for k, v in given.items() if v is not None and k in names)
         self.width = out
         return replace(node, exprs=exprs) if exprs else node
+
+    def other_widths(self, node: Node, given: dict, call: BlockCall) -> None:
+        """Build the block again at the widths doubled parameters give it: its
+        class must still build, give `out` channels and keep its feature-map
+        size (a block that works only when in == out, or strides by its width,
+        cannot take a parameter's width)."""
+        doubled = {
+            name: 2 * value
+            for name, value in self.parameters.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        }
+        env = {**self.lets, **doubled}
+        try:
+            widths = [
+                evaluate(given[k], env) if given[k] is not None else default
+                for k, default in (("in", node.in_shape[0]), ("out", node.out_shape[0]))
+            ]
+        except (EvalError, Unknown):
+            return
+        if not all(isinstance(w, int) and not isinstance(w, bool) and 0 < w <= self.max_width
+                   for w in widths):  # fmt: skip
+            return
+        width_in, width_out = widths
+        args = dict(node.args)
+        args.update(
+            {k: v for k, v in (("in", width_in), ("out", width_out)) if k in args}
+        )
+        problems, modules = len(self.problems), self.modules
+        try:
+            other = self.instance(self.plans[node.name], args, node.path,
+                                  (width_in, *node.in_shape[1:]), call.span)  # fmt: skip
+        except Failed:
+            other = None
+        found = [d for d in self.problems[problems:] if d.severity == "error"]
+        del self.problems[problems:]
+        self.modules = modules
+        values = ", ".join(f"{k} = {v!r}" for k, v in doubled.items())
+        hint = (
+            "a model parameter may set the width of blocks that work at any width; "
+            "use a plain `let` here"
+        )
+        if other is None or found:
+            why = found[0].message if found else "it fails"
+            self.report(
+                f"{call.kind} does not build at the widths other parameter values "
+                f"give it ({values}: {width_in} -> {width_out} channels): {why}",
+                call.span,
+                hint,
+            )
+        elif (
+            other.out_shape[1:] != node.out_shape[1:] or other.out_shape[0] != width_out
+        ):
+            self.report(
+                f"{call.kind}'s output changes shape with its width ({values}: "
+                f"{'x'.join(map(str, other.out_shape))} instead of "
+                f"{width_out}x{'x'.join(map(str, node.out_shape[1:]))})",
+                call.span,
+                hint,
+            )
 
     def block(
         self,
@@ -430,6 +492,16 @@ class ModelElaborator(Elaborator):
             seen[layer.op] = seen.get(layer.op, 0) + 1
             name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
             written = layer.args[0].value if layer.args else None
+            if layer.op == "fc" and layer is fcs[-1] and layer.args:
+                found = self.sym(model.classes)
+                if found is not None and self.sym(written) is None:
+                    name = sorted(free_names(found))[0]
+                    self.report(
+                        f"classes depends on model parameter '{name}', but the last "
+                        "'fc' has a fixed width",
+                        layer.span,
+                        "write just `fc`; it takes the number of classes",
+                    )
             if layer.op == "fc" and not layer.args:
                 written = model.classes
                 if layer is not fcs[-1]:

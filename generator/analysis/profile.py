@@ -17,6 +17,7 @@ from pathlib import Path
 from .crossbar import Cost, Crossbar
 
 MAX_PROFILE_BYTES = 64 * 1024
+MAX_VALUE = 1e9  # pJ or ns per event: totals over any model archgen builds stay finite
 
 
 class ProfileError(Exception):
@@ -85,7 +86,7 @@ def load_profile(path: str) -> Profile:
             raise ProfileError(
                 f"{path}: a profile is at most {MAX_PROFILE_BYTES} bytes"
             )
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM, as specs may have
     except ProfileError:
         raise
     except OSError as err:
@@ -153,6 +154,6 @@ def _typed(value, kind, name: str, path: str):
                 f"{path}: '{name}' must be a whole number from 1 to {1 << 20}"
             )
         return value
-    if not math.isfinite(value) or value < 0:
-        raise ProfileError(f"{path}: '{name}' must be a finite number >= 0")
+    if not math.isfinite(value) or not 0 <= value <= MAX_VALUE:
+        raise ProfileError(f"{path}: '{name}' must be a number from 0 to {MAX_VALUE:g}")
     return float(value)

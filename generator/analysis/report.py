@@ -27,7 +27,7 @@ def percent(x: float) -> str:
 def totals_line(a: Analysis) -> str:
     return (
         f"{a.name}: {a.params_total:,} params, {a.params_analog:,} analog weights, "
-        f"{short(a.macs)} MACs, {a.tiles} tile{'' if a.tiles == 1 else 's'} ({tiles_label(a)})"
+        f"{short(a.macs)} MACs, {a.tiles:,} tile{'' if a.tiles == 1 else 's'} ({tiles_label(a)})"
     )
 
 

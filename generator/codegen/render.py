@@ -36,6 +36,7 @@ from ..semantics.plan import (
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import Backend
+from .inplace import in_place
 from .formatting import format_module
 
 
@@ -135,6 +136,7 @@ class _ClassWriter:
         self.uses: set[str] = set()
 
     def write(self, plan: ClassPlan) -> ClassView:
+        self.ip = in_place(plan, self.analysis.plans)
         names = {p.name: p.python for p in plan.params}
         constants = {k: v for k, v in self.analysis.values.items() if k not in names}
 
@@ -178,7 +180,9 @@ class _ClassWriter:
                     f"self.{attribute.name} = {_boolean(attribute.condition, py)}"
                 )
                 continue
-            value = self.module(attribute.value, py)
+            value = self.module(
+                attribute.value, py, attribute.name in self.ip.activations
+            )
             if attribute.condition is None:
                 init.append(f"self.{attribute.name} = {value}")
             else:
@@ -206,6 +210,7 @@ class _ClassWriter:
             if needs == source
         }
         self.flags = {a.name for a in plan.attributes if isinstance(a.value, Flag)}
+
         for step in plan.steps:
             if isinstance(step, Apply) and step.target in self.gated:
                 continue
@@ -248,16 +253,22 @@ class _ClassWriter:
             keywords.append(self.init_param)
         return ", ".join(positional + (["*"] + keywords if keywords else []))
 
-    def module(self, value, py) -> str:
+    def module(self, value, py, inplace: bool = False) -> str:
         if isinstance(value, OpCall):
             classes = self.backend.kept_layers if value.kept else self.classes
-            return self.op(value.op, {k: py(e) for k, e in value.args}, classes)
+            args = {k: py(e) for k, e in value.args}
+            return self.op(value.op, args, classes, inplace)
         if isinstance(value, Call):
             return self.call(value.cls, {k: py(e) for k, e in value.args}, value.kept)
         if isinstance(value, Repeated):
             one = self.module(value.call, py)
             return f"nn.ModuleList([{one} for _ in range({py(value.count)})])"
-        items = ", ".join(self.module(item, py) for item in value.items)
+        # In an nn.Sequential an activation works in place on what a conv, BN,
+        # linear layer or pool before it made (nothing else holds that tensor).
+        items = ", ".join(
+            self.module(item, py, i > 0 and _fresh_item(value.items[i - 1]))
+            for i, item in enumerate(value.items)
+        )
         return f"{self.backend.sequential}({items})"
 
     def op(self, op: str, args: dict[str, str], classes: Classes, inplace=False) -> str:
@@ -295,7 +306,11 @@ class _ClassWriter:
                 f"outputs = [{self.loop}({step.source}) for {self.loop} in self.{step.attr}]",
                 f"{step.target} = outputs[0]",
                 "for other in outputs[1:]:",
-                f"    {step.target} = {step.target} + other",
+                (
+                    f"    {step.target} += other"
+                    if step.attr in self.ip.loops
+                    else f"    {step.target} = {step.target} + other"
+                ),
             ]
         else:
             body = [f"{step.target} = self.{step.attr}({step.source})"]
@@ -315,10 +330,16 @@ class _ClassWriter:
             if step.kind == "cat":
                 self.uses.add("cat")
                 return [f"{step.target} = torch.cat([{', '.join(always)}], dim=1)"]
+            if step in self.ip.sums:  # as torchvision: out += identity
+                lines = (
+                    [] if always[0] == step.target else [f"{step.target} = {always[0]}"]
+                )
+                return lines + [f"{step.target} += {other}" for other in always[1:]]
             sign = " + " if step.kind == "sum" else " * "
             return [f"{step.target} = {sign.join(always)}"]
         # The gated arms read the group's input, which may be the variable the
         # result goes to: gather in a local of its own, named clear of the arms.
+        # Terms are taken in the spec's order (a cat's channels keep it).
         inputs = {s if p in self.flags else self.gated[s].source for s, p in gated}
         base = {"sum": "total", "mul": "product", "cat": "parts"}[step.kind]
         gather = (
@@ -326,14 +347,20 @@ class _ClassWriter:
             if step.target in inputs or step.kind == "cat"
             else step.target
         )
+        sign = " + " if step.kind == "sum" else " * "
+        lines: list[str] = []
+        started = False
         if step.kind == "cat":
             self.uses.add("cat")
-            lines = [f"{gather} = [{', '.join(always)}]"]
-        else:
-            sign = " + " if step.kind == "sum" else " * "
-            lines = [f"{gather} = {sign.join(always)}"]
-        for source, needs in gated:
-            if needs in self.flags:  # an empty arm: the input itself
+            lines.append(f"{gather}: list[Tensor] = []")
+            started = True
+        terms = list(zip(step.sources, present))
+        if step.kind != "cat":  # a sum or product starts from a term always there
+            terms.sort(key=lambda term: term[1] is not None)
+        for source, needs in terms:
+            if needs is None:
+                test, value, before = None, rename.get(source, source), []
+            elif needs in self.flags:  # an empty arm: the input itself
                 test, value, before = f"self.{needs}", source, []
             else:
                 apply = self.gated[source]
@@ -343,12 +370,16 @@ class _ClassWriter:
                     value = apply.target
                 else:
                     before, value = [], f"self.{apply.attr}({apply.source})"
-            add = (
-                f"{gather}.append({value})"
-                if step.kind == "cat"
-                else f"{gather} = {gather}{sign}{value}"
-            )
-            lines += [f"if {test}:", *(f"    {line}" for line in [*before, add])]
+            if step.kind == "cat":
+                add = f"{gather}.append({value})"
+            elif started:
+                add = f"{gather} = {gather}{sign}{value}"
+            else:
+                add, started = f"{gather} = {value}", True
+            if test is None:
+                lines += [*before, add]
+            else:
+                lines += [f"if {test}:", *(f"    {line}" for line in [*before, add])]
         if step.kind == "cat":
             lines.append(f"{step.target} = torch.cat({gather}, dim=1)")
         elif gather != step.target:
@@ -361,6 +392,10 @@ class _ClassWriter:
         while name in self.taken:
             name += "_"
         return name
+
+
+def _fresh_item(item) -> bool:
+    return isinstance(item, OpCall) and OPS[item.op].fresh
 
 
 def _boolean(condition: Expr, py) -> str:
@@ -409,10 +444,15 @@ def _identity_locals(plan: ClassPlan) -> dict[str, str]:
         for s, p in zip(j.sources, j.present)
         if p
     }
+    # An arm's Apply writes a local named after the arm; a section's writes the
+    # running `out`, which is no shortcut.
     optional = {
         s.target
         for s in plan.steps
-        if isinstance(s, Apply) and s.optional and s.target not in gated
+        if isinstance(s, Apply)
+        and s.optional
+        and s.target == s.attr
+        and s.target not in gated
     }
     rename: dict[str, str] = {}
     for step in plan.steps:
@@ -558,16 +598,15 @@ def build_view(
         )
     replaced = ()
     if backend.kept_layers != backend.layers:
+        # aihwkit's own conversion: the digital layer has the analog one's shape,
+        # whatever widths the model's parameters gave it.
         replaced = tuple(
-            (
-                _accessor(leaf.path),
-                writer.op(
-                    leaf.name, {k: _value(v) for k, v in leaf.args}, backend.kept_layers
-                ),
-            )
+            (_accessor(leaf.path), f"convert_to_digital({_accessor(leaf.path)})")
             for leaf in _marked_inside(analysis)
         )
     imports = list(backend.imports)
+    if replaced:
+        imports.append("from aihwkit.nn.conversion import convert_to_digital")
     if "cat" in writer.uses:
         imports.insert(0, "import torch")
     if "shift" in writer.uses:

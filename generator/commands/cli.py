@@ -416,7 +416,7 @@ def cmd_summary(args) -> int:
 
     from ..analysis.profile import ProfileError, load_profile
     from ..analysis.report import summary_json, summary_table
-    from ..errors import ArchError
+    from ..errors import ArchError, visible
     from .loading import load, show, warn
 
     crossbar = crossbar_of(args)
@@ -425,7 +425,7 @@ def cmd_summary(args) -> int:
         try:
             hw = load_profile(args.profile)
         except ProfileError as err:
-            print(f"archgen: error: {err}", file=sys.stderr)
+            print(f"archgen: error: {visible(str(err))}", file=sys.stderr)
             return 2
         if hw.crossbar is not None:
             given = args.tile_size

@@ -15,7 +15,7 @@ from ..errors import Diagnostic
 from ..syntax.ir import Expr, Var
 from .expr import free_names, substitute
 from .names import problem
-from .plan import ClassPlan, module_names
+from .plan import ARM_INPUT, IMPLICIT, ClassPlan, module_names
 
 
 def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
@@ -41,16 +41,25 @@ def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
     return symbolic, problems
 
 
+# Names build(), build_analog() and the aihwkit build() already take or use.
+BUILD_NAMES = frozenset(
+    {"training", "convert_to_analog", "convert_to_digital", "AnalogWrapper", "cached"}
+)
+
+
 def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnostic]:
     """A parameter is a keyword argument of the model's __init__ and of build():
     a Python name that hides nothing they use."""
     problems: list[Diagnostic] = []
+    model = program.spec.model.name if program.spec.model else None
     for let in program.lets:
         if not let.param or let.name not in symbolic:
             continue
-        why = problem(let.name, "parameter") or (
-            "the name of a class in the generated module" if let.name in plans else None
-        )
+        why = problem(let.name, "parameter")
+        if why is None and (let.name in plans or let.name == model):
+            why = "the name of a class in the generated module"
+        if why is None and let.name in BUILD_NAMES:
+            why = "a name the generated build functions use"
         if why:
             problems.append(
                 Diagnostic(
@@ -75,8 +84,10 @@ def check_blocks(
         for attribute in plan.attributes:
             names = module_names(attribute.value) | free_names(attribute.condition)
             uses.append((names, attribute.span))
+        # A block's own names (its parameters, in, out, ...) hide the lets.
+        own = {p.name for p in plan.params} | set(IMPLICIT) | {ARM_INPUT}
         for names, span in uses:
-            for name in sorted(names & symbolic.keys()):
+            for name in sorted((names - own) & symbolic.keys()):
                 if (plan.block, name) not in seen:
                     seen.add((plan.block, name))
                     problems.append(_inside_block(name, plan.block, span))

@@ -409,7 +409,7 @@ def test_an_illustrative_profile_says_so_in_the_table(capsys):
         (PROFILE.read_text() + "\nvolts = 3\n", "unknown key 'digital.volts'"),
         (
             PROFILE.read_text().replace("energy_pj = 100.0", "energy_pj = -1.0"),
-            "'mvm.energy_pj' must be a finite number >= 0",
+            "'mvm.energy_pj' must be a number from 0 to 1e+09",
         ),
         (
             PROFILE.read_text().replace("energy_pj = 100.0", "energy_pj = 'a lot'"),
@@ -476,3 +476,30 @@ def test_a_profile_that_is_not_a_regular_file_is_refused_without_blocking(
     for path in (fifo, "/dev/zero", tmp_path):
         assert main(["summary", "--profile", str(path), str(ROOT / SPECS["t500"])]) == 2
         assert "not a regular file" in capsys.readouterr().err
+
+
+def test_profile_figures_are_bounded_and_a_bom_is_fine(tmp_path, capsys):
+    huge = tmp_path / "huge.toml"
+    huge.write_text(
+        PROFILE.read_text().replace("energy_pj = 100.0", "energy_pj = 1e308")
+    )
+    assert (
+        main(["summary", "--json", "--profile", str(huge), str(ROOT / SPECS["t500"])])
+        == 2
+    )
+    assert "'mvm.energy_pj' must be a number from 0 to" in capsys.readouterr().err
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + PROFILE.read_bytes())
+    assert (
+        main(["summary", "--json", "--profile", str(bom), str(ROOT / SPECS["t500"])])
+        == 0
+    )
+    json.loads(capsys.readouterr().out)  # strict JSON: no Infinity
+
+
+def test_profile_errors_show_control_characters_escaped(tmp_path, capsys):
+    path = tmp_path / "esc.toml"
+    path.write_text(PROFILE.read_text() + '\n"\\u001b[2Jk" = 1\n')
+    assert main(["summary", "--profile", str(path), str(ROOT / SPECS["t500"])]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b" in err

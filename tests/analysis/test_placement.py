@@ -209,3 +209,19 @@ def test_gated_arms_read_the_groups_input_not_the_sum_so_far():
     scripted = torch.jit.script(model)
     image = torch.randn(2, 3, 16, 16)
     assert torch.allclose(scripted(image), model(image))
+
+
+def test_a_cat_with_only_if_arms_keeps_the_specs_channel_order():
+    torch = pytest.importorskip("torch")
+    blocks = (
+        "block Mix() {\n  cat {\n    a only if in == out {\n      conv(1, 4)\n    }\n"
+        "    b {\n      conv(1, 4)\n    }\n    c only if in == out {\n      conv(1, 4)\n"
+        "    }\n  }\n  conv(1, out)\n}\n"
+    )
+    analysis = analyse(spec(blocks=blocks, body="Mix x2"))
+    model = archgen.build(analysis).eval()
+    mix = model.stage1[1]  # 16 -> 16: every arm is there
+    x = torch.randn(1, 16, 16, 16)
+    with torch.no_grad():
+        expected = mix.conv1(torch.cat([mix.a(x), mix.b(x), mix.c(x)], dim=1))
+        assert torch.equal(mix(x), expected)

@@ -87,7 +87,7 @@ def test_generated_code_reads_like_torchvision():
         "class ResNet32(nn.Module):",
         "self.conv1 = nn.Conv2d(",
         "self.downsample: nn.Module | None = None",
-        "out = residual + identity",
+        "out += identity",
         "self.stage1 = nn.Sequential(",
         "def forward(self, x: Tensor) -> Tensor:",
         "def build() -> ResNet32:",

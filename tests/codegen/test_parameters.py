@@ -196,3 +196,95 @@ def test_fmt_keeps_param_lines(tmp_path):
     spec.write_text(FLAT.replace("param c = 8", "param   c=8"))
     assert main(["fmt", str(spec)]) == 0
     assert spec.read_text().startswith("param c = 8\n")
+
+
+# -- what an adversarial review found ------------------------------------------------------
+
+NEEDS_EQUAL = """param k = 1
+block Res() {
+  sum {
+    body {
+      conv(kernel, out)
+      bn
+    }
+    skip {
+    }
+  }
+  relu
+}
+model P1 {
+  input 3x16x16
+  classes 10
+  stem conv3x3 16
+  stage 16 * k {
+    Res
+  }
+  head avgpool flatten fc
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (
+            NEEDS_EQUAL,
+            "Res does not build at the widths other parameter values give it",
+        ),
+        (
+            NEEDS_EQUAL.replace("conv(kernel, out)", "conv(3, out, stride=out // 16)")
+            .replace("    skip {\n    }\n", "")
+            .replace("stem conv3x3 16", "stem conv3x3 16 * k"),
+            "Res's output changes shape with its width",
+        ),
+    ],
+)
+def test_a_parameter_width_must_suit_the_block_at_other_values(source, message):
+    found = errors(source)
+    assert found[0].message.startswith(message)
+    assert source.splitlines()[found[0].span.line - 1].strip() == "Res"
+
+
+def test_classes_from_a_parameter_needs_a_bare_last_fc():
+    source = FLAT.replace("head flatten fc", "head flatten fc 5")
+    (error,) = errors(source)
+    assert "classes depends on model parameter 'num_classes'" in error.message
+
+
+@pytest.mark.parametrize(
+    "name", ["training", "convert_to_analog", "AnalogWrapper", "cached", "Flat"]
+)
+def test_names_the_build_functions_use_are_not_parameters(name):
+    source = FLAT.replace("param c = 8", f"param {name} = 8").replace(
+        "c * 2", f"{name} * 2"
+    )
+    source = source.replace("conv(3, c,", f"conv(3, {name},")
+    found = errors(source)
+    assert any(f"model parameter '{name}'" in d.message for d in found)
+
+
+def test_a_block_option_may_share_a_parameters_name():
+    source = FLAT.replace(
+        "block Pair() {\n  conv(kernel, out)",
+        "block Pair(c: int = 1) {\n  conv(1, out * c)\n  conv(kernel, out)",
+    ).replace("    Pair\n", "    Pair c 3\n")
+    assert check(parse(source, "spec.arch")).params_total > 0
+
+
+def test_layers_kept_digital_inside_blocks_follow_the_parameters(tmp_path):
+    pytest.importorskip("aihwkit")
+    source = WIDE.replace(
+        "  head avgpool", "  digital stage1.0.residual.0.conv1 stage1.1\n  head avgpool"
+    )
+    values = {"k": 3}
+    expected = check(parse(_with_defaults(source, values), "x.arch"))
+    module = _module(tmp_path, source, "wide", "aihwkit")
+    model = module.build(**values)
+    assert (
+        sum(p.numel() for p in model.parameters() if p.dim() > 0)
+        >= expected.params_total - 1
+    )
+    assert len(list(model.analog_tiles())) == expected.tiles
+    with torch.no_grad():
+        model.eval()
+        assert model(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
