@@ -12,6 +12,7 @@ tile's used rows through DACs and reads its used columns through ADCs.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -95,6 +96,7 @@ class Cost:
         return self.used / self.cells if self.cells else 0.0
 
 
+@functools.lru_cache(maxsize=4096)  # the layers of repeated blocks repeat
 def cost(crossbar: Crossbar, rows: int, cols: int, positions: int, bias: bool) -> Cost:
     """`rows x cols` weights (a bias apart), `positions` outputs per inference."""
     down, across = crossbar.splits(rows, cols)

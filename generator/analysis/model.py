@@ -4,6 +4,7 @@ Elaborator.instance (elaborate.py), from their class plans."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
@@ -442,8 +443,8 @@ class ModelElaborator(Elaborator):
                 call.span,
                 "end the block with a layer of `out` channels, or change the stage's width",
             )
-        record = block_record(node, plan, options, kernel, stride, call.span.line,
-                              self.kept_digital(path))  # fmt: skip
+        record = functools.partial(block_record, node, plan, options, kernel, stride,
+                                   call.span.line, self.kept_digital(path))  # fmt: skip
         return node, record
 
     def options(self, block, given: dict, span: Span) -> tuple:
@@ -576,6 +577,8 @@ class ModelElaborator(Elaborator):
         """`digital` may name any module `summary` lists: the stem, a stage, a
         block, a layer or arm inside one, a head layer. Parts the model's
         statements name are known even where a failure left them unbuilt."""
+        if not model.digital:
+            return
         built = {node.path: node for top in nodes for node in top.walk()}
         markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
         for i, stage in enumerate(model.stages, start=1):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -83,7 +84,13 @@ class StageInstance:
     name: str
     channels: int
     stride: int
-    blocks: tuple[BlockInstance, ...]
+    # One per block: its record, or what makes it (read off the tree only when
+    # diff, graph or export ask: `check` and `generate` do not).
+    pending: tuple = ()
+
+    @cached_property
+    def blocks(self) -> tuple[BlockInstance, ...]:
+        return tuple(r if isinstance(r, BlockInstance) else r() for r in self.pending)
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,7 @@ class Analysis:
 
     @property
     def blocks(self) -> int:
-        return sum(len(stage.blocks) for stage in self.stages)
+        return sum(len(stage.pending) for stage in self.stages)
 
     @cached_property
     def conv_layers(self) -> int:
@@ -270,9 +277,14 @@ class Analysis:
 
 def layer_cost(node: Node, crossbar: Crossbar) -> Cost:
     """One analog layer on `crossbar`: its matrix (the op table's), its positions."""
-    values = dict(node.args)
-    rows, cols = OPS[node.name].matrix(values, node.in_shape)
-    positions = math.prod(node.out_shape[1:]) if len(node.out_shape) == 3 else 1
+    return _layer_cost(node.name, node.args, node.in_shape, node.out_shape, crossbar)
+
+
+@functools.lru_cache(maxsize=4096)  # the layers of repeated blocks repeat
+def _layer_cost(op: str, args, in_shape, out_shape, crossbar: Crossbar) -> Cost:
+    values = dict(args)
+    rows, cols = OPS[op].matrix(values, in_shape)
+    positions = math.prod(out_shape[1:]) if len(out_shape) == 3 else 1
     return cost(crossbar, rows, cols, positions, bias=values.get("bias") is True)
 
 
