@@ -3,9 +3,13 @@ the per-part bar chart of analog and digital work."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .counting import counted_macs
-from .profile import Profile
 from .result import Analysis, Layer
+
+if TYPE_CHECKING:  # generate prints totals only: no profile code at start-up
+    from .profile import Profile
 
 
 def shape_text(shape) -> str:
