@@ -165,6 +165,12 @@ def arm_class_name(block: str, arm: str) -> str:
     return block + "".join(part[:1].upper() + part[1:] for part in arm.split("_"))
 
 
+LIBRARY_PREFIX = "<archgen>/"
+# id(BlockDef) -> (the BlockDef, the plans planning it made). The library's
+# definitions are parsed once per process, so this holds a few dozen entries.
+_LIBRARY_PLANS: dict[int, tuple[BlockDef, tuple["ClassPlan", ...]]] = {}
+
+
 class Planner:
     """Builds the plans of every block of a program, callees first."""
 
@@ -186,16 +192,42 @@ class Planner:
             return self.plans[name]
         if name in self._open:  # a cycle: reported by the definitions check
             return None
+        block = self.blocks[name]
+        reused = self._library(block)
+        if reused is not None:
+            return reused
         self._open.add(name)
+        known, problems = set(self.plans), len(self.problems)
         try:
-            block = self.blocks[name]
             builder = _Builder(self, block, block.name, None)
             built = builder.build(block.body, Var("in", block.span))
         finally:
             self._open.discard(name)
         if built is not None:
             self.plans[name] = built
+            if block.path.startswith(LIBRARY_PREFIX) and len(self.problems) == problems:
+                made = tuple(p for n, p in self.plans.items() if n not in known)
+                if all(
+                    self.blocks[p.block].path.startswith(LIBRARY_PREFIX) for p in made
+                ):
+                    _LIBRARY_PLANS[id(block)] = (block, made)
         return built
+
+    def _library(self, block: BlockDef) -> ClassPlan | None:
+        """A shipped block's plans from an earlier spec: the library's parsed
+        definitions are shared (linker), and a plan reads nothing but its block
+        and the blocks it calls, which are the library's too. Not when a class
+        it makes would clash with a block of this program (planning reports it)."""
+        hit = _LIBRARY_PLANS.get(id(block))
+        if hit is None or hit[0] is not block:
+            return None
+        made = hit[1]
+        if any(p.name in self.blocks and self.blocks[p.name].path != block.path
+               for p in made):  # fmt: skip
+            return None
+        for plan in made:
+            self.plans.setdefault(plan.name, plan)
+        return self.plans.get(block.name)
 
     def all(self) -> dict[str, ClassPlan]:
         for name in self.blocks:

@@ -8,6 +8,7 @@ tests parse small block definitions, link them and read the plans directly.
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 
 from archgen.semantics.expr import evaluate, to_arch
 from archgen.semantics.linker import link
@@ -408,3 +409,23 @@ def test_a_failed_block_fails_its_callers_without_repeating_the_error():
     assert "Bad" not in plans and "User" not in plans and "User2" not in plans
     assert len(problems) == 1 and problems[0].span.line == 2
     assert "BasicBlock" in plans  # unrelated blocks still plan
+
+
+def test_library_plans_are_shared_across_specs_and_clashes_still_reported():
+    import archgen
+    from archgen.errors import ArchError
+
+    text = (ROOT / "specs" / "resnet32.arch").read_text()
+    first, second = archgen.loads(text, path="a.arch"), archgen.loads(
+        text, path="b.arch"
+    )
+    assert first.plans["BasicBlock"] is second.plans["BasicBlock"]
+    assert first.params_total == second.params_total
+    clash = (
+        "block BasicBlockResidual() {\n  conv(1, out)\n}\nmodel M {\n  input 3x8x8\n"
+        "  classes 10\n  stem conv3x3 8\n  stage 8 {\n    BasicBlock\n"
+        "    BasicBlockResidual\n  }\n  head avgpool flatten fc\n}\n"
+    )
+    with pytest.raises(ArchError) as info:
+        archgen.loads(clash, path="c.arch")
+    assert "two classes would be called BasicBlockResidual" in info.value.render()
