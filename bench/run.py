@@ -27,11 +27,12 @@ import common  # noqa: E402
 # (figure name fragment -> why). Shown only for a missed target.
 LIMITS = {
     "check (archgen.loads), specs/s": (
-        "on a quiet machine a T500-sized spec costs about 2 ms: 0.65 ms parsing "
-        "(Lark's lexer alone takes 0.4 ms for its 64 tokens), 0.35 ms planning "
-        "every block definition in scope (the library's too), 0.65 ms elaborating "
-        "its ~50 modules, all pure Python; 1,000 specs/s needs 1 ms in all, which "
-        "takes a faster lexer and plans kept across specs, not tuning"
+        "on a quiet machine a T500-sized spec costs about 1.5 ms: 0.7 ms parsing "
+        "with Lark (lexer 0.2 ms, parser 0.35 ms, tree building 0.2 ms) and 0.65 ms "
+        "elaborating its ~50 modules, all pure Python (the library's plans are "
+        "already shared across specs); 1,000 specs/s needs 1 ms in all, which takes "
+        "building the IR during the parse (a Lark Transformer inline) or a faster "
+        "lexer, not tuning"
     ),
     "(eval, no_grad": (
         "the generated blocks add and apply ReLU out of place (`out = residual + "
