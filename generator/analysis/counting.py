@@ -15,7 +15,13 @@ import math
 
 from .tree import Node
 
-PROFILES = ("weights", "torchinfo", "fvcore", "thop")
+# profile -> what its count is, in words (the summary's totals line)
+PROFILES = {
+    "weights": "conv + linear weights",
+    "torchinfo": "as torchinfo counts",
+    "fvcore": "as fvcore counts",
+    "thop": "as thop counts",
+}
 
 
 def counted_macs(node: Node, profile: str) -> int:

@@ -24,7 +24,7 @@ from ..semantics.plan import (
     OpCall,
     Repeated,
 )
-from .tree import Node, Shape
+from .tree import Node, Shape, ancestors
 
 
 class Failed(Exception):
@@ -32,8 +32,8 @@ class Failed(Exception):
 
 
 def tiles_for(rows: int, cols: int, tile_size: int) -> int:
-    """Crossbar tiles of one weight matrix, split as aihwkit's mapping does."""
-    return -(-rows // tile_size) * -(-cols // tile_size)
+    """Crossbar tiles of one weight matrix on square tiles (aihwkit's default)."""
+    return Crossbar(tile_size, tile_size).tiles(rows, cols)
 
 
 class Elaborator:
@@ -159,13 +159,9 @@ class Elaborator:
         """Whether `path`, or a part it is inside, is kept off the crossbars."""
         if not (self.digital or self.kept):
             return False
-        while True:
-            if path in self.digital or path in self.kept:
-                return True
-            cut = path.rfind(".")
-            if cut < 0:
-                return False
-            path = path[:cut]
+        return any(
+            p in self.digital or p in self.kept for p in (path, *ancestors(path))
+        )
 
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:

@@ -24,7 +24,7 @@ from ..semantics.plan import IMPLICIT, OpCall, bind
 from ..syntax.ir import Arg, BinOp, BlockCall, Expr, Layer, Model, Num
 from .elaborate import Elaborator, Failed
 from .result import BlockInstance, StageInstance, block_record
-from .tree import Node, Shape
+from .tree import Node, Shape, ancestors
 
 
 class ModelElaborator(Elaborator):
@@ -615,7 +615,8 @@ class ModelElaborator(Elaborator):
                     )
                 continue
             unbuilt = next(
-                (p for p in _prefixes(mark.path) if p in markable and p not in built),
+                (p for p in [*ancestors(mark.path), mark.path]
+                 if p in markable and p not in built),  # fmt: skip
                 None,
             )
             if unbuilt is not None or mark.path in markable:
@@ -632,11 +633,6 @@ class ModelElaborator(Elaborator):
 
 def _arch(expr: Expr | None) -> str | None:
     return None if expr is None else to_arch(expr)
-
-
-def _prefixes(path: str) -> list[str]:
-    parts = path.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def _arg(name: str, value) -> Arg:

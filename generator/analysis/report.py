@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .counting import counted_macs
+from .counting import PROFILES, counted_macs
 from .result import Analysis, Layer
 
 if TYPE_CHECKING:  # generate prints totals only: no profile code at start-up
@@ -44,7 +44,7 @@ def analog_line(a: Analysis, count: str = "weights") -> str:
     )
     return (
         f"on crossbars: {percent(a.analog_ratio(count))} of MACs{counted}, "
-        f"{short(a.crossbar_total('mvms'))} MVMs per inference, "
+        f"{short(a.mvms)} MVMs per inference, "
         f"tiles {percent(a.utilisation)} used"
     )
 
@@ -124,7 +124,7 @@ def summary_json(
             "analog_bias": a.crossbar.analog_bias,
         },
         "utilisation": round(a.utilisation, 6),
-        "mvms": a.crossbar_total("mvms"),
+        "mvms": a.mvms,
         "dac": a.crossbar_total("dac"),
         "adc": a.crossbar_total("adc"),
         "blocks": a.blocks,
@@ -210,17 +210,11 @@ RIGHT = {
     "latency us",
     "line",
 }
-COUNT_WORDS = {
-    "weights": "conv + linear weights",
-    "torchinfo": "as torchinfo counts",
-    "fvcore": "as fvcore counts",
-    "thop": "as thop counts",
-}
 
 
 def footer(a: Analysis, data: dict, count: str, hw: Profile | None) -> list[str]:
     lines = [
-        f"MACs ({COUNT_WORDS[count]}): {data['macs']:,} = {a.macs_analog:,} on crossbars "
+        f"MACs ({PROFILES[count]}): {data['macs']:,} = {a.macs_analog:,} on crossbars "
         f"({percent(data['analog_mac_ratio'])}) + {data['macs_digital']:,} digital; "
         f"FLOPs {data['flops']:,} (2 x MACs)",
         f"params: {a.params_total:,} = {a.params_analog:,} on crossbars (conv + linear) "

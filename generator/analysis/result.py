@@ -16,7 +16,7 @@ from ..semantics.plan import ClassPlan, Flag, Join
 from ..syntax.ir import Model, Spec
 from .counting import counted_macs
 from .crossbar import Cost, Crossbar, cost
-from .tree import Node, Shape
+from .tree import Node, Shape, within
 
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
 
@@ -134,7 +134,7 @@ class Analysis:
         chosen: list[str] = []
         taken: set[str] = set()
         for node in self.root.walk():
-            if node.path in wanted and not _inside(node.path, taken):
+            if node.path in wanted and not within(node.path, taken):
                 chosen.append(node.path)
                 taken.add(node.path)
         return tuple(chosen)
@@ -288,14 +288,6 @@ def _layer_cost(op: str, args, in_shape, out_shape, crossbar: Crossbar) -> Cost:
     return cost(crossbar, rows, cols, positions, bias=values.get("bias") is True)
 
 
-def _inside(path: str, parts: set[str]) -> bool:
-    while "." in path:
-        path = path.rsplit(".", 1)[0]
-        if path in parts:
-            return True
-    return False
-
-
 def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:
     return tuple((k, v) for k, v in node.args if k != "in")
 
@@ -321,7 +313,7 @@ def _row(node: Node) -> Layer:
     )
 
 
-def _layers(node: Node) -> list[ConvInfo]:
+def layers_of(node: Node) -> list[ConvInfo]:
     """The convs and pools under `node`, in order."""
     layers = []
     for n in node.leaves():
@@ -340,9 +332,6 @@ def _layers(node: Node) -> list[ConvInfo]:
                 )
             )
     return layers
-
-
-layers_of = _layers
 
 
 def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
@@ -369,7 +358,7 @@ def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
 
 
 def _convs(node: Node) -> list[ConvInfo]:
-    return [layer for layer in _layers(node) if layer.op == "conv"]
+    return [layer for layer in layers_of(node) if layer.op == "conv"]
 
 
 def block_record(
@@ -394,7 +383,7 @@ def block_record(
         if role is None or child is None:
             continue
         copies = len(child.children) if child.kind == "list" else 1
-        layers = _layers(child.children[-1] if child.kind == "list" else child)
+        layers = layers_of(child.children[-1] if child.kind == "list" else child)
         if role.kind == "cat":
             arms.append((attribute.name, child.out_shape[0], tuple(layers)))
         if role.conditional:
@@ -405,7 +394,7 @@ def block_record(
         branches = max(branches, copies)
     residual = any(isinstance(s, Join) and s.kind == "sum" for s in plan.steps)
     if not residual:
-        branch = _layers(node)  # one chain: all its layers are "the branch"
+        branch = layers_of(node)  # one chain: all its layers are "the branch"
     drawn, branch = branch, [c for c in branch if c.op == "conv"]
     identity = residual and _adds_its_input(node, plan)
     cat = [s for s in plan.steps if isinstance(s, Join) and s.kind == "cat"]

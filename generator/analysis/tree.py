@@ -11,6 +11,17 @@ from ..errors import Span
 Shape = tuple[int, ...]
 
 
+def ancestors(path: str) -> list[str]:
+    """The paths `path` lies inside, outermost first: `a.b.c` -> [`a`, `a.b`]."""
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def within(path: str, parts) -> bool:
+    """Whether `path` or a part it lies inside is one of `parts`."""
+    return path in parts or any(p in parts for p in ancestors(path))
+
+
 @dataclass(frozen=True)
 class Node:
     path: str  # attribute path in the generated model: stage2.0.residual.1.conv1

@@ -18,7 +18,7 @@ import jinja2
 
 from .. import __version__
 from ..analysis.result import Analysis
-from ..analysis.tree import Node
+from ..analysis.tree import Node, ancestors, within
 from ..semantics.expr import to_python
 from ..semantics.names import MODULE_LEVEL
 from ..semantics.ops import OPS, Classes
@@ -589,7 +589,7 @@ def build_view(
         Attribute("TILES", str(analysis.tiles)),
         *_tile_constants(analysis.crossbar),
         Attribute("TILE_UTILISATION", f"{round(analysis.utilisation, 4)!r}"),
-        Attribute("ANALOG_MVMS", f"{analysis.crossbar_total('mvms'):_}"),
+        Attribute("ANALOG_MVMS", f"{analysis.mvms:_}"),
     )
     off = analysis.off_crossbars
     if off:
@@ -685,25 +685,16 @@ def _marked_inside(analysis: Analysis) -> list[Node]:
         if node.kind == "class":
             classes.add(node.path)
         inside = node.path in analysis.digital and any(
-            prefix in classes for prefix in _prefixes(node.path)
+            prefix in classes for prefix in ancestors(node.path)
         )
         if inside:
             for leaf in node.leaves():
-                if OPS[leaf.name].matrix is not None and not _is_kept(
-                    analysis, leaf.path
+                # A layer a `digital` line in its block keeps: built digital already.
+                if OPS[leaf.name].matrix is not None and not within(
+                    leaf.path, analysis.kept
                 ):
                     leaves[leaf.path] = leaf
     return list(leaves.values())
-
-
-def _prefixes(path: str) -> list[str]:
-    parts = path.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _is_kept(analysis: Analysis, path: str) -> bool:
-    """Kept by a `digital` line in a block: its class builds it digital already."""
-    return path in analysis.kept or any(p in analysis.kept for p in _prefixes(path))
 
 
 def _accessor(path: str) -> str:

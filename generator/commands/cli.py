@@ -414,6 +414,8 @@ def cmd_check(args) -> int:
 def cmd_summary(args) -> int:
     import json
 
+    from dataclasses import replace
+
     from ..analysis.profile import ProfileError, load_profile
     from ..analysis.report import summary_json, summary_table
     from ..errors import ArchError, visible
@@ -436,8 +438,7 @@ def cmd_summary(args) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            rows, cols = hw.crossbar.rows, hw.crossbar.cols
-            crossbar = type(crossbar)(rows, cols, args.analog_bias, args.mapping)
+            crossbar = replace(crossbar, rows=hw.crossbar.rows, cols=hw.crossbar.cols)
     try:
         analysis = load(args.spec, crossbar)
     except ArchError as err:
