@@ -9,6 +9,7 @@ whose input shape is unknown are bound but not built), never a guess.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from ..errors import Diagnostic, Span
@@ -23,8 +24,28 @@ from ..semantics.plan import (
     Join,
     OpCall,
     Repeated,
+    shared_callees,
 )
 from .tree import Node, Shape, ancestors
+
+# Instances of the shipped library's blocks, shared by the checks of one process:
+# a NAS loop checks thousands of candidates made of the same few (block,
+# arguments, input shape). Bounded by the modules held, oldest out first.
+SHARED_MODULES = 50_000
+_shared: dict[tuple, tuple[Node, int]] = {}
+_shared_held = 0
+_shared_lock = threading.Lock()
+
+
+def _share(key: tuple, entry: tuple[Node, int]) -> None:
+    global _shared_held
+    with _shared_lock:
+        if key in _shared or entry[1] > SHARED_MODULES:
+            return
+        while _shared and _shared_held + entry[1] > SHARED_MODULES:
+            _shared_held -= _shared.pop(next(iter(_shared)))[1]
+        _shared[key] = entry
+        _shared_held += entry[1]
 
 
 class Failed(Exception):
@@ -55,6 +76,13 @@ class Elaborator:
         # (class, typed arguments, input shape) -> (clean node, modules counted);
         # lives as long as this one elaboration.
         self.seen: dict[tuple, tuple[Node, int]] = {}
+        self.reported = 0  # problems raised, repeats included
+        self._sharing: dict[str, bool] = {}
+        try:  # what else a library instance reads; unhashable: share nothing
+            self.context = (crossbar, self.max_width, tuple(lets.items()))
+            hash(self.context)
+        except TypeError:
+            self.context = None
 
     # -- reporting -------------------------------------------------------------------
     def report(self, message: str, span: Span, hint=None, severity="error") -> None:
@@ -69,6 +97,7 @@ class Elaborator:
             if self.open:
                 message = f"in {self.open[0]}: {message}"
             span = self.site
+        self.reported += 1
         diag = Diagnostic(message, span, hint, severity)
         if diag not in self.problems:
             self.problems.append(diag)
@@ -297,23 +326,45 @@ class Elaborator:
 
         Instances are a function of (class, arguments, input shape) up to their
         paths: a repeated block is elaborated once and its clean result (no
-        problems, no digital marks that could cut across it) moved to each path."""
-        key = None
+        problems, no digital marks that could cut across it) moved to each path.
+        A shipped block's instances are also kept for later checks (`_shared`),
+        with what else they read: the crossbar, the width limit and the lets."""
+        key = shared = None
         if not self.digital:
             args = tuple((k, type(v), v) for k, v in given.items())  # 1 is not True
             # ... and whether a `digital Block` call around it keeps it digital
             key = (plan.name, args, shape, self.kept_digital(path))
             hit = self.seen.get(key)
+            if hit is None and self.context is not None and self.shared(plan):
+                shared = (id(plan), self.context, *key[1:])
+                hit = _shared.get(shared)
             if hit is not None:
                 node, modules = hit
                 for _ in range(modules):
                     self.count()
                 return _moved(node, path, span)
-        problems, modules = len(self.problems), self.modules
+        reported, modules = self.reported, self.modules
         node = self._instance(plan, given, path, shape, span)
-        if key is not None and len(self.problems) == problems:
-            self.seen[key] = (node, self.modules - modules)
+        if key is not None and self.reported == reported:
+            self.seen[key] = entry = (node, self.modules - modules)
+            if shared is not None:
+                _share(shared, entry)
         return node
+
+    def shared(self, plan: ClassPlan) -> bool:
+        """Whether `plan` and every class it instantiates here are the shipped
+        library's shared plans: then its instances are the same in every check."""
+        ok = self._sharing.get(plan.name)
+        if ok is None:
+            self._sharing[plan.name] = False  # while looking (a cycle is no share)
+            callees = shared_callees(plan)
+            ok = (
+                callees is not None
+                and self.plans.get(plan.name) is plan
+                and all(c in self.plans and self.shared(self.plans[c]) for c in callees)
+            )
+            self._sharing[plan.name] = ok
+        return ok
 
     def _instance(
         self, plan: ClassPlan, given: dict, path: str, shape: Shape, span: Span

@@ -169,6 +169,28 @@ LIBRARY_PREFIX = "<archgen>/"
 # id(BlockDef) -> (the BlockDef, the plans planning it made). The library's
 # definitions are parsed once per process, so this holds a few dozen entries.
 _LIBRARY_PLANS: dict[int, tuple[BlockDef, tuple["ClassPlan", ...]]] = {}
+# id(ClassPlan) -> the classes it instantiates, for every plan held above (they
+# live as long as the process, so their ids stay theirs).
+_SHARED_CALLEES: dict[int, frozenset[str]] = {}
+
+
+def shared_callees(plan: "ClassPlan") -> frozenset[str] | None:
+    """The classes a shared library plan instantiates; None for any other plan."""
+    return _SHARED_CALLEES.get(id(plan))
+
+
+def _callees(plan: "ClassPlan") -> frozenset[str]:
+    found = set()
+    stack = [a.value for a in plan.attributes]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Call):
+            found.add(value.cls)
+        elif isinstance(value, Repeated):
+            stack.append(value.call)
+        elif isinstance(value, Chain):
+            stack.extend(value.items)
+    return frozenset(found)
 
 
 class Planner:
@@ -211,6 +233,8 @@ class Planner:
                     self.blocks[p.block].path.startswith(LIBRARY_PREFIX) for p in made
                 ):
                     _LIBRARY_PLANS[id(block)] = (block, made)
+                    for plan in made:
+                        _SHARED_CALLEES[id(plan)] = _callees(plan)
         return built
 
     def _library(self, block: BlockDef) -> ClassPlan | None:

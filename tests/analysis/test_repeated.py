@@ -56,3 +56,65 @@ def test_digital_marks_inside_a_repetition_are_respected():
     marked = [n for n in analysis.root.walk() if n.path.startswith("stage1.1.")]
     assert marked and not any(n.analog for n in marked)
     assert any(n.analog for n in analysis.root.walk() if n.path.startswith("stage1.2."))
+
+
+# -- instances shared across checks ------------------------------------------------
+from archgen.analysis import elaborate as elaboration  # noqa: E402
+from archgen.errors import ArchError  # noqa: E402
+
+
+def _outcome(text: str, fresh: bool):
+    try:
+        analysis = elaborate(text, fresh)
+    except ArchError as err:
+        return [str(d) for d in err.diagnostics]
+    return list(analysis.root.walk()), analysis.layers, analysis.warnings
+
+
+def test_instances_shared_across_checks_equal_fresh_ones():
+    widths = [(8, 16), (16, 16), (8, 32), (16, 32)]
+    texts = [
+        SPEC.replace("stem conv3x3 8", f"stem conv3x3 {a}").replace(
+            "stage 16 stride 2", f"stage {b} stride 2"
+        )
+        for a, b in widths
+    ]
+    for text in texts:  # warm: every library instance is shared by now
+        check(parse(text, "m.arch"))
+    assert elaboration._shared
+    for text in texts:
+        assert _outcome(text, False) == _outcome(text, True)
+
+
+def test_a_users_block_shadowing_a_library_callee_is_not_served_the_library_one():
+    uses = """use "gates.arch"
+model M {
+  input 3x16x16
+  classes 10
+  stem conv3x3 8
+  stage 8 {
+    SEBasicBlock conv3x3
+  }
+  head avgpool flatten fc
+}
+"""
+    own_se = uses.replace(
+        "model M", "block SE(reduction: int = 4) {\n  relu\n}\nmodel M"
+    )
+    check(parse(uses, "m.arch"))  # the library's SE inside SEBasicBlock, shared
+    assert _outcome(own_se, False) == _outcome(own_se, True)
+
+
+def test_shared_instances_are_per_crossbar():
+    small = check(parse(SPEC, "m.arch"), 64)
+    default = check(parse(SPEC, "m.arch"))
+    assert small.tiles > default.tiles
+    assert default.tiles == elaborate(SPEC, True).tiles
+
+
+def test_the_shared_instances_stay_bounded():
+    for width in range(8, 8 + 2 * 120, 2):
+        check(parse(SPEC.replace("stage 16 stride 2", f"stage {width} stride 2"),
+                    "m.arch"))  # fmt: skip
+    held = sum(modules for _, modules in elaboration._shared.values())
+    assert held == elaboration._shared_held <= elaboration.SHARED_MODULES

@@ -61,7 +61,11 @@ def test_the_shipped_models_work_in_place_like_torchvision(monkeypatch):
         same_numbers(analysis, monkeypatch)
 
 
-@settings(max_examples=int(os.environ.get("ARCHGEN_INPLACE_EXAMPLES", 40)), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("ARCHGEN_INPLACE_EXAMPLES", 40)),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(full_specs())
 def test_drawn_specs_compute_the_same_in_place(monkeypatch, source):
     try:
