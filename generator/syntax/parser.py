@@ -14,6 +14,7 @@ from lark.exceptions import (
 )
 
 from ..errors import ArchError, Diagnostic, Span, did_you_mean
+from .fastparse import FastParser, Unsure
 from .ir import Comment
 from .parser_cache import cached_lark
 
@@ -122,6 +123,16 @@ def _lark() -> Lark:
     raise RuntimeError(f"archgen is broken: arch.lark not found in {_GRAMMAR_PLACES}")
 
 
+@functools.lru_cache(maxsize=1)
+def _fast() -> FastParser | None:
+    """The lean driver of Lark's tables; None (Lark alone) if this Lark's
+    insides are not what it was written against."""
+    try:
+        return FastParser(_lark())
+    except Exception:
+        return None
+
+
 def grammar_path() -> Path:
     return next(p for p in _GRAMMAR_PLACES if p.is_file())
 
@@ -148,6 +159,12 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
     parser = _lark()
     if not source.endswith("\n"):
         source += "\n"
+    fast = _fast()
+    if fast is not None:
+        try:
+            return fast.parse(source, collect), tuple(comments)
+        except Unsure:  # not surely Lark's tree, or not well-formed: ask Lark
+            comments.clear()
     seen: list[Token] = []
     try:
         tree = _parse(parser, source, collect, seen)
