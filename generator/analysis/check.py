@@ -114,6 +114,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     _raise(problems, program)
     root = Node(model.name, "model", model.name, (), model.input, output, model.span,
                 tuple(nodes))  # fmt: skip
+    kinds, kept = _read(root, plans)
     return Analysis(
         spec=program.spec,
         program=program,
@@ -122,10 +123,10 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         plans=plans,
         stages=tuple(stages),
         output=output,
-        kinds=_kinds(root, plans),
+        kinds=kinds,
         values={k: v for k, v in lets.items()},
         digital=elaborator.digital,
-        kept=frozenset(node.path for node in root.walk() if node.kept),
+        kept=kept,
         parameters=tuple(
             (let.name, lets[let.name])
             for let in program.lets
@@ -143,17 +144,21 @@ def check_library(spec, include=()) -> Program:
     return program
 
 
-def _kinds(root: Node, plans) -> tuple[str, ...]:
-    """The block definitions the model uses, callees before callers."""
+def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
+    """In one walk: the block definitions the model uses, callees before
+    callers, and the parts a `digital` line in a block keeps digital."""
     order: list[str] = []
+    kept: list[str] = []
 
     def visit(node: Node) -> None:
         for child in node.children:
             visit(child)
+        if node.kept:
+            kept.append(node.path)
         if node.kind == "class":
             block = plans[node.name].block
             if block not in order:
                 order.append(block)
 
     visit(root)
-    return tuple(order)
+    return tuple(order), frozenset(kept)

@@ -71,6 +71,7 @@ class Elaborator:
         self.modules = 0
         self.max_modules = limit("modules")
         self.max_width = limit("width")
+        self.max_repeat = limit("repeat")
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
         # (class, typed arguments, input shape) -> (clean node, modules counted);
@@ -160,7 +161,7 @@ class Elaborator:
                           f"write a whole number, like `{name} 2`")  # fmt: skip
             if value < 1:
                 self.fail(f"{name} must be at least 1, got {value}", span)
-            if name == "branches" and value > limit("repeat"):
+            if name == "branches" and value > self.max_repeat:
                 self.fail(f"{name} {value} is more than archgen builds", span,
                           raise_hint("repeat"))  # fmt: skip
             return self.typed(value, "int", name, span)
@@ -204,7 +205,7 @@ class Elaborator:
             if name == "in" or value is None:
                 values[name] = value
                 continue
-            param = next(p for p in op.params if p.name == name)
+            param = op.param_named[name]
             what = labels.get(name) or param.label or name
             values[name] = self.typed(value, param.kind, what, expr.span, param.minimum)
         if (
@@ -272,7 +273,7 @@ class Elaborator:
             return replace(node, kept=True) if value.kept else node
         if isinstance(value, Repeated):
             copies = self.whole(value.count, env, "the number of copies")
-            if copies > limit("repeat"):
+            if copies > self.max_repeat:
                 self.fail(
                     f"{copies} copies are more than archgen builds",
                     value.count.span,

@@ -68,7 +68,7 @@ class ModelElaborator(Elaborator):
                     model.input_span,
                 )
             shape = None
-        elif max(shape) > limit("width"):
+        elif max(shape) > self.max_width:
             self.report(
                 f"input {'x'.join(map(str, shape))} is larger than archgen builds",
                 model.input_span,
@@ -239,7 +239,7 @@ class ModelElaborator(Elaborator):
             except Failed:
                 shape = None
                 continue
-            if count > limit("repeat"):
+            if count > self.max_repeat:
                 self.report(
                     f"x{count} is more blocks than archgen unrolls",
                     rep.span,

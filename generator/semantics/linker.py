@@ -40,15 +40,18 @@ def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
 
     A `use` reaches .arch files in the spec's own folder tree, in the `include`
     folders (`-I DIR`) and the shipped library; nothing else on the machine."""
-    roots = [os.path.realpath(Path(spec.path).parent)]
-    roots += [os.path.realpath(folder) for folder in include]
+    roots = []  # where `use` may read (only `use` lines, the spec's first, need them)
+    if spec.uses:
+        roots = [os.path.realpath(Path(spec.path).parent)]
+        roots += [os.path.realpath(folder) for folder in include]
     problems: list[Diagnostic] = []
     sources: dict[str, str] = {spec.path: spec.source}
     # The prelude, unless the file being checked is that library file itself.
     files: list[Spec] = [
         _library_spec(name)
         for name in PRELUDE
-        if os.path.realpath(LIBRARY / name) != os.path.realpath(spec.path)
+        if Path(spec.path).name != name
+        or os.path.realpath(LIBRARY / name) != os.path.realpath(spec.path)
     ]
     for lib in files:
         sources[lib.path] = lib.source

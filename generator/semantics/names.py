@@ -60,6 +60,9 @@ GENERATED = (
 )
 
 
+BUILTINS = frozenset(dir(builtins))
+
+
 def problem(name: str, role: str) -> str | None:
     """Why `name` cannot serve as `role`, or None."""
     if not name.isidentifier():
@@ -70,9 +73,7 @@ def problem(name: str, role: str) -> str | None:
         return "a name starting with '_' (Python and torch keep those)"
     if role in ("class", "parameter", "local") and name in GENERATED:
         return "a name the generated code uses"
-    if role == "class" and name in dir(builtins):
-        return "a Python builtin"
-    if role == "parameter" and name in dir(builtins):
+    if role in ("class", "parameter") and name in BUILTINS:
         return "a Python builtin"
     if role == "attribute" and name in MODULE_ATTRIBUTES:
         return "the name of an nn.Module method or attribute"

@@ -10,6 +10,8 @@ against the data that really flows in.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -67,6 +69,10 @@ class Op:
     derive: dict[str, Callable] = field(default_factory=dict)
     check: Callable[[Values, frozenset[str]], None] = lambda v, given: None
     aliases: tuple[str, ...] = ()  # what people write from PyTorch habit
+
+    @functools.cached_property
+    def param_named(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
 
 
 @dataclass(frozen=True)

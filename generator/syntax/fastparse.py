@@ -17,6 +17,8 @@ tree and positions against Lark's on every spec the tests hold and on drawn ones
 
 from __future__ import annotations
 
+import re
+
 from lark import Lark, Token, Tree
 from lark.parse_tree_builder import ParseTreeBuilder
 from lark.parsers.lalr_analysis import Shift
@@ -32,7 +34,15 @@ class FastParser:
         root = lark.parser.lexer.root_lexer
         if len(root.scanner._mres) != 1:
             raise ValueError("more than one token expression")
-        self.match = root.scanner._mres[0].match
+        ignored = [
+            root.terminals_by_name[n].pattern.to_regexp() for n in root.ignore_types
+        ]
+        if set(root.ignore_types) & set(root.newline_types):
+            raise ValueError("an ignored token may hold a newline")
+        # What the lexer skips, then one token (by Lark's expression, in its order).
+        self.match = re.compile(
+            f"(?:{'|'.join(ignored) or '(?!)'})*(?:{root.scanner._mres[0].pattern})"
+        ).match
         self.ignore = frozenset(root.ignore_types)
         # Lark's keyword rule: a NAME spelled like a keyword is that keyword.
         self.keywords: dict[str, dict[str, str]] = {}
@@ -43,28 +53,42 @@ class FastParser:
                     raise ValueError(f"keyword rule of {name} is not plain strings")
                 words[term.pattern.value] = term.name
             self.keywords[name] = words
-        self.states = table.states
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        self.callbacks = ParseTreeBuilder(
+        callbacks = ParseTreeBuilder(
             lark.rules, Tree, propagate_positions=False, ambiguous=False,
             maybe_placeholders=lark.options.maybe_placeholders,
         ).create_callback()  # fmt: skip
-        # `?rule: other_rule` alone: Lark hands the child through unchanged.
-        self.through = {
-            rule
-            for rule in self.callbacks
-            if rule.options.expand1
-            and not rule.alias
-            and len(rule.expansion) == 1
-            and not rule.expansion[0].is_term
-            and not rule.expansion[0].name.startswith("_")
+        # state -> symbol -> the next state (a shift or a goto), or a reduction:
+        # (symbols it pops, the rule's name, Lark's callback; None when Lark
+        # hands the single child through unchanged, as for `?rule: other_rule`).
+        reductions = {}
+        for rule, callback in callbacks.items():
+            through = (
+                rule.options.expand1
+                and not rule.alias
+                and len(rule.expansion) == 1
+                and not rule.expansion[0].is_term
+                and not rule.expansion[0].name.startswith("_")
+            )
+            reductions[rule] = (len(rule.expansion), rule.origin.name,
+                                None if through else callback)  # fmt: skip
+        self.states = {
+            state: {
+                symbol: target if action is Shift else reductions[target]
+                for symbol, (action, target) in row.items()
+            }
+            for state, row in table.states.items()
         }
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
 
     def parse(self, text: str, on_newline) -> Tree:
         """The tree of `text`; `on_newline(token)` sees each `_NL` token."""
-        match, ignore, keywords = self.match, self.ignore, self.keywords
-        states, callbacks, through = self.states, self.callbacks, self.through
+        match, ignore, keywords, states = (
+            self.match,
+            self.ignore,
+            self.keywords,
+            self.states,
+        )
         state_stack, values, spans = [self.start], [], []
         pos, line, line_start, size = 0, 1, 0, len(text)
         while True:
@@ -73,63 +97,62 @@ class FastParser:
                 found = match(text, pos)
                 if found is None:
                     raise Unsure("no token here")
-                kind, value = found.lastgroup, found.group()
-                start, column = pos, pos - line_start + 1
-                pos += len(value)
-                newlines = value.count("\n")
-                start_line = line
-                if newlines:
-                    line += newlines
-                    line_start = start + value.rindex("\n") + 1
+                kind = found.lastgroup
                 if kind in ignore:
-                    continue
-                accepts = states[state_stack[-1]]
+                    raise Unsure("a skipped piece where a token was expected")
+                start = found.start(kind)
+                value = found.group(kind)
+                pos = found.end()
+                column = start - line_start + 1
+                start_line = line
+                if "\n" in value:
+                    line += value.count("\n")
+                    line_start = start + value.rindex("\n") + 1
+                row = states[state_stack[-1]]
                 word = keywords[kind].get(value) if kind in keywords else None
-                if word is not None and word in accepts:
+                if word is not None and word in row:
                     kind = word
-                elif kind not in accepts:
+                elif kind not in row:
                     raise Unsure(f"{kind} {value!r} where the state wants others")
+                end_column = pos - line_start + 1
                 token = Token(kind, value, start, start_line, column, line,
-                              pos - line_start + 1, pos)  # fmt: skip
+                              end_column, pos)  # fmt: skip
                 if kind == "_NL":
                     on_newline(token)
-                span = (start_line, column, line, pos - line_start + 1)
-                end = False
+                span = (start_line, column, line, end_column)
             else:
-                token = Token("$END", "", pos, line, pos - line_start + 1)
-                span, end = None, True
+                kind = "$END"
+                token = Token(kind, "", pos, line, pos - line_start + 1)
+                span = None
             # -- shift it, after the reductions it completes
             while True:
-                action, arg = states[state_stack[-1]].get(token.type, (None, None))
-                if action is None:
+                step = states[state_stack[-1]].get(kind)
+                if step is None:
                     raise Unsure("a syntax error: Lark says which")
-                if action is Shift:
-                    if end:
+                if step.__class__ is int:
+                    if span is None:
                         raise Unsure("shift at the end")
-                    state_stack.append(arg)
+                    state_stack.append(step)
                     values.append(token)
                     spans.append(span)
                     break
-                rule = arg
-                count = len(rule.expansion)
-                if rule in through:
+                count, name, callback = step
+                if callback is None:  # the value and its reach stay; the state moves
+                    target = states[state_stack[-2]][name]
+                    state_stack[-1] = target
                     value = values[-1]
-                    del state_stack[-1]
-                    values.pop()
-                    reach = spans.pop()
                 else:
                     children = values[-count:] if count else []
                     covered = spans[-count:] if count else []
                     if count:
                         del state_stack[-count:], values[-count:], spans[-count:]
-                    value = callbacks[rule](children)
-                    reach = _place(value, covered)
-                goto, target = states[state_stack[-1]][rule.origin.name]
-                state_stack.append(target)
-                values.append(value)
-                spans.append(reach)
-                if end and target == self.end:
-                    return values[-1]
+                    value = callback(children)
+                    target = states[state_stack[-1]][name]
+                    state_stack.append(target)
+                    values.append(value)
+                    spans.append(_place(value, covered))
+                if span is None and target == self.end:
+                    return value
 
 
 def _place(value, covered: list):

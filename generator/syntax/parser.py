@@ -146,6 +146,8 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
 
     def collect(token: Token) -> Token:
         # `_NL` swallows comments (see the grammar); pull them out with positions.
+        if "#" not in token:
+            return token
         line, col = token.line, token.column
         for piece in re.split(r"(\n)", str(token)):
             if piece == "\n":
