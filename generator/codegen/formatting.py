@@ -12,7 +12,10 @@ whole module (the tests compare the two), produced piece by piece:
   the placeholders landed on (black lays out each item of an exploded call by
   itself, so item text and depth decide its lines);
 - pieces and items go through bounded caches: a NAS loop renders the same block
-  classes again and again, and a stage repeats one block line.
+  classes again and again, and a stage repeats one block line;
+- black's answers are also kept in archgen's per-user cache folder, keyed by the
+  text, the layout options and the installed black: a run that meets only
+  pieces formatted before does not import black at all.
 
 Whenever the pieces do not come back as expected, the piece falls back to plain
 black, so the fast path can be wrong only by being slower.
@@ -21,11 +24,19 @@ black, so the fast path can be wrong only by being slower.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
+import os
+import random
 import re
+import sys
 
-import black
+from .. import user_cache
 
-BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
+# black.Mode(line_length=88, target_versions={PY310}); the text names it in the
+# cache's keys, so a change here must change it too.
+LAYOUT = "black line_length=88 target_versions=py310"
+KEPT_LAYOUTS = 4096  # files in the cache's layout folder before the oldest go
 # Calls with at least this many items are formatted item by item; below it
 # black is fast enough and the folding would cost more than it saves.
 FOLD_AT = 16
@@ -35,7 +46,28 @@ _PLACEHOLDER = "__archgen_item_{}__"
 
 def format_module(code: str) -> str:
     """`black.format_str(code, mode=BLACK_MODE)`, piece by piece."""
-    return "\n\n".join(_format_piece(piece) for piece in _top_level(code))
+    head, code = _leading_comments(code)
+    return head + "\n\n".join(_format_piece(piece) for piece in _top_level(code))
+
+
+# A comment line black leaves as it is: "# ", printable ASCII, no trailing space.
+_PLAIN_COMMENT = re.compile(r"# [\x20-\x7e]*[\x21-\x7e]\n")
+
+
+def _leading_comments(code: str) -> tuple[str, str]:
+    """The module's opening comment lines, when black would keep them byte for
+    byte and they lead straight into code, and the rest. They name the spec's
+    path and the command that wrote the file, so they are kept out of the layout
+    cache's keys (a run with another output folder still finds its layouts)."""
+    lines = code.splitlines(keepends=True)
+    count = 0
+    while count < len(lines) and _PLAIN_COMMENT.fullmatch(lines[count]):
+        count += 1
+    if count == 0 or count == len(lines) or not lines[count].strip():
+        return "", code
+    if lines[count].startswith("#"):
+        return "", code
+    return "".join(lines[:count]), "".join(lines[count:])
 
 
 def _top_level(code: str) -> list[str]:
@@ -113,16 +145,79 @@ def _fold(piece: str) -> tuple[str, list[list[str]]]:
     return "".join(out), runs
 
 
+def __getattr__(name: str):
+    if name == "BLACK_MODE":  # for the tests; importing black is what we avoid
+        return _mode()
+    raise AttributeError(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _mode():
+    import black
+
+    return black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
+
+
 def _black(text: str) -> str:
-    # Only small texts are kept: the cache stays small whatever is rendered.
+    # Only small texts are kept: the caches stay small whatever is rendered.
     if len(text) > 20_000:
-        return black.format_str(text, mode=BLACK_MODE)
+        return _format(text)
     return _black_cached(text)
 
 
 @functools.lru_cache(maxsize=512)
 def _black_cached(text: str) -> str:
-    return black.format_str(text, mode=BLACK_MODE)
+    folder = _layout_folder()
+    if folder is None:
+        return _format(text)
+    key = hashlib.sha256(f"{folder.name}\0{text}".encode()).hexdigest()[:40]
+    stored = user_cache.read(folder / key)
+    if stored is not None:
+        try:
+            return stored.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    formatted = _format(text)
+    user_cache.write(folder / key, formatted.encode("utf-8"))
+    if random.random() < 1 / 64:
+        _prune(folder)
+    return formatted
+
+
+def _format(text: str) -> str:
+    import black
+
+    return black.format_str(text, mode=_mode())
+
+
+@functools.lru_cache(maxsize=1)
+def _layout_folder():
+    """The cache folder for this layout and this black (its installed files'
+    path, size and time stand for its version: reading its metadata is slower
+    than formatting); None when there is no cache or no black to key on."""
+    root = user_cache.cache_dir()
+    spec = importlib.util.find_spec("black")
+    if root is None or spec is None or not spec.origin:
+        return None
+    try:
+        stat = os.stat(spec.origin)
+    except OSError:
+        return None
+    identity = f"{LAYOUT}|{spec.origin}|{stat.st_size}|{stat.st_mtime_ns}|{sys.version_info[:2]}"
+    return root / f"layout-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+
+
+def _prune(folder) -> None:
+    """Keep the newest half when the folder holds more than KEPT_LAYOUTS files."""
+    try:
+        entries = list(os.scandir(folder))
+        if len(entries) <= KEPT_LAYOUTS:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime)
+        for entry in entries[: len(entries) - KEPT_LAYOUTS // 2]:
+            os.unlink(entry.path)
+    except OSError:
+        pass
 
 
 @functools.lru_cache(maxsize=4096)

@@ -40,8 +40,9 @@ class FastParser:
         if set(root.ignore_types) & set(root.newline_types):
             raise ValueError("an ignored token may hold a newline")
         # What the lexer skips, then one token (by Lark's expression, in its order).
+        # Atomic: what was skipped is never given back, so no backtracking.
         self.match = re.compile(
-            f"(?:{'|'.join(ignored) or '(?!)'})*(?:{root.scanner._mres[0].pattern})"
+            f"(?>(?:{'|'.join(ignored) or '(?!)'})*)(?:{root.scanner._mres[0].pattern})"
         ).match
         self.ignore = frozenset(root.ignore_types)
         # Lark's keyword rule: a NAME spelled like a keyword is that keyword.

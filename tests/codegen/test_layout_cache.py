@@ -1,0 +1,111 @@
+"""black's layout kept across runs: the same bytes as black, faster, never wrong."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import black
+import pytest
+
+from archgen.codegen import formatting
+
+ROOT = Path(__file__).resolve().parents[2]
+PIECE = (
+    "class A(nn.Module):\n  def __init__(self):\n    super().__init__(); self.x=[1,2]\n"
+)
+EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A fresh cache folder, and this process's memory of the old one gone."""
+    monkeypatch.delenv("ARCHGEN_NO_CACHE", raising=False)
+    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "cache"))
+    formatting._layout_folder.cache_clear()
+    formatting._black_cached.cache_clear()
+    yield tmp_path / "cache"
+    formatting._layout_folder.cache_clear()
+    formatting._black_cached.cache_clear()
+
+
+def stored(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("layout-*/*") if not p.name.startswith(".tmp-")]
+
+
+def test_a_layout_is_stored_once_and_read_back(folder):
+    assert formatting._black(PIECE) == EXPECTED
+    [written] = stored(folder)
+    formatting._black_cached.cache_clear()  # a new run: only the disk remembers
+    before = written.stat().st_mtime_ns
+    assert formatting._black(PIECE) == EXPECTED
+    assert written.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("damage", [b"", b"x\n", b"0" * 64 + b"\nprint('pwned')"])
+def test_a_damaged_or_forged_entry_is_formatted_again(folder, damage):
+    formatting._black(PIECE)
+    [written] = stored(folder)
+    written.write_bytes(damage)
+    formatting._black_cached.cache_clear()
+    assert formatting._black(PIECE) == EXPECTED
+
+
+def test_no_cache_writes_nothing(folder, monkeypatch):
+    monkeypatch.setenv("ARCHGEN_NO_CACHE", "1")
+    formatting._layout_folder.cache_clear()
+    assert formatting._black(PIECE) == EXPECTED
+    assert not folder.exists()
+
+
+def test_an_unwritable_cache_still_formats(tmp_path, folder, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(blocker / "cache"))
+    formatting._layout_folder.cache_clear()
+    assert formatting._black(PIECE) == EXPECTED
+
+
+def test_the_folder_is_pruned_to_its_newest_half(folder, monkeypatch):
+    monkeypatch.setattr(formatting, "KEPT_LAYOUTS", 8)
+    monkeypatch.setattr(formatting.random, "random", lambda: 1.0)  # no prune yet
+    for i in range(12):
+        formatting._black(f"x = {i}\n")
+    layout = next(folder.glob("layout-*"))
+    formatting._prune(layout)
+    assert len(list(layout.iterdir())) == 4
+
+
+def test_the_key_names_the_installed_black(folder, monkeypatch):
+    first = formatting._layout_folder()
+    monkeypatch.setattr(formatting, "LAYOUT", formatting.LAYOUT + " edited")
+    formatting._layout_folder.cache_clear()
+    assert formatting._layout_folder() != first
+
+
+def test_a_warm_run_does_not_import_black_and_writes_the_same_module(tmp_path):
+    """Generate twice, into other folders (the header names them); the second
+    run never imports black and writes the same code."""
+    env = {**os.environ, "ARCHGEN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("ARCHGEN_NO_CACHE", None)
+    spec = str(ROOT / "specs" / "t500.arch")
+    cold = subprocess.run([sys.executable, "-m", "archgen", spec, "-o", str(tmp_path / "a")],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert cold.returncode == 0, cold.stderr
+    no_black = (
+        "import sys; from archgen.commands.cli import main;"
+        f"code = main([{spec!r}, '-o', {str(tmp_path / 'b')!r}]);"
+        "print('black' in sys.modules); sys.exit(code)"
+    )
+    warm = subprocess.run([sys.executable, "-c", no_black], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout.splitlines()[-1] == "False"
+
+    def code(path: Path) -> list[str]:  # without the header's comment lines
+        return [
+            line for line in path.read_text().splitlines() if not line.startswith("#")
+        ]
+
+    a, b = tmp_path / "a" / "t500.py", tmp_path / "b" / "t500.py"
+    assert code(a) == code(b) == code(ROOT / "generated" / "t500.py")
