@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Span:
     """Where a piece of a spec came from (1-based line and column; line 0 is the whole file)."""
 
@@ -13,6 +13,14 @@ class Span:
     line: int
     column: int
     end_column: int | None = None
+
+    def __init__(
+        self, path: str, line: int, column: int, end_column: int | None = None
+    ):
+        # Made for every piece of every spec: filled at once, as tree.Node is.
+        object.__setattr__(self, "__dict__", {
+            "path": path, "line": line, "column": column, "end_column": end_column,
+        })  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -196,17 +196,21 @@ class Elaborator:
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:
         op = OPS[call.op]
-        labels = labels or {}
         values: dict[str, object] = {}
-        spans = {}
         for name, expr in call.args:
-            spans[name] = expr.span
             value = self.value(expr, env)
             if name == "in" or value is None:
                 values[name] = value
                 continue
             param = op.param_named[name]
-            what = labels.get(name) or param.label or name
+            if (
+                type(value) is int
+                and param.kind == "int"
+                and param.minimum <= value <= self.max_width
+            ):
+                values[name] = value  # what typed() would answer, without the call
+                continue
+            what = (labels or {}).get(name) or param.label or name
             values[name] = self.typed(value, param.kind, what, expr.span, param.minimum)
         if (
             call.op == "flatten"
@@ -224,6 +228,7 @@ class Elaborator:
             op.check(values, call.given)
             out = op.shape(values, shape)
         except OpError as err:
+            spans = {name: expr.span for name, expr in call.args}
             span = spans.get(err.arg, call.span) if err.arg in call.given else call.span
             self.fail(err.message, span, err.hint)
         self.count()
@@ -240,7 +245,7 @@ class Elaborator:
             self.fail(
                 f"aihwkit maps only convs with groups=1 onto tiles, this one "
                 f"({path}) has groups {groups}",
-                spans.get("groups", call.span),
+                dict(call.args).get("groups", call).span,
                 f"keep it digital: `digital {path}` in the model{inside}",
             )
         tiles = self.crossbar.tiles(*op.matrix(values, shape)) if analog else 0

@@ -22,7 +22,7 @@ def within(path: str, parts) -> bool:
     return path in parts or any(p in parts for p in ancestors(path))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Node:
     path: str  # attribute path in the generated model: stage2.0.residual.1.conv1
     kind: str  # "op" (a built-in layer), "class" (a generated class), "list", "sequential"
@@ -43,6 +43,20 @@ class Node:
     # Model level: the arguments a model parameter sets, as expressions of the
     # parameters (the values above are at their defaults).
     exprs: tuple = ()
+
+    def __init__(self, path: str, kind: str, name: str, args: tuple,
+                 in_shape: Shape, out_shape: Shape, span: Span, children: tuple = (),
+                 weights: int = 0, macs: int = 0, tiles: int = 0, analog: bool = False,
+                 groups: int = 1, kept: bool = False, exprs: tuple = ()):  # fmt: skip
+        # A node per module, so made often: its __dict__ is filled at once, not
+        # field by field through the frozen class's object.__setattr__ (3x as
+        # long). tests/analysis/test_elaborate.py checks it sets every field.
+        object.__setattr__(self, "__dict__", {
+            "path": path, "kind": kind, "name": name, "args": args,
+            "in_shape": in_shape, "out_shape": out_shape, "span": span,
+            "children": children, "weights": weights, "macs": macs, "tiles": tiles,
+            "analog": analog, "groups": groups, "kept": kept, "exprs": exprs,
+        })  # fmt: skip
 
     def walk(self):
         """Every node, in module order (iterative: trees can be deep)."""

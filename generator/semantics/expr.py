@@ -114,9 +114,10 @@ def _describe(err: Exception) -> str:
 
 
 def _eval(expr: Expr, env: dict[str, object]):
-    if isinstance(expr, Num):
+    kind = type(expr)  # the IR's classes are final: dispatch on the exact type
+    if kind is Num:
         return expr.value
-    if isinstance(expr, Var):
+    if kind is Var:
         if expr.name in env:
             value = env[expr.name]
             if value is BROKEN:
@@ -128,26 +129,33 @@ def _eval(expr: Expr, env: dict[str, object]):
         raise EvalError(
             f"unknown name '{expr.name}'", expr.span, did_you_mean(expr.name, known)
         )
-    if isinstance(expr, Unary):
-        operand = _checked(_eval(expr.operand, env), expr.span)
-        return (not operand) if expr.op == "not" else -operand
-    if isinstance(expr, Func):
-        if FUNCS.get(expr.name) != len(expr.args):
-            raise EvalError(f"'{expr.name}' is not a function here", expr.span)
-        args = [_checked(_eval(a, env), a.span) for a in expr.args]
-        return _FUNCS[expr.name](*args)
-    if isinstance(expr, Cond):
-        test = _eval(expr.condition, env)
-        return _eval(expr.then if test else expr.other, env)
-    if isinstance(expr, BinOp):
-        left = _checked(_eval(expr.left, env), expr.left.span)
+    if kind is BinOp:
+        left = _small(_eval(expr.left, env), expr.left.span)
         if expr.op == "and":
             return left and _eval(expr.right, env)
         if expr.op == "or":
             return left or _eval(expr.right, env)
-        right = _checked(_eval(expr.right, env), expr.right.span)
-        return _checked(_BINARY[expr.op](left, right), expr.span)
+        right = _small(_eval(expr.right, env), expr.right.span)
+        return _small(_BINARY[expr.op](left, right), expr.span)
+    if kind is Unary:
+        operand = _checked(_eval(expr.operand, env), expr.span)
+        return (not operand) if expr.op == "not" else -operand
+    if kind is Func:
+        if FUNCS.get(expr.name) != len(expr.args):
+            raise EvalError(f"'{expr.name}' is not a function here", expr.span)
+        args = [_checked(_eval(a, env), a.span) for a in expr.args]
+        return _FUNCS[expr.name](*args)
+    if kind is Cond:
+        test = _eval(expr.condition, env)
+        return _eval(expr.then if test else expr.other, env)
     raise AssertionError(expr)
+
+
+def _small(value, span: Span):
+    """_checked, answering the common case (a small int) without the call."""
+    if type(value) is int and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+        return value
+    return _checked(value, span)
 
 
 # -- walking -----------------------------------------------------------------------

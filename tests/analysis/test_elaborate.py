@@ -428,3 +428,23 @@ def test_check_accepts_a_parsed_spec_and_never_mutates_it():
     a = check(spec, 256)
     assert a.tile_size == 256 and repr(spec) == before
     assert a.kinds == ("Inner", "Outer")  # callees before callers
+
+
+def test_the_hand_written_constructors_set_every_field():
+    """Node and Span fill their __dict__ themselves (speed); nothing may be missed."""
+    import dataclasses
+
+    from archgen.analysis.tree import Node
+    from archgen.errors import Span
+
+    span = Span("a.arch", 2, 3, 7)
+    assert list(vars(span)) == [f.name for f in dataclasses.fields(Span)]
+    assert span == Span(path="a.arch", line=2, column=3, end_column=7)
+    node = Node("p", "op", "conv", (("out", 8),), (3, 8, 8), (8, 8, 8), span)
+    assert list(vars(node)) == [f.name for f in dataclasses.fields(Node)]
+    assert dataclasses.replace(node, kept=True) == Node(
+        "p", "op", "conv", (("out", 8),), (3, 8, 8), (8, 8, 8), span, kept=True
+    )
+    for frozen in (span, node):
+        with __import__("pytest").raises(dataclasses.FrozenInstanceError):
+            frozen.path = "elsewhere"
