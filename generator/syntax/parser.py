@@ -167,6 +167,8 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
             return fast.parse(source, collect), tuple(comments)
         except Unsure:  # not surely Lark's tree, or not well-formed: ask Lark
             comments.clear()
+        except Exception:  # a bug of the fast way must cost time, not a crash
+            comments.clear()
     seen: list[Token] = []
     try:
         tree = _parse(parser, source, collect, seen)
