@@ -80,7 +80,8 @@ class Elaborator:
         self.reported = 0  # problems raised, repeats included
         self._sharing: dict[str, bool] = {}
         try:  # what else a library instance reads; unhashable: share nothing
-            self.context = (crossbar, self.max_width, tuple(lets.items()))
+            limits = (self.max_width, self.max_repeat)
+            self.context = (crossbar, limits, tuple(lets.items()))
             hash(self.context)
         except TypeError:
             self.context = None
@@ -334,7 +335,7 @@ class Elaborator:
         paths: a repeated block is elaborated once and its clean result (no
         problems, no digital marks that could cut across it) moved to each path.
         A shipped block's instances are also kept for later checks (`_shared`),
-        with what else they read: the crossbar, the width limit and the lets."""
+        with what else they read: the crossbar, the limits and the lets."""
         key = shared = None
         if not self.digital:
             args = tuple((k, type(v), v) for k, v in given.items())  # 1 is not True

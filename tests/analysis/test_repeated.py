@@ -118,3 +118,24 @@ def test_the_shared_instances_stay_bounded():
                     "m.arch"))  # fmt: skip
     held = sum(modules for _, modules in elaboration._shared.values())
     assert held == elaboration._shared_held <= elaboration.SHARED_MODULES
+
+
+def test_a_lower_limit_is_not_skipped_by_a_shared_instance(monkeypatch):
+    text = """
+block Wide() {
+  BasicBlock(branches=3)
+}
+model M {
+  input 3x8x8
+  classes 10
+  stem conv3x3 8
+  stage 8 {
+    Wide
+  }
+  head avgpool flatten fc
+}
+"""
+    check(parse(text, "m.arch"))  # BasicBlock with 3 branches, shared
+    monkeypatch.setenv("ARCHGEN_MAX_REPEAT", "2")
+    with __import__("pytest").raises(ArchError, match="more than archgen builds"):
+        check(parse(text, "m.arch"))
