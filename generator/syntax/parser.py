@@ -14,7 +14,7 @@ from lark.exceptions import (
 )
 
 from ..errors import ArchError, Diagnostic, Span, did_you_mean
-from .fastparse import FastParser, Unsure
+from .fastparse import FastParser
 from .ir import Comment
 from .parser_cache import cached_lark
 
@@ -165,10 +165,8 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
     if fast is not None:
         try:
             return fast.parse(source, collect), tuple(comments)
-        except Unsure:  # not surely Lark's tree, or not well-formed: ask Lark
-            comments.clear()
-        except Exception:  # a bug of the fast way must cost time, not a crash
-            comments.clear()
+        except Exception:  # Unsure (not surely Lark's tree, or not well-formed),
+            comments.clear()  # or a bug of the fast way: Lark parses, slower
     seen: list[Token] = []
     try:
         tree = _parse(parser, source, collect, seen)
