@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
+
+MAX_BYTES = 16 << 20  # the parser's tables are about 50 KB, a layout a few KB
 
 
 def cache_dir() -> Path | None:
@@ -35,13 +38,22 @@ def cache_dir() -> Path | None:
 
 
 def read(path: Path) -> bytes | None:
-    """The payload stored at `path`; None if absent, damaged or not ours."""
+    """The payload stored at `path`; None if absent, damaged, not a regular file
+    of this user's, or larger than anything archgen writes."""
     try:
-        with open(path, "rb") as f:
-            if hasattr(os, "getuid") and os.fstat(f.fileno()).st_uid != os.getuid():
+        # Non-blocking: a FIFO put in the folder must not hang the run.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
                 return None
-            digest = f.readline().rstrip(b"\n")
-            payload = f.read()
+            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+                return None
+            digest = f.readline(100).rstrip(b"\n")
+            payload = f.read(MAX_BYTES)
     except OSError:
         return None
     if hashlib.sha256(payload).hexdigest().encode() != digest:

@@ -265,10 +265,13 @@ class ModelElaborator(Elaborator):
                 records.append(built[1])
                 shape = built[0].out_shape
         if start is not None and shape is not None:
+            try:
+                self.count()  # the stage's own nn.Sequential
+            except Failed:
+                return None, StageInstance(name, channels, stride, tuple(records))
             node = Node(name, "sequential", "Sequential", (), start, shape, stage.span,
                         tuple(blocks))  # fmt: skip
             nodes.append(node)
-            self.count()
         return shape, StageInstance(name, channels, stride, tuple(records))
 
     def follows(self, node: Node, out: Expr | None, call: BlockCall) -> Node:

@@ -18,7 +18,8 @@ whole module (the tests compare the two), produced piece by piece:
   pieces formatted before does not import black at all.
 
 Whenever the pieces do not come back as expected, the piece falls back to plain
-black, so the fast path can be wrong only by being slower.
+black, so the fast path can be wrong only by being slower; a module that may
+hold a black directive (`# fmt: off` in a spec's path) goes to black whole.
 """
 
 from __future__ import annotations
@@ -44,14 +45,23 @@ _OPENER = re.compile(r"^(\s*)[^\s#].*\($")  # a line ending in an opened call
 _PLACEHOLDER = "__archgen_item_{}__"
 
 
+# What could be a black directive (`# fmt: off` reaches past any one piece).
+_DIRECTIVE = re.compile(r"fmt\s*:|yapf\s*:")
+
+
 def format_module(code: str) -> str:
     """`black.format_str(code, mode=BLACK_MODE)`, piece by piece."""
+    if _DIRECTIVE.search(code):  # a spec's path or comment may name one: rare
+        return _black(code)
     head, code = _leading_comments(code)
     return head + "\n\n".join(_format_piece(piece) for piece in _top_level(code))
 
 
-# A comment line black leaves as it is: "# ", printable ASCII, no trailing space.
-_PLAIN_COMMENT = re.compile(r"# [\x20-\x7e]*[\x21-\x7e]\n")
+# A comment line black leaves as it is: "# ", printable ASCII, no trailing space,
+# no second '#' and nothing like a pragma.
+_PLAIN_COMMENT = re.compile(
+    r"# (?![^\n]*type:)[\x20-\x22\x24-\x7e]*[\x21\x22\x24-\x7e]\n"
+)
 
 
 def _leading_comments(code: str) -> tuple[str, str]:

@@ -30,9 +30,22 @@ def library_label(name: str) -> str:
     return f"<archgen>/{name}"
 
 
+# ids of the shipped library's block definitions: parsed once per process and
+# kept (below), so their ids stay theirs. A path is only a label: a user's spec
+# may be called "<archgen>/x.arch" and is still not the library.
+_SHIPPED: set[int] = set()
+
+
 @functools.lru_cache(maxsize=None)
 def _library_spec(name: str) -> Spec:
-    return parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
+    spec = parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
+    _SHIPPED.update(id(block) for block in spec.blocks)
+    return spec
+
+
+def shipped(block: BlockDef) -> bool:
+    """Whether `block` is one of the shipped library's own definitions."""
+    return id(block) in _SHIPPED
 
 
 def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..errors import Diagnostic, Span, did_you_mean
 from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
 from .expr import free_names, larger_than, plus, substitute, to_arch
+from .linker import shipped
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.
@@ -165,7 +166,6 @@ def arm_class_name(block: str, arm: str) -> str:
     return block + "".join(part[:1].upper() + part[1:] for part in arm.split("_"))
 
 
-LIBRARY_PREFIX = "<archgen>/"
 # id(BlockDef) -> (the BlockDef, the plans planning it made). The library's
 # definitions are parsed once per process, so this holds a few dozen entries.
 _LIBRARY_PLANS: dict[int, tuple[BlockDef, tuple["ClassPlan", ...]]] = {}
@@ -227,11 +227,9 @@ class Planner:
             self._open.discard(name)
         if built is not None:
             self.plans[name] = built
-            if block.path.startswith(LIBRARY_PREFIX) and len(self.problems) == problems:
+            if shipped(block) and len(self.problems) == problems:
                 made = tuple(p for n, p in self.plans.items() if n not in known)
-                if all(
-                    self.blocks[p.block].path.startswith(LIBRARY_PREFIX) for p in made
-                ):
+                if all(shipped(self.blocks[p.block]) for p in made):
                     _LIBRARY_PLANS[id(block)] = (block, made)
                     for plan in made:
                         _SHARED_CALLEES[id(plan)] = _callees(plan)

@@ -139,3 +139,44 @@ model M {
     monkeypatch.setenv("ARCHGEN_MAX_REPEAT", "2")
     with __import__("pytest").raises(ArchError, match="more than archgen builds"):
         check(parse(text, "m.arch"))
+
+
+def test_a_spec_labelled_like_the_library_is_not_shared_as_library():
+    from archgen.semantics import plan
+
+    own = """
+block Mine() {
+  conv(kernel, out, stride=stride)
+  bn
+}
+model M {
+  input 3x8x8
+  classes 10
+  stem conv3x3 8
+  stage W {
+    Mine x2
+  }
+  head avgpool flatten fc
+}
+"""
+    check(parse(own.replace("W", "8"), "<archgen>/spec.arch"))
+    before = len(plan._LIBRARY_PLANS), len(elaboration._shared)
+    for width in range(9, 40):
+        check(parse(own.replace("W", str(width)), "<archgen>/spec.arch"))
+    assert (len(plan._LIBRARY_PLANS), len(elaboration._shared)) == before
+
+
+def test_every_module_limit_short_of_the_model_is_a_located_error(monkeypatch):
+    """Whichever module the limit falls on (a layer, a block, a stage's own
+    nn.Sequential), check raises ArchError, never an internal exception."""
+    limit = 0
+    while True:
+        limit += 1
+        monkeypatch.setenv("ARCHGEN_MAX_MODULES", str(limit))
+        try:
+            check(parse(SPEC, "m.arch"))
+        except ArchError as err:
+            assert any("archgen stops here" in d.message for d in err.diagnostics)
+            continue
+        break
+    assert limit > 50  # every smaller limit was met somewhere inside the model

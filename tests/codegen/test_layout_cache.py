@@ -109,3 +109,24 @@ def test_a_warm_run_does_not_import_black_and_writes_the_same_module(tmp_path):
 
     a, b = tmp_path / "a" / "t500.py", tmp_path / "b" / "t500.py"
     assert code(a) == code(b) == code(ROOT / "generated" / "t500.py")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_the_cache_folder_is_a_miss_not_a_hang(folder):
+    formatting._black(PIECE)
+    [written] = stored(folder)
+    written.unlink()
+    os.mkfifo(written)
+    formatting._black_cached.cache_clear()
+    assert formatting._black(PIECE) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "path", ["x # fmt: off", "# fmt:off", "x # yapf: disable", "a#b", "ok.arch"]
+)
+def test_a_header_naming_a_black_directive_is_laid_out_as_black_lays_it_out(path):
+    import archgen
+
+    analysis = archgen.loads((ROOT / "specs" / "resnet32.arch").read_text(), path=path)
+    raw = archgen.render(analysis, format=False)
+    assert archgen.render(analysis) == black.format_str(raw, mode=formatting.BLACK_MODE)
