@@ -101,13 +101,14 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     problems += check_parameter_names(program, plans, symbolic)
     if _errors(problems):
         _raise(problems, program)
-    elaborator = ModelElaborator(program, plans, lets, crossbar)
-    elaborator.symbolic = symbolic
-    elaborator.parameters = {
+    defaults = {  # the model parameters: name -> default value
         let.name: lets[let.name]
         for let in program.lets
         if let.param and let.name in symbolic
     }
+    elaborator = ModelElaborator(program, plans, lets, crossbar)
+    elaborator.symbolic = symbolic
+    elaborator.parameters = defaults
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
     problems += check_model_names(program, plans, model)
@@ -127,11 +128,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         values={k: v for k, v in lets.items()},
         digital=elaborator.digital,
         kept=kept,
-        parameters=tuple(
-            (let.name, lets[let.name])
-            for let in program.lets
-            if let.name in symbolic and let.param
-        ),
+        parameters=tuple(defaults.items()),
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
 

@@ -12,7 +12,6 @@ tile's used rows through DACs and reads its used columns through ADCs.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
@@ -56,10 +55,6 @@ class Crossbar:
             return f"{self.rows} rows"
         return f"{self.rows}x{self.cols}"
 
-    def matrix(self, rows: int, cols: int, bias: bool) -> tuple[int, int]:
-        """The layer's matrix as the tiles hold it: a bias row where it is analog."""
-        return rows + (1 if bias and self.analog_bias else 0), cols
-
     def splits(self, rows: int, cols: int) -> tuple[int, int]:
         """(tiles along the inputs, tiles along the outputs)."""
         down = -(-rows // self.rows)
@@ -96,7 +91,6 @@ class Cost:
         return self.used / self.cells if self.cells else 0.0
 
 
-@functools.lru_cache(maxsize=4096)  # the layers of repeated blocks repeat
 def cost(crossbar: Crossbar, rows: int, cols: int, positions: int, bias: bool) -> Cost:
     """`rows x cols` weights (a bias apart), `positions` outputs per inference."""
     down, across = crossbar.splits(rows, cols)

@@ -13,7 +13,6 @@ import threading
 from dataclasses import replace
 
 from ..errors import Diagnostic, Span
-from .crossbar import Crossbar
 from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.ops import OPS, OpError
@@ -26,7 +25,8 @@ from ..semantics.plan import (
     Repeated,
     shared_callees,
 )
-from .tree import Node, Shape, ancestors
+from .crossbar import Crossbar
+from .tree import Node, Shape, within
 
 # Instances of the shipped library's blocks, shared by the checks of one process:
 # a NAS loop checks thousands of candidates made of the same few (block,
@@ -190,9 +190,7 @@ class Elaborator:
         """Whether `path`, or a part it is inside, is kept off the crossbars."""
         if not (self.digital or self.kept):
             return False
-        return any(
-            p in self.digital or p in self.kept for p in (path, *ancestors(path))
-        )
+        return within(path, self.digital) or within(path, self.kept)
 
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:

@@ -193,8 +193,7 @@ class ModelElaborator(Elaborator):
                     self.fixed(expr, f"the {path}'s {call.op} {name}")
             if call.op == "flatten":
                 self.flat(current)
-            exprs = tuple((k, v) for k, v in exprs.items() if v is not None)
-            children.append(replace(child, exprs=exprs) if exprs else child)
+            children.append(_with_exprs(child, exprs))
             current = child.out_shape
         return Node(path, "sequential", "Sequential", (), shape, current, span,
                     tuple(children))  # fmt: skip
@@ -291,9 +290,8 @@ class ModelElaborator(Elaborator):
             )
         elif self.parameters:
             self.other_widths(node, given, call)
-        exprs = tuple((k, v) for k, v in given.items() if v is not None and k in names)
         self.width = out
-        return replace(node, exprs=exprs) if exprs else node
+        return _with_exprs(node, {k: v for k, v in given.items() if k in names})
 
     def other_widths(self, node: Node, given: dict, call: BlockCall) -> None:
         """Build the block again at the widths doubled parameters give it: its
@@ -573,8 +571,7 @@ class ModelElaborator(Elaborator):
             self.flat(shape)
         elif op == "fc":
             self.width = exprs["out"]
-        exprs = tuple((k, v) for k, v in exprs.items() if v is not None)
-        return replace(node, exprs=exprs) if exprs else node
+        return _with_exprs(node, exprs)
 
     def marks(self, model: Model, nodes: list[Node]) -> None:
         """`digital` may name any module `summary` lists: the stem, a stage, a
@@ -632,6 +629,12 @@ class ModelElaborator(Elaborator):
                 "(stage1), a block (stage1.0), a layer in one (stage1.0.conv1) or "
                 "a head layer (fc)",
             )
+
+
+def _with_exprs(node: Node, exprs: dict[str, Expr | None]) -> Node:
+    """`node` carrying what a model parameter sets of its arguments (None: nothing)."""
+    found = tuple((k, v) for k, v in exprs.items() if v is not None)
+    return replace(node, exprs=found) if found else node
 
 
 def _arch(expr: Expr | None) -> str | None:

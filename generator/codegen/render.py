@@ -27,12 +27,12 @@ from ..semantics.plan import (
     IMPLICIT,
     Apply,
     Call,
-    Chain,
     ClassPlan,
     Flag,
     Join,
     OpCall,
     Repeated,
+    calls_in,
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import Backend
@@ -410,23 +410,15 @@ def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
     """(argument name, source) of each compound expression that two or more
     constructor arguments of the class share, in first-use order."""
     seen: dict[str, tuple[str, int]] = {}
-
-    def visit(module) -> None:
-        if isinstance(module, (OpCall, Call)):
+    for attribute in plan.attributes:
+        if attribute.condition is not None:  # a local computes for every instance
+            continue
+        for module in calls_in(attribute.value):
             for arg, expr in module.args:
                 text = py(expr)
                 if not (text.isidentifier() or _number(text)):
                     first, count = seen.get(text, (arg, 0))
                     seen[text] = (first, count + 1)
-        elif isinstance(module, Repeated):
-            visit(module.call)
-        elif isinstance(module, Chain):
-            for item in module.items:
-                visit(item)
-
-    for attribute in plan.attributes:
-        if attribute.condition is None:  # a local computes for every instance
-            visit(attribute.value)
     return [(arg, text) for text, (arg, count) in seen.items() if count > 1]
 
 
@@ -665,15 +657,12 @@ def _kept_instances(analysis: Analysis) -> bool:
 
 def _kept_calls(analysis: Analysis) -> bool:
     """Whether a used class calls another with `digital Block(...)`."""
-
-    def kept(value) -> bool:
-        if isinstance(value, Call):
-            return value.kept
-        if isinstance(value, Repeated):
-            return kept(value.call)
-        return isinstance(value, Chain) and any(kept(item) for item in value.items)
-
-    return any(kept(a.value) for plan in _used_plans(analysis) for a in plan.attributes)
+    return any(
+        isinstance(call, Call) and call.kept
+        for plan in _used_plans(analysis)
+        for attribute in plan.attributes
+        for call in calls_in(attribute.value)
+    )
 
 
 def _marked_inside(analysis: Analysis) -> list[Node]:

@@ -12,6 +12,7 @@ a width out, so the counted model is the written one by construction.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import Diagnostic, Span, did_you_mean
@@ -180,17 +181,23 @@ def shared_callees(plan: "ClassPlan") -> frozenset[str] | None:
 
 
 def _callees(plan: "ClassPlan") -> frozenset[str]:
-    found = set()
-    stack = [a.value for a in plan.attributes]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, Call):
-            found.add(value.cls)
-        elif isinstance(value, Repeated):
-            stack.append(value.call)
-        elif isinstance(value, Chain):
-            stack.extend(value.items)
-    return frozenset(found)
+    return frozenset(
+        call.cls
+        for attribute in plan.attributes
+        for call in calls_in(attribute.value)
+        if isinstance(call, Call)
+    )
+
+
+def calls_in(module) -> Iterator[OpCall | Call]:
+    """The layers and class instances a module value builds, in order (a
+    Flag builds none)."""
+    if isinstance(module, (OpCall, Call)):
+        yield module
+    elif isinstance(module, Repeated):
+        yield module.call
+    elif isinstance(module, Chain):
+        yield from module.items
 
 
 class Planner:
