@@ -12,7 +12,6 @@ tile's used rows through DACs and reads its used columns through ADCs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 MAPPINGS = ("grid", "inputs")
@@ -34,16 +33,6 @@ class Crossbar:
                 )
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping must be one of {', '.join(MAPPINGS)}")
-
-    @classmethod
-    def parse(cls, text: str, **options) -> "Crossbar":
-        """`512` (square) or `512x256` (rows x columns)."""
-        match = re.fullmatch(r"\s*(\d{1,9})\s*(?:[xX]\s*(\d{1,9}))?\s*", text)
-        if match is None:
-            raise ValueError(f"not a tile size: {text!r} (write 512 or 512x256)")
-        rows = int(match.group(1))
-        cols = int(match.group(2) or rows)
-        return cls(rows, cols, **options)
 
     @property
     def square(self) -> bool:
