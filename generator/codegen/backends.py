@@ -81,4 +81,11 @@ AIHWKIT = Backend(
     preset_returns=" -> RPUConfigBase",
 )
 
+# Imports a module makes only when it needs them: what needs them, the line.
+OPTIONAL_IMPORTS = (
+    ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
+    ("cat", "import torch"),
+    ("shift", "from torch.nn import functional as F"),
+)
+
 BACKENDS: dict[str, Backend] = {b.name: b for b in (TORCH, AIHWKIT)}

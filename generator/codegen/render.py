@@ -20,7 +20,6 @@ from .. import __version__
 from ..analysis.result import Analysis
 from ..analysis.tree import Node, ancestors, within
 from ..semantics.expr import to_python
-from ..semantics.names import MODULE_LEVEL
 from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
     ARM_INPUT,
@@ -35,7 +34,9 @@ from ..semantics.plan import (
     calls_in,
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
-from .backends import Backend
+from .backends import OPTIONAL_IMPORTS, Backend
+from .namespace import namespace
+from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
 
@@ -159,7 +160,9 @@ class _ClassWriter:
         # An expression the constructors repeat becomes one local, as torchvision's
         # `width = ...`: named after what it is (a width, a padding).
         # ... never shadowing a parameter or a name of the module (a class, nn, ...).
-        local_names = set(names.values()) | set(self.analysis.plans) | MODULE_LEVEL
+        local_names = (
+            set(names.values()) | set(self.analysis.plans) | namespace().block_scope
+        )
         hoisted: dict[str, str] = {}
         for arg, text in _repeated(plan, plain):
             base = "width" if arg in ("in", "out", ARM_INPUT) else arg
@@ -196,7 +199,9 @@ class _ClassWriter:
         # The copies' loop variable: `branch`, unless an arm's local is called so
         # (TorchScript refuses a name that is both a local and a loop variable).
         self.taken = (
-            {a.name for a in plan.attributes} | set(names.values()) | MODULE_LEVEL
+            {a.name for a in plan.attributes}
+            | set(names.values())
+            | namespace().block_scope
         )
         self.loop = self.fresh("branch")
         # The arms an `only if` gates are computed where the join adds them.
@@ -566,28 +571,11 @@ def build_view(
             f"\nThese figures are for the defaults ({defaults}); other values of the\n"
             "model's parameters change them, and archgen checked the defaults only."
         )
-    constants = (
-        Attribute("INPUT_SHAPE", f"({', '.join(map(str, model.input))})"),
-        Attribute(
-            "NUM_CLASSES",
-            str(analysis.output[0]) if len(analysis.output) == 1 else "None",
-        ),
-        Attribute("PARAMS_TOTAL", f"{analysis.params_total:_}"),
-        Attribute("PARAMS_ANALOG", f"{analysis.params_analog:_}"),
-        Attribute("PARAMS_DIGITAL", f"{analysis.params_digital:_}"),
-        Attribute("MACS", f"{analysis.macs:_}"),
-        Attribute("MACS_ANALOG", f"{analysis.macs_analog:_}"),
-        Attribute("MACS_DIGITAL", f"{analysis.macs_digital:_}"),
-        Attribute("TILES", str(analysis.tiles)),
-        *_tile_constants(analysis.crossbar),
-        Attribute("TILE_UTILISATION", f"{round(analysis.utilisation, 4)!r}"),
-        Attribute("ANALOG_MVMS", f"{analysis.mvms:_}"),
+    constants = tuple(
+        Attribute(name, text)
+        for name, value in FIGURES
+        if (text := value(analysis)) is not None
     )
-    off = analysis.off_crossbars
-    if off:
-        constants += (
-            Attribute("DIGITAL", "(" + ", ".join(repr(d) for d in off) + ",)"),
-        )
     replaced = ()
     if backend.kept_layers != backend.layers:
         # aihwkit's own conversion: the digital layer has the analog one's shape,
@@ -596,13 +584,15 @@ def build_view(
             (_accessor(leaf.path), f"convert_to_digital({_accessor(leaf.path)})")
             for leaf in _marked_inside(analysis)
         )
-    imports = list(backend.imports)
-    if replaced:
-        imports.append("from aihwkit.nn.conversion import convert_to_digital")
-    if "cat" in writer.uses:
-        imports.insert(0, "import torch")
-    if "shift" in writer.uses:
-        imports.append("from torch.nn import functional as F")
+    uses = writer.uses | ({"replaced"} if replaced else set())
+    imports = [*backend.imports]
+    for use, line in OPTIONAL_IMPORTS:
+        if use not in uses:
+            continue
+        if line.startswith("import "):
+            imports.insert(0, line)
+        else:
+            imports.append(line)
     parameters = [
         f"{name}: {type(value).__name__} = {value!r}"
         for name, value in analysis.parameters
@@ -624,24 +614,12 @@ def build_view(
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
         attributes=tuple(attributes),
         forward=tuple(forward),
-        digital=off,
+        digital=analysis.off_crossbars,
         replaced=replaced,
         helpers=digital,
         square=analysis.crossbar.square,
         uses_shift="shift" in writer.uses,
         init=model.init,
-    )
-
-
-def _tile_constants(crossbar) -> tuple[Attribute, ...]:
-    """TILE_SIZE for square tiles; TILE_ROWS and TILE_COLS (0: outputs not split,
-    aihwkit's max_output_size=0) otherwise. The preset reads them."""
-    if crossbar.square:
-        return (Attribute("TILE_SIZE", str(crossbar.rows)),)
-    cols = crossbar.cols if crossbar.mapping == "grid" else 0
-    return (
-        Attribute("TILE_ROWS", str(crossbar.rows)),
-        Attribute("TILE_COLS", str(cols)),
     )
 
 

@@ -41,17 +41,6 @@ MODULE_COMMANDS = {
     ),
 }
 TARGETS = ("torch", "aihwkit", "all")
-# Names the generated module defines or imports; a model class may not take them.
-RESERVED = {
-    "nn",
-    "Tensor",
-    "build",
-    "build_analog",
-    "default_rpu_config",
-    "annotations",
-}
-
-
 def __getattr__(name: str):
     # `from archgen.commands.cli import load` keeps working without importing the
     # checker at start-up.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ..errors import Diagnostic, Span, did_you_mean
 from ..limits import limit, raise_hint
-from ..syntax.ir import Arm, Func, Group, Layer, Var
-from .expr import CONSTANTS, FUNCS, walk
-from .linker import Program
+from ..syntax.ir import Func, Layer, Var, walk
+from .expr import CONSTANTS, FUNCS
+from .linker import Program, shipped
 from .plan import IMPLICIT
 
 # Marks the definitions as unplannable (a chain of blocks too deep): see check.py.
@@ -26,7 +26,7 @@ def check_definitions(program: Program) -> list[Diagnostic]:
             problems.append(diag)
 
     for block in program.blocks.values():
-        if block.path.startswith("<archgen>/"):
+        if shipped(block):
             continue  # the shipped library is tested
         known = set(IMPLICIT) | lets | set(CONSTANTS)
         for index, param in enumerate(block.params):
@@ -37,18 +37,17 @@ def check_definitions(program: Program) -> list[Diagnostic]:
                     "types are int, float and bool",
                 )
             if param.default is not None:
-                _names(param.default, known, error)
+                _names(walk(param.default), known, error)
             known.add(param.name)
-        for node in _walk(block.body):
-            for expr in _exprs(node):
-                _names(expr, known, error)
+        _names(_inside(block), known, error)
     if _cycles(program, error):
         problems.append(TOO_DEEP)
     return problems
 
 
-def _names(expr, known: set[str], error) -> None:
-    for e in walk(expr):
+def _names(nodes, known: set[str], error) -> None:
+    """Report the unknown names and functions among `nodes`."""
+    for e in nodes:
         if isinstance(e, Var) and e.name not in known:
             error(f"unknown name '{e.name}'", e.span, did_you_mean(e.name, known))
         if isinstance(e, Func) and e.name not in FUNCS:
@@ -68,9 +67,7 @@ def _cycles(program: Program, error) -> bool:
     Iterative, so that no spec can exhaust Python's stack here."""
     calls = {
         name: [
-            n.op
-            for n in _walk(block.body)
-            if isinstance(n, Layer) and n.op in program.blocks
+            n.op for n in _inside(block) if type(n) is Layer and n.op in program.blocks
         ]
         for name, block in program.blocks.items()
     }
@@ -118,18 +115,8 @@ def _cycles(program: Program, error) -> bool:
     return False
 
 
-def _walk(body):
-    for node in body:
-        yield node
-        if isinstance(node, Group):
-            for arm in node.arms:
-                yield arm
-                yield from _walk(arm.body)
-
-
-def _exprs(node):
-    if isinstance(node, Layer):
-        return [a.value for a in node.args]
-    if isinstance(node, Arm):
-        return [e for e in (node.count, node.condition) if e is not None]
-    return []
+def _inside(block):
+    """Every node of a block's body: layers, groups, arms, sections and the
+    expressions in them, however nested."""
+    for node in block.body:
+        yield from walk(node)

@@ -9,10 +9,11 @@ renderer prints; `fmt` prints with the same precedence table.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from ..errors import Span, did_you_mean
-from ..syntax.ir import BinOp, Cond, Expr, Func, Num, Unary, Var
+from ..syntax.ir import (
+    BinOp, Cond, Expr, Func, Num, Unary, Var, children, rebuild, walk,
+)  # fmt: skip
 
 CONSTANTS = {"true": True, "false": False}
 FUNCS = {"round": 1, "int": 1, "min": 2, "max": 2}  # name -> number of arguments
@@ -161,24 +162,6 @@ def _small(value, span: Span):
 # -- walking -----------------------------------------------------------------------
 
 
-def children(expr: Expr) -> tuple[Expr, ...]:
-    if isinstance(expr, BinOp):
-        return (expr.left, expr.right)
-    if isinstance(expr, Unary):
-        return (expr.operand,)
-    if isinstance(expr, Func):
-        return expr.args
-    if isinstance(expr, Cond):
-        return (expr.condition, expr.then, expr.other)
-    return ()
-
-
-def walk(expr: Expr):
-    yield expr
-    for child in children(expr):
-        yield from walk(child)
-
-
 def larger_than(expr: Expr, cap: int) -> bool:
     """Has `expr`, read as a tree, more than `cap` nodes? Stops counting at the
     cap, so a shared subtree (a DAG that unfolds exponentially) costs O(cap)."""
@@ -199,31 +182,13 @@ def free_names(expr: Expr | None) -> set[str]:
 
 def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
     """`expr` with each named variable replaced by an expression."""
-    if isinstance(expr, Var):
-        return names.get(expr.name, expr)
-    if isinstance(expr, BinOp):
-        return replace(
-            expr, left=substitute(expr.left, names), right=substitute(expr.right, names)
-        )
-    if isinstance(expr, Unary):
-        return replace(expr, operand=substitute(expr.operand, names))
-    if isinstance(expr, Func):
-        return replace(expr, args=tuple(substitute(a, names) for a in expr.args))
-    if isinstance(expr, Cond):
-        return Cond(*(substitute(e, names) for e in children(expr)), expr.span)
-    return expr
 
+    def change(e: Expr) -> Expr:
+        if type(e) is Var:
+            return names.get(e.name, e)
+        return rebuild(e, change)
 
-def _rebuild(e: Expr, parts: tuple[Expr, ...]) -> Expr:
-    if isinstance(e, BinOp):
-        return replace(e, left=parts[0], right=parts[1])
-    if isinstance(e, Unary):
-        return replace(e, operand=parts[0])
-    if isinstance(e, Func):
-        return replace(e, args=parts)
-    if isinstance(e, Cond):
-        return Cond(*parts, e.span)
-    return e
+    return change(expr)
 
 
 def plus(left: Expr, right: Expr) -> Expr:
@@ -268,7 +233,8 @@ def to_python(
                 return Num(constants[e.name], e.span), True
             return e, e.name in CONSTANTS
         parts = [fold(c) for c in children(e)]
-        rebuilt = _rebuild(e, tuple(p for p, _ in parts))
+        folded = iter([p for p, _ in parts])
+        rebuilt = rebuild(e, lambda _: next(folded))
         if all(const for _, const in parts):
             try:
                 return Num(evaluate(rebuilt, constants), e.span), True

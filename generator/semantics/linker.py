@@ -40,7 +40,15 @@ _SHIPPED: set[int] = set()
 def _library_spec(name: str) -> Spec:
     spec = parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
     _SHIPPED.update(id(block) for block in spec.blocks)
+    _SHIPPED.add(id(spec))
     return spec
+
+
+@dataclass(frozen=True)
+class _Library:
+    """A `use` target that is a shipped library file (by name, never a path)."""
+
+    name: str
 
 
 def shipped(block: BlockDef) -> bool:
@@ -81,8 +89,8 @@ def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
                     )
                 )
                 continue
-            target = _resolve(current.path, use.target)
-            if target is not None and not target.startswith("<archgen>/"):
+            target = _resolve(current, use.target)
+            if isinstance(target, str):
                 if not _inside(target, roots):
                     problems.append(
                         Diagnostic(
@@ -99,11 +107,11 @@ def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
                         f"cannot find '{use.target}'",
                         use.span,
                         f"paths are relative to {Path(current.path).parent.as_posix() or '.'}/ "
-                        f"or name a shipped library file ({', '.join(sorted(p.name for p in LIBRARY.glob('*.arch')))})",
+                        f"or name a shipped library file ({', '.join(sorted(_library_names()))})",
                     )
                 )
                 continue
-            key = target
+            key = library_label(target.name) if isinstance(target, _Library) else target
             if key in stack:
                 chain = " -> ".join([*stack[stack.index(key) :], key])
                 problems.append(
@@ -118,8 +126,8 @@ def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
                 continue
             seen.add(key)
             try:
-                if key.startswith("<archgen>/"):
-                    included = _library_spec(key.removeprefix("<archgen>/"))
+                if isinstance(target, _Library):
+                    included = _library_spec(target.name)
                 else:
                     included = parse(
                         read_spec(key).replace("\r\n", "\n").replace("\r", "\n"), key
@@ -176,13 +184,19 @@ def _inside(path: str, roots: list[str]) -> bool:
     )
 
 
-def _resolve(including: str, target: str) -> str | None:
+def _resolve(including: Spec, target: str) -> str | _Library | None:
     """A path for `target` used from `including`, or None if there is none.
-    The shipped library answers to its bare file names only."""
-    shipped = target in {p.name for p in LIBRARY.glob("*.arch")}
-    if including.startswith("<archgen>/"):
-        return library_label(target) if shipped else None
-    local = Path(os.path.normpath(Path(including).parent / target))
+    The shipped library answers to its bare file names only, and its own
+    files (known by identity, not by their path labels) use only each other."""
+    library = _Library(target) if target in _library_names() else None
+    if id(including) in _SHIPPED:
+        return library
+    local = Path(os.path.normpath(Path(including.path).parent / target))
     if local.is_file():
         return local.as_posix()
-    return library_label(target) if shipped else None
+    return library
+
+
+@functools.lru_cache(maxsize=1)
+def _library_names() -> frozenset[str]:
+    return frozenset(p.name for p in LIBRARY.glob("*.arch"))

@@ -14,10 +14,11 @@ from __future__ import annotations
 import builtins
 import keyword
 
+from ..codegen.namespace import namespace
 from ..errors import Diagnostic, Span
 from ..syntax.ir import Model
 from .expr import CONSTANTS, FUNCS
-from .linker import Program
+from .linker import Program, shipped
 from .ops import OPS
 from .plan import IMPLICIT, ClassPlan
 
@@ -43,39 +44,34 @@ get_analog_tile_devices get_weights named_analog_layers named_analog_modules
 named_analog_tiles prepare_for_ddp program_analog_weights remap_analog_weights
 replace_rpu_config set_weights unregister_parameter
 """.split())
-# What a generated module defines or imports at its top level.
-MODULE_LEVEL = frozenset("""
-annotations torch nn F Tensor Shift build build_analog default_rpu_config
-conv2d linear DIGITAL INPUT_SHAPE NUM_CLASSES PARAMS_TOTAL PARAMS_ANALOG MACS
-TILES TILE_SIZE AnalogConv2d AnalogLinear AnalogSequential AnalogContainerBase
-TorchInferenceRPUConfig RPUConfigBase PCMLikeNoiseModel GlobalDriftCompensation
-""".split())
-# Names the generated classes use for their own parameters and locals.
-GENERATED = (
-    frozenset(
-        {*IMPLICIT.values(), "channels", "self", "x", "out", "super",
-     "rpu_config", "outputs", "other", "identity"}  # fmt: skip
-    )
-    | MODULE_LEVEL
-)
-
-
 BUILTINS = frozenset(dir(builtins))
+IMPLICIT_PYTHON = frozenset(IMPLICIT.values())  # in_channels, out_channels, ...
 
 
 def problem(name: str, role: str) -> str | None:
-    """Why `name` cannot serve as `role`, or None."""
+    """Why `name` cannot serve as `role`, or None. Roles: a "class" of the module,
+    a "parameter" or "local" of a block class, a "model parameter" (of the
+    model class and the build functions), an "attribute" of a class."""
+    names = namespace()
+    taken = {
+        "class": names.everything,
+        "model parameter": names.everything,
+        "parameter": names.block_scope,
+        "local": names.block_scope,
+    }.get(role, frozenset())
     if not name.isidentifier():
         return "not a Python name"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "a Python keyword"
     if name.startswith("_"):
         return "a name starting with '_' (Python and torch keep those)"
-    if role in ("class", "parameter", "local") and name in GENERATED:
-        return "a name the generated code uses"
-    if role in ("class", "parameter") and name in BUILTINS:
+    if role in ("class", "parameter", "model parameter") and name in BUILTINS:
         return "a Python builtin"
-    if role == "attribute" and name in MODULE_ATTRIBUTES:
+    if name in taken or (role != "attribute" and name in IMPLICIT_PYTHON):
+        return "a name the generated code uses"
+    if role == "attribute" and (
+        name in MODULE_ATTRIBUTES or name in names.attributes
+    ):
         return "the name of an nn.Module method or attribute"
     return None
 
@@ -93,7 +89,7 @@ def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnosti
             )
 
     user = {
-        n: b for n, b in program.blocks.items() if not b.path.startswith("<archgen>/")
+        n: b for n, b in program.blocks.items() if not shipped(b)
     }
     for let in program.lets:
         if let.name in CONSTANTS or let.name in FUNCS or let.name in IMPLICIT:
@@ -188,7 +184,7 @@ def check_model_names(
             )
         )
     for block in program.blocks.values():
-        if not block.path.startswith("<archgen>/"):
+        if not shipped(block):
             problems += [_hidden_class(p) for p in block.params if p.name == model.name]
     return problems
 

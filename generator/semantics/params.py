@@ -41,12 +41,6 @@ def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
     return symbolic, problems
 
 
-# Names build(), build_analog() and the aihwkit build() already take or use.
-BUILD_NAMES = frozenset(
-    {"training", "convert_to_analog", "convert_to_digital", "AnalogWrapper", "cached"}
-)
-
-
 def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnostic]:
     """A parameter is a keyword argument of the model's __init__ and of build():
     a Python name that hides nothing they use."""
@@ -55,11 +49,9 @@ def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnost
     for let in program.lets:
         if not let.param or let.name not in symbolic:
             continue
-        why = problem(let.name, "parameter")
+        why = problem(let.name, "model parameter")
         if why is None and (let.name in plans or let.name == model):
             why = "the name of a class in the generated module"
-        if why is None and let.name in BUILD_NAMES:
-            why = "a name the generated build functions use"
         if why:
             problems.append(
                 Diagnostic(

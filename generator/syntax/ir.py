@@ -267,3 +267,89 @@ class Spec:
     blocks: tuple[BlockDef, ...]
     model: Model | None
     comments: tuple[Comment, ...] = ()
+
+
+# -- traversal ---------------------------------------------------------------------
+# One definition of "what is inside a node", read off the dataclass fields: a
+# field holds children when its declared type names an IR type. Every pass walks
+# with these, so a new node kind or field is visited everywhere or nowhere.
+
+_IR_TYPES = (
+    Num, Var, BinOp, Unary, Func, Cond, Param, Arg, Layer, Arm, Group, Section,
+    BlockDef, Option, Stem, BlockCall, Repeat, Stage, DigitalMark, Model, Let, Use,
+    Spec,
+)  # fmt: skip
+_TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node"}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    import re
+    from dataclasses import fields
+
+    return tuple(
+        f.name
+        for f in fields(kind)
+        if _TYPE_NAMES & set(re.findall(r"[A-Za-z_]+", str(f.type)))
+    )
+
+
+CHILD_FIELDS: dict[type, tuple[str, ...]] = {t: _child_fields(t) for t in _IR_TYPES}
+
+
+def children(node) -> tuple:
+    """The IR nodes directly inside `node`, in field (source) order."""
+    out = []
+    for name in CHILD_FIELDS[type(node)]:
+        value = getattr(node, name)
+        if type(value) is tuple:
+            out.extend(value)
+        elif value is not None:
+            out.append(value)
+    return tuple(out)
+
+
+def walk(node):
+    """`node` and every node inside it, parents before children, in source
+    order. Iterative: no nesting a spec can write exhausts Python's stack."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def rebuild(node, change):
+    """`node` with `change(child)` in place of each child (a copy only when
+    something changed); `change` decides whether to recurse."""
+    updates = {}
+    for name in CHILD_FIELDS[type(node)]:
+        value = getattr(node, name)
+        if type(value) is tuple:
+            new = tuple(change(item) for item in value)
+            if any(a is not b for a, b in zip(new, value)):
+                updates[name] = new
+        elif value is not None:
+            new = change(value)
+            if new is not value:
+                updates[name] = new
+    if not updates:
+        return node
+    from dataclasses import replace
+
+    return replace(node, **updates)
+
+
+class Visitor:
+    """`visit(node)` calls `visit_<Type>(node)` if defined, else visits the
+    node's children (as ast.NodeVisitor): a pass defines only what it reads."""
+
+    def visit(self, node) -> None:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            self.generic_visit(node)
+        else:
+            method(node)
+
+    def generic_visit(self, node) -> None:
+        for child in children(node):
+            self.visit(child)

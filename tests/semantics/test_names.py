@@ -10,12 +10,8 @@ import pytest
 
 import archgen
 from archgen.errors import ArchError
-from archgen.semantics.names import (
-    GENERATED,
-    MODULE_ATTRIBUTES,
-    MODULE_LEVEL,
-    problem,
-)
+from archgen.codegen.namespace import namespace
+from archgen.semantics.names import MODULE_ATTRIBUTES, problem
 
 ROLES = ("class", "attribute", "parameter", "local")
 
@@ -57,7 +53,7 @@ def test_builtins_cannot_be_classes_or_parameters(name):
 
 
 def test_generated_names_cannot_be_classes_parameters_or_locals():
-    for name in sorted(GENERATED):
+    for name in sorted(namespace().block_scope):
         if keyword.iskeyword(name):
             continue
         for role in ("class", "parameter", "local"):
@@ -66,7 +62,7 @@ def test_generated_names_cannot_be_classes_parameters_or_locals():
                  "out", "outputs", "other", "identity", "self", "rpu_config"):  # fmt: skip
         assert problem(name, "local") == "a name the generated code uses"
     for name in ("build", "build_analog", "nn", "torch", "Tensor", "Shift", "F"):
-        assert name in MODULE_LEVEL
+        assert name in namespace().module_level
         assert problem(name, "class") == "a name the generated code uses"
 
 
