@@ -21,11 +21,7 @@ def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
     `include`: folders its `use` lines may read besides its own folder tree."""
     from .commands import loading
 
-    saved, loading.INCLUDE = loading.INCLUDE, tuple(map(str, include))
-    try:
-        return loading.load(str(path), tile_size)
-    finally:
-        loading.INCLUDE = saved
+    return loading.load(str(path), tile_size, include=include)
 
 
 def loads(
@@ -71,8 +67,11 @@ def build(spec: Analysis | str, analog: bool = False, rpu_config=None):
     with `rpu_config`, or archgen's inference preset when it is None."""
     analysis = spec if isinstance(spec, Analysis) else load(spec)
     source = render(analysis, "aihwkit" if analog else "torch", format=False)
-    name = f"archgen_built_{next(_built)}"
-    filename = f"<archgen {analysis.spec.path}: {analysis.name}>"
+    number = next(_built)
+    name = f"archgen_built_{number}"
+    # Unique per build: inspect and torch.jit.script read a class's source by
+    # its file name, so a second build from the same spec must not replace it.
+    filename = f"<archgen build {number}: {analysis.name}>"
     # Registered so that inspect (and torch.jit.script) can read the classes' source.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)

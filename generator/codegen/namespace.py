@@ -37,8 +37,14 @@ _TOKEN = re.compile(
 # reads every rendered module with `ast` and fails on a name missing here.
 RENDER_LOCALS = frozenset(
     {"self", "x", "out", "identity", "outputs", "other", "channels", "super",
-     "range", "bool", "isinstance", "len", "ModuleList"}  # fmt: skip
+     "range", "bool", "isinstance", "len", "ModuleList", "_"}  # fmt: skip
 )
+# Locals the renderer names afresh in each class, dodging every name in scope
+# (a trailing "_" until free): the copies' loop variable, a hoisted width, and a
+# hoisted argument (named after the op's parameter), a gated join's gathering
+# local. Never reserved.
+LOOP, WIDTH = "branch", "width"
+GATHER = {"sum": "total", "mul": "product", "cat": "parts"}
 
 
 def _scan(text: str, names: set[str], attributes: set[str]) -> None:
@@ -54,7 +60,7 @@ class _Any(dict):
     """Arguments for an op's constructor: every one a placeholder."""
 
     def __missing__(self, key):
-        return "_"
+        return "0"
 
 
 # Bindings: an import (`import a`, `from m import a, b as c`), or a def, class
@@ -93,7 +99,7 @@ def namespace() -> Namespace:
     attributes: set[str] = set()
     texts: list[str] = [line for _, line in OPTIONAL_IMPORTS]
     for template in sorted(TEMPLATES.rglob("*.jinja")):
-        text = _TAG.sub(" _ ", template.read_text(encoding="utf-8"))
+        text = _TAG.sub(" 0 ", template.read_text(encoding="utf-8"))
         texts.append(text)
         if template.relative_to(TEMPLATES).as_posix() == CLASSES_TEMPLATE:
             _scan(text, block, attributes)
@@ -106,7 +112,11 @@ def namespace() -> Namespace:
                 if isinstance(part, str) and field.name not in ("name", "suffix"):
                     texts.append(part)
         for op in OPS.values():
-            for classes in (backend.layers, backend.digital_layers, backend.kept_layers):
+            for classes in (
+                backend.layers,
+                backend.digital_layers,
+                backend.kept_layers,
+            ):
                 try:
                     texts.append(op.ctor(_Any(), classes))
                 except Exception:  # a constructor that needs real arguments
@@ -114,8 +124,6 @@ def namespace() -> Namespace:
     for text in texts:
         _scan(text, names, attributes)
         _bindings(text, bound)
-    names.discard("_")
-    bound.discard("_")
     return Namespace(
         frozenset(bound),
         frozenset(bound | block),

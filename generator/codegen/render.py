@@ -35,7 +35,7 @@ from ..semantics.plan import (
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import OPTIONAL_IMPORTS, Backend
-from .namespace import namespace
+from .namespace import GATHER, LOOP, WIDTH, namespace
 from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
@@ -165,7 +165,7 @@ class _ClassWriter:
         )
         hoisted: dict[str, str] = {}
         for arg, text in _repeated(plan, plain):
-            base = "width" if arg in ("in", "out", ARM_INPUT) else arg
+            base = WIDTH if arg in ("in", "out", ARM_INPUT) else arg
             name = base
             while name in local_names:
                 name += "_"
@@ -203,7 +203,7 @@ class _ClassWriter:
             | set(names.values())
             | namespace().block_scope
         )
-        self.loop = self.fresh("branch")
+        self.loop = self.fresh(LOOP)
         # The arms an `only if` gates are computed where the join adds them.
         self.gated = {
             source: next(
@@ -346,9 +346,8 @@ class _ClassWriter:
         # result goes to: gather in a local of its own, named clear of the arms.
         # Terms are taken in the spec's order (a cat's channels keep it).
         inputs = {s if p in self.flags else self.gated[s].source for s, p in gated}
-        base = {"sum": "total", "mul": "product", "cat": "parts"}[step.kind]
         gather = (
-            self.fresh(base)
+            self.fresh(GATHER[step.kind])
             if step.target in inputs or step.kind == "cat"
             else step.target
         )

@@ -257,7 +257,7 @@ def cmd_generate(args) -> int:
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analysis = load_file(path, crossbar_of(args))
+            analysis = load_file(path, crossbar_of(args), args.include)
             if isinstance(analysis, Program):  # a block library: nothing to write
                 lines.append(f"skipped {path}: a block library (no model)")
                 continue
@@ -379,7 +379,7 @@ def cmd_check(args) -> int:
     status = 0
     for path in expand(args.specs):
         try:
-            result = load_file(path, crossbar_of(args))
+            result = load_file(path, crossbar_of(args), args.include)
         except ArchError as err:
             show(err)
             status = 1
@@ -429,7 +429,7 @@ def cmd_summary(args) -> int:
                 return 2
             crossbar = replace(crossbar, rows=hw.crossbar.rows, cols=hw.crossbar.cols)
     try:
-        analysis = load(args.spec, crossbar)
+        analysis = load(args.spec, crossbar, include=args.include)
     except ArchError as err:
         show(err)
         return 1
@@ -492,9 +492,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    from . import loading
-
-    loading.INCLUDE = tuple(getattr(args, "include", ()))
     try:
         if args.command in MODULE_COMMANDS:
             module_path = MODULE_COMMANDS[args.command][0]

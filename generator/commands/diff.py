@@ -622,7 +622,7 @@ def run(args) -> int:
     errors: list[ArchError] = []
     for path in dict.fromkeys((args.a, args.b)):  # `diff A A` reads A once
         try:
-            analyses[path] = load(path, crossbar_of(args))
+            analyses[path] = load(path, crossbar_of(args), include=args.include)
         except ArchError as err:
             errors.append(err)
     if errors:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from .loading import load
 
     try:
-        analysis = load(args.spec, 512)
+        analysis = load(args.spec, 512, include=args.include)
         config = from_analysis(analysis)
         if analysis.digital:
             marks = " ".join(sorted(analysis.digital))

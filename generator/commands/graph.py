@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analyses.append(load(path, DEFAULT_TILE_SIZE))
+            analyses.append(load(path, DEFAULT_TILE_SIZE, include=args.include))
         except ArchError as err:
             problems.append(err)
     if problems:

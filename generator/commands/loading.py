@@ -38,15 +38,10 @@ def label(path: str) -> str:
         return Path(path).as_posix()
 
 
-# Folders a spec's `use` lines may read besides its own tree (`-I DIR`); the
-# command line sets it once per run.
-INCLUDE: tuple[str, ...] = ()
-
-
-def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE):
+def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()):
     """A model spec's Analysis, or a block library's Program (a file of blocks
     and lets, no model); every problem found in one ArchError."""
-    return load(path, tile_size, libraries=True)
+    return load(path, tile_size, libraries=True, include=include)
 
 
 def is_library(spec) -> bool:
@@ -60,13 +55,19 @@ def warn(analysis) -> None:
         print(diag.render(sources.get(diag.span.path)), file=sys.stderr)
 
 
-def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, libraries: bool = False):
-    """Parse, link and check one spec; every problem found in one ArchError."""
+def load(
+    path: str,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    libraries: bool = False,
+    include: tuple[str, ...] = (),
+):
+    """Parse, link and check one spec; every problem found in one ArchError.
+    `include`: the folders its `use` lines may read besides its own tree (-I)."""
     with gc_paused():
-        return _load(path, tile_size, libraries)
+        return _load(path, tile_size, libraries, tuple(map(str, include)))
 
 
-def _load(path: str, tile_size: int, libraries: bool):
+def _load(path: str, tile_size: int, libraries: bool, include: tuple[str, ...]):
     try:
         spec = parse_file(path)
     except ArchError as err:
@@ -76,7 +77,7 @@ def _load(path: str, tile_size: int, libraries: bool):
         # Lowering found problems but the rest of the spec is whole: check it
         # too, so that one run reports everything.
         try:
-            check(partial, tile_size, INCLUDE)
+            check(partial, tile_size, include)
         except ArchError as more:
             seen = set(err.diagnostics)
             extra = [d for d in more.diagnostics if d not in seen]
@@ -89,8 +90,8 @@ def _load(path: str, tile_size: int, libraries: bool):
             ) from None
         raise
     if libraries and is_library(spec):
-        return check_library(spec, INCLUDE)
-    return check(spec, tile_size, INCLUDE)
+        return check_library(spec, include)
+    return check(spec, tile_size, include)
 
 
 def module_name(path: str, source: str) -> str:
