@@ -160,12 +160,12 @@ class Elaborator:
             if isinstance(value, bool) or not isinstance(value, int):
                 self.fail(f"'{name}' is an int, got {value!r}", span,
                           f"write a whole number, like `{name} 2`")  # fmt: skip
-            if value < 1:
-                self.fail(f"{name} must be at least 1, got {value}", span)
+            # Any whole number: where it is a width or a count, that use
+            # checks its own range (an unused 0 is fine).
             if name == "branches" and value > self.max_repeat:
                 self.fail(f"{name} {value} is more than archgen builds", span,
                           raise_hint("repeat"))  # fmt: skip
-            return self.typed(value, "int", name, span)
+            return self.typed(value, "int", name, span, minimum=-self.max_width)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(f"'{name}' is a float, got {value!r}", span,

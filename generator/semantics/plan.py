@@ -485,7 +485,11 @@ class _Builder:
                     f"give it in the call: {node.op}({param.name}=...)",
                 )
                 return None, width
-        width = self.capped(self.width_of(callee, dict(args)), node.span)
+        # The callee's width may be its input's, `in`, even when it builds
+        # nothing that reads it (`block R() { relu }`): that is the width here.
+        width = self.capped(
+            self.width_of(callee, {"in": width, **dict(args)}), node.span
+        )
         return Call(node.op, tuple(args), node.span, node.kept), width
 
     def capped(self, width: Expr, span: Span) -> Expr:

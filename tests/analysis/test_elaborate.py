@@ -410,7 +410,7 @@ def test_the_error_of_a_later_block_names_its_own_path():
 def test_independent_errors_after_a_failed_block_are_all_reported_in_order():
     text = model_text(
         "  stage 16 {\n    Nope\n  }\n  stage 32 stride 2 {\n    BasicBlock branchs 2\n"
-        "  }\n  stage 32 {\n    BottleneckBlock reduction 0\n  }",
+        "  }\n  stage 32 {\n    BottleneckBlock reduction 1.5\n  }",
     )
     with pytest.raises(ArchError) as info:
         analyse(text)
@@ -419,7 +419,9 @@ def test_independent_errors_after_a_failed_block_are_all_reported_in_order():
     assert "unknown block 'Nope'" in diags[0].message
     assert "unknown option 'branchs'" in diags[1].message
     assert diags[1].hint == "did you mean 'branches'?"
-    assert "reduction must be at least 1" in diags[2].message
+    # an int option may be any whole number (its use checks its range), but
+    # it must be whole: checked when the block is bound
+    assert "'reduction' is an int, got 1.5" in diags[2].message
 
 
 def test_check_accepts_a_parsed_spec_and_never_mutates_it():

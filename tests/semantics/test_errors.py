@@ -122,11 +122,12 @@ CASES = {
         "stage channels must be at least 1",
         None,
     ),
+    # 0 is an int; what refuses it is its use, the count of the arm's copies
     "zero branches": (
         swap("branches 2", "branches 0"),
         6,
-        29,
-        "branches must be at least 1",
+        5,
+        "the number of copies must be at least 1, got 0",
         None,
     ),
     "huge repetition": (
