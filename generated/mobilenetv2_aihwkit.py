@@ -302,6 +302,10 @@ def build(
 ) -> MobileNetV2:
     """The analog model; `rpu_config` defaults to `default_rpu_config()`, or with
     `training=True` to `training_rpu_config()` (hardware-aware training)."""
+    if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
+        raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, not {training!r}")
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
     return MobileNetV2(rpu_config=rpu_config)

@@ -215,7 +215,12 @@ def build_analog(rpu_config=None, *, training: bool = False) -> nn.Module:
     """The model with every conv and linear layer on analog tiles (aihwkit)."""
     from aihwkit.nn.conversion import convert_to_analog
     from aihwkit.nn.modules.container import AnalogWrapper
+    from aihwkit.simulator.parameters.base import RPUConfigBase
 
+    if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
+        raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, not {training!r}")
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
     # aihwkit caches its wrapper classes by the wrapped class's name: drop one left

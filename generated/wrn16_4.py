@@ -141,8 +141,36 @@ class WRN16x4(nn.Module):
         return x
 
 
+def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
+    """Refuse model parameters the spec describes no model for: each must be a
+    number of its kind, and every width it sets from 1 to the width limit."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be a whole number (int), not {k!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(
+            f"num_classes must be a whole number (int), not {num_classes!r}"
+        )
+    if not 1 <= 16 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage1.0 {16 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= 32 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage2.0 {32 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= 64 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage3.0 {64 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= num_classes <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of fc {num_classes}; it must be from 1 to 1,048,576"
+        )
+
+
 def build(*, k: int = 4, num_classes: int = 10) -> WRN16x4:
     """The digital model."""
+    check_parameters(k=k, num_classes=num_classes)
     return WRN16x4(k=k, num_classes=num_classes)
 
 
@@ -194,7 +222,12 @@ def build_analog(
     """The model with every conv and linear layer on analog tiles (aihwkit)."""
     from aihwkit.nn.conversion import convert_to_analog
     from aihwkit.nn.modules.container import AnalogWrapper
+    from aihwkit.simulator.parameters.base import RPUConfigBase
 
+    if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
+        raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, not {training!r}")
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
     # aihwkit caches its wrapper classes by the wrapped class's name: drop one left

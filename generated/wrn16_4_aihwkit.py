@@ -162,6 +162,33 @@ class WRN16x4(AnalogContainerBase, nn.Module):
         return x
 
 
+def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
+    """Refuse model parameters the spec describes no model for: each must be a
+    number of its kind, and every width it sets from 1 to the width limit."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be a whole number (int), not {k!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(
+            f"num_classes must be a whole number (int), not {num_classes!r}"
+        )
+    if not 1 <= 16 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage1.0 {16 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= 32 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage2.0 {32 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= 64 * k <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of stage3.0 {64 * k}; it must be from 1 to 1,048,576"
+        )
+    if not 1 <= num_classes <= 1048576:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes the width of fc {num_classes}; it must be from 1 to 1,048,576"
+        )
+
+
 def default_rpu_config() -> RPUConfigBase:
     """archgen's inference preset: PCM-like noise, global drift compensation,
     TILE_SIZE x TILE_SIZE crossbars, on aihwkit's pure-torch inference tiles."""
@@ -208,6 +235,11 @@ def build(
 ) -> WRN16x4:
     """The analog model; `rpu_config` defaults to `default_rpu_config()`, or with
     `training=True` to `training_rpu_config()` (hardware-aware training)."""
+    if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
+        raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, not {training!r}")
+    check_parameters(k=k, num_classes=num_classes)
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
     return WRN16x4(k=k, num_classes=num_classes, rpu_config=rpu_config)

@@ -20,7 +20,7 @@ from ..semantics.expr import (
 )
 from ..semantics.ops import CONV, OPS
 from ..semantics.params import fixed_use
-from ..semantics.plan import IMPLICIT, OpCall, bind
+from ..semantics.plan import IMPLICIT, OpCall, Repeated, bind
 from ..syntax.ir import Arg, BinOp, BlockCall, Expr, Layer, Model, Num
 from .elaborate import Elaborator, Failed
 from .result import BlockInstance, StageInstance, block_record
@@ -605,6 +605,15 @@ class ModelElaborator(Elaborator):
                 self.report(f"'{mark.path}' is marked digital twice", mark.span)
             seen.add(mark.path)
             node = built.get(mark.path)
+            if node is not None and (name := self.varies(mark.path, built)):
+                self.report(
+                    f"whether '{mark.path}' is built depends on model parameter "
+                    f"'{name}'",
+                    mark.span,
+                    "mark a part that every value of the parameter builds (the "
+                    "block, say), or make the parameter a plain `let`",
+                )
+                continue
             if node is not None:
                 if not any(OPS[leaf.name].matrix for leaf in node.leaves()):
                     self.warn(
@@ -629,6 +638,39 @@ class ModelElaborator(Elaborator):
                 "(stage1), a block (stage1.0), a layer in one (stage1.0.conv1) or "
                 "a head layer (fc)",
             )
+
+
+    def varies(self, path: str, built: dict[str, Node]) -> str | None:
+        """The model parameter that decides whether `path` is built, if one
+        does: the path goes through a conditional or counted part of a block
+        instance whose arguments a parameter sets (inside a nested class, any
+        condition that reads an argument counts: its arguments may follow)."""
+        parts = path.split(".")
+        dependent: set[str] | None = None  # the instance's arguments set by one
+        parameter = None
+        for depth in range(1, len(parts)):
+            parent = built.get(".".join(parts[:depth]))
+            if parent is None or parent.kind != "class":
+                continue
+            nested = dependent is not None
+            if parent.exprs and not nested:
+                dependent = {name for name, _ in parent.exprs}
+                used = set().union(*(free_names(e) for _, e in parent.exprs))
+                parameter = min(used & self.symbolic.keys(), default=None)
+            if dependent is None:
+                continue
+            attribute = next(
+                (a for a in self.plans[parent.name].attributes if a.name == parts[depth]),
+                None,
+            )
+            if attribute is None:
+                continue
+            names = free_names(attribute.condition)
+            if isinstance(attribute.value, Repeated) and depth + 1 < len(parts):
+                names |= free_names(attribute.value.count)
+            if names & dependent or (nested and names):
+                return parameter
+        return None
 
 
 def _with_exprs(node: Node, exprs: dict[str, Expr | None]) -> Node:

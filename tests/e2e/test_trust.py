@@ -105,3 +105,58 @@ def test_an_unused_int_option_may_be_any_whole_number(value):
     _built_as_counted(text)
     used = text.replace("conv(3, out)", "conv(3, w)", 1)
     assert "at least 1" in _refused(used)[0].message
+
+
+def test_a_mark_on_a_part_a_model_parameter_decides_is_located():
+    text = "param w = 32\n" + MODEL.format(block="BasicBlock").replace(
+        "stage 16", "stage w"
+    ).replace(
+        "  head avgpool flatten fc\n",
+        "  head avgpool flatten fc\n  digital stage1.0.downsample\n",
+    )
+    [diag] = _refused(text)
+    assert "depends on model parameter 'w'" in diag.message
+    assert diag.span.line == 10
+    # the block itself exists for every value: marking it is fine
+    _built_as_counted(text.replace("stage1.0.downsample", "stage1.0"))
+
+
+HOSTILE = [
+    ({"k": 0}, ValueError),
+    ({"k": -4}, ValueError),
+    ({"k": 10**7}, ValueError),
+    ({"k": "4"}, TypeError),
+    ({"k": 4.0}, TypeError),
+    ({"k": True}, TypeError),
+    ({"k": None}, TypeError),
+    ({"num_classes": 0}, ValueError),
+]
+
+
+@pytest.mark.parametrize("values, error", HOSTILE, ids=repr)
+def test_generated_build_refuses_hostile_parameters_by_name(values, error):
+    from generated import wrn16_4, wrn16_4_aihwkit
+
+    for build in (wrn16_4.build, wrn16_4.build_analog, wrn16_4_aihwkit.build):
+        with pytest.raises(error) as err:
+            build(**values)
+        assert next(iter(values)) in str(err.value)
+
+
+@pytest.mark.parametrize("rpu_config", [5, "x", object()])
+def test_generated_analog_builds_refuse_what_is_not_an_rpu_config(rpu_config):
+    from generated import t500, t500_aihwkit
+
+    for build in (t500.build_analog, t500_aihwkit.build):
+        with pytest.raises(TypeError, match="rpu_config"):
+            build(rpu_config)
+
+
+def test_generated_build_at_other_values_is_the_model_archgen_counts(root):
+    from generated import wrn16_4
+
+    text = (root / "specs/examples/wrn16_4.arch").read_text()
+    for k in (1, 2, 3):
+        counted = archgen.loads(text.replace("param k = 4", f"param k = {k}"))
+        model = wrn16_4.build(k=k)
+        assert sum(p.numel() for p in model.parameters()) == counted.params_total
