@@ -1,0 +1,147 @@
+"""One traversal of the IR (syntax/ir.py: children, walk, rebuild, Visitor):
+every pass is written on it, so a name, a block call or a cycle is seen
+wherever the grammar lets a spec put it. The property draws block bodies of
+sections, groups and arms nested in each other, plants one thing in one of
+their slots, and checks that the passes see it there."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archgen
+from archgen.commands.fmt import format_source
+from archgen.errors import ArchError
+from archgen.syntax import ir
+from archgen.syntax.lower import parse
+
+PLANT = "zzq"
+MODEL = (
+    "model M {\n  input 3x8x8\n  classes 4\n  stem conv3x3 8\n"
+    "  stage 8 {\n    B1\n  }\n  head avgpool flatten fc\n}\n"
+)
+
+
+@st.composite
+def _body(draw, depth: int, slots: list[str]) -> list[str]:
+    """Lines of a block body; each `@@` is a slot, its kind recorded in `slots`:
+    an expression (E), a condition (C), a count (N) or a layer (L)."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        kinds = ["layer", "slot"] + (["section", "group"] if depth < 3 else [])
+        kind = draw(st.sampled_from(kinds))
+        if kind == "layer":
+            slots.append("E")
+            lines.append("conv(3, @@)")
+        elif kind == "slot":
+            slots.append("L")
+            lines.append("@@")
+        elif kind == "section":
+            name = f"s{len(slots)}"
+            if draw(st.booleans()):
+                slots.append("C")
+                lines.append(f"{name} if @@ {{")
+            else:
+                lines.append(f"{name} {{")
+            lines += ["  " + line for line in draw(_body(depth + 1, slots))]
+            lines.append("}")
+        else:
+            lines.append(draw(st.sampled_from(["sum {", "cat {"])))
+            for arm in range(draw(st.integers(1, 2))):
+                head = draw(st.sampled_from(["count", "if", "only", "plain"]))
+                name = f"a{len(slots)}_{arm}"
+                if head == "count":
+                    slots.append("N")
+                    lines.append(f"  {name} * @@ {{")
+                elif head in ("if", "only"):
+                    slots.append("C")
+                    lines.append(
+                        f"  {name} {'only if' if head == 'only' else 'if'} @@ {{"
+                    )
+                else:
+                    lines.append(f"  {name} {{")
+                lines += ["    " + line for line in draw(_body(depth + 1, slots))]
+                lines.append("  }")
+            lines.append("}")
+    return lines
+
+
+FILLER = {"E": "out", "C": "in == out", "N": "1", "L": "relu"}
+
+
+@st.composite
+def planted(draw):
+    """(spec text, what was planted, the slot kind it went into)."""
+    slots: list[str] = []
+    lines = draw(_body(0, slots))
+    choices = [i for i, kind in enumerate(slots)]
+    at = draw(st.sampled_from(choices))
+    kind = slots[at]
+    what = "call" if kind == "L" else "name"
+    values = [FILLER[k] for k in slots]
+    values[at] = "B2" if what == "call" else PLANT
+    parts = "\n".join("  " + line for line in lines).split("@@")
+    body = "".join(p + v for p, v in zip(parts, values)) + parts[-1]
+    text = f"block B1() {{\n{body}\n  conv(3, out)\n}}\nblock B2() {{\n  B1\n}}\n"
+    return text + MODEL, what, kind
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted())
+def test_every_pass_sees_what_is_planted_anywhere(case):
+    text, what, kind = case
+    # The IR walk reaches it: a Var named zzq, or a Layer calling B2, in B1.
+    spec = parse(text, "<spec>")
+    [block] = [b for b in spec.blocks if b.name == "B1"]
+    inside = [n for node in block.body for n in ir.walk(node)]
+    if what == "name":
+        assert any(type(n) is ir.Var and n.name == PLANT for n in inside)
+    else:
+        assert any(type(n) is ir.Layer and n.op == "B2" for n in inside)
+    # check reports it: an unknown name, or the cycle B1 -> B2 -> B1
+    try:
+        archgen.loads(text)
+    except ArchError as err:
+        messages = [d.message for d in err.diagnostics]
+    else:
+        raise AssertionError(f"accepted with a planted {what} in a {kind} slot")
+    expected = f"unknown name '{PLANT}'" if what == "name" else "uses itself"
+    assert any(expected in m for m in messages), messages
+    # fmt prints it back, and what it prints parses to the same IR walk
+    formatted = format_source(text)
+    again = parse(formatted, "<spec>")
+    assert [type(n).__name__ for b in again.blocks for n in ir.walk(b)] == [
+        type(n).__name__ for b in spec.blocks for n in ir.walk(b)
+    ]
+
+
+def test_children_are_read_off_every_field_that_holds_ir():
+    """A field whose type names an IR type is a child field; no other is."""
+    for kind, names in ir.CHILD_FIELDS.items():
+        for field in fields(kind):
+            holds_ir = any(t in str(field.type) for t in ir._TYPE_NAMES)
+            assert (field.name in names) == holds_ir, (kind.__name__, field.name)
+
+
+def test_rebuild_copies_only_what_changed():
+    spec = parse("let a = 1 + b\nlet c = 2\n", "<spec>")
+    same = ir.rebuild(spec, lambda child: child)
+    assert same is spec
+    renamed = ir.rebuild(
+        spec.lets[0].value, lambda c: ir.Var("d", c.span) if type(c) is ir.Var else c
+    )
+    assert [n.name for n in ir.walk(renamed) if type(n) is ir.Var] == ["d"]
+
+
+def test_a_visitor_sees_every_node_it_asks_for():
+    seen: list[str] = []
+
+    class Names(ir.Visitor):
+        def visit_Var(self, node):
+            seen.append(node.name)
+
+    text = "block B(w: int = q) {\n  s if a > 1 {\n    conv(3, b)\n  }\n  sum {\n    x * c {\n      conv(3, d)\n    }\n  }\n}\n"
+    Names().visit(parse(text, "<spec>"))
+    assert seen == ["q", "a", "b", "c", "d"]
