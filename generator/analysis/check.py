@@ -113,6 +113,14 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     problems += elaborator.problems
     problems += check_model_names(program, plans, model)
     _raise(problems, program)
+    # Accepted means whole: a part left unbuilt without an error is archgen's
+    # bug, and must never become figures that leave it out.
+    built = {node.path for node in nodes}
+    expected = [f"stage{i}" for i in range(1, len(model.stages) + 1)]
+    if output is None or not built.issuperset(expected):
+        raise AssertionError(
+            f"{model.name}: elaborated without all of {expected}, no error"
+        )
     root = Node(model.name, "model", model.name, (), model.input, output, model.span,
                 tuple(nodes))  # fmt: skip
     kinds, kept = _read(root, plans)

@@ -4,9 +4,7 @@ Elaborator.instance (elaborate.py), from their class plans."""
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import replace
 
 from ..errors import Span, did_you_mean
 from ..limits import limit, raise_hint
@@ -15,46 +13,22 @@ from ..semantics.expr import (
     Unknown,
     evaluate,
     free_names,
-    substitute,
-    to_arch,
 )
-from ..semantics.ops import CONV, OPS
-from ..semantics.params import fixed_use
-from ..semantics.plan import IMPLICIT, OpCall, Repeated, bind
-from ..syntax.ir import Arg, BinOp, BlockCall, Expr, Layer, Model, Num
+from ..semantics.ops import OPS
+from ..semantics.plan import OpCall, bind
+from ..syntax.ir import Arg, Layer, Model, Num
+from .block_lines import BlockLines
 from .elaborate import Elaborator, Failed
-from .result import BlockInstance, StageInstance, block_record
-from .tree import Node, Shape, ancestors
+from .marks import DigitalMarks
+from .model_params import ParameterWidths, with_exprs
+from .result import BlockInstance, StageInstance
+from .tree import Node, Shape
 
 
-class ModelElaborator(Elaborator):
-    """Elaborates a whole model: what a spec's `model { ... }` says."""
-
-    symbolic: dict[str, Expr] = {}  # model parameters and lets computed from them
-    parameters: dict[str, object] = {}  # the model parameters' default values
-    width: Expr | None = None  # the channels flowing here, where a parameter sets them
-
-    def sym(self, expr: Expr | None) -> Expr | None:
-        """`expr` in model parameters, where it depends on one."""
-        if expr is None or not self.symbolic:
-            return None
-        if free_names(expr) & self.symbolic.keys():
-            return substitute(expr, self.symbolic)
-        return None
-
-    def fixed(self, expr: Expr | None, what: str) -> None:
-        """`what` must not depend on a model parameter."""
-        found = self.sym(expr)
-        if found is not None:
-            name = sorted(free_names(found))[0]
-            diag = fixed_use(name, what, expr.span)
-            self.report(diag.message, diag.span, diag.hint)
-
-    def flat(self, shape: Shape) -> None:
-        """Flattening a C x H x W map: the width becomes C * H * W."""
-        if self.width is not None and len(shape) == 3 and shape[1] * shape[2] != 1:
-            self.width = BinOp("*", self.width, Num(shape[1] * shape[2], self.width.span),
-                               self.width.span)  # fmt: skip
+class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
+    """Elaborates a whole model: what a spec's `model { ... }` says. Its rooms:
+    model_params.py (what a model parameter sets), block_lines.py (a stage's
+    block lines), marks.py (the `digital` marks); instances: elaborate.py."""
 
     def model(self, model: Model) -> tuple[list[Node], Shape | None, list]:
         """The model's top-level nodes, its output shape (None: unknown) and, for
@@ -193,7 +167,7 @@ class ModelElaborator(Elaborator):
                     self.fixed(expr, f"the {path}'s {call.op} {name}")
             if call.op == "flatten":
                 self.flat(current)
-            children.append(_with_exprs(child, exprs))
+            children.append(with_exprs(child, exprs))
             current = child.out_shape
         return Node(path, "sequential", "Sequential", (), shape, current, span,
                     tuple(children))  # fmt: skip
@@ -272,199 +246,6 @@ class ModelElaborator(Elaborator):
                         tuple(blocks))  # fmt: skip
             nodes.append(node)
         return shape, StageInstance(name, channels, stride, tuple(records))
-
-    def follows(self, node: Node, out: Expr | None, call: BlockCall) -> Node:
-        """A block where a parameter sets its widths: its class must give the
-        stage's width for every value, not only at the defaults."""
-        given = {"in": self.width, "out": out}
-        plan = self.plans[node.name]
-        names = {p.name for p in plan.params}
-        text = to_arch(plan.width)
-        same_width = text == "out" or (text == "in" and _arch(self.width) == _arch(out))
-        if not same_width:
-            self.report(
-                f"{call.kind} gives {text} channels, not the stage's width: a model "
-                "parameter cannot set this stage's width",
-                call.span,
-                f"end {call.kind} with a layer of `out` channels, or use a plain `let`",
-            )
-        elif self.parameters:
-            self.other_widths(node, given, call)
-        self.width = out
-        return _with_exprs(node, {k: v for k, v in given.items() if k in names})
-
-    def other_widths(self, node: Node, given: dict, call: BlockCall) -> None:
-        """Build the block again at the widths doubled parameters give it: its
-        class must still build, give `out` channels and keep its feature-map
-        size (a block that works only when in == out, or strides by its width,
-        cannot take a parameter's width)."""
-        doubled = {
-            name: 2 * value
-            for name, value in self.parameters.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-        }
-        env = {**self.lets, **doubled}
-        try:
-            widths = [
-                evaluate(given[k], env) if given[k] is not None else default
-                for k, default in (("in", node.in_shape[0]), ("out", node.out_shape[0]))
-            ]
-        except (EvalError, Unknown):
-            return
-        if not all(isinstance(w, int) and not isinstance(w, bool) and 0 < w <= self.max_width
-                   for w in widths):  # fmt: skip
-            return
-        width_in, width_out = widths
-        args = dict(node.args)
-        args.update(
-            {k: v for k, v in (("in", width_in), ("out", width_out)) if k in args}
-        )
-        problems, modules = len(self.problems), self.modules
-        try:
-            other = self.instance(self.plans[node.name], args, node.path,
-                                  (width_in, *node.in_shape[1:]), call.span)  # fmt: skip
-        except Failed:
-            other = None
-        found = [d for d in self.problems[problems:] if d.severity == "error"]
-        del self.problems[problems:]
-        self.modules = modules
-        values = ", ".join(f"{k} = {v!r}" for k, v in doubled.items())
-        hint = (
-            "a model parameter may set the width of blocks that work at any width; "
-            "use a plain `let` here"
-        )
-        if other is None or found:
-            why = found[0].message if found else "it fails"
-            self.report(
-                f"{call.kind} does not build at the widths other parameter values "
-                f"give it ({values}: {width_in} -> {width_out} channels): {why}",
-                call.span,
-                hint,
-            )
-        elif (
-            other.out_shape[1:] != node.out_shape[1:] or other.out_shape[0] != width_out
-        ):
-            self.report(
-                f"{call.kind}'s output changes shape with its width ({values}: "
-                f"{'x'.join(map(str, other.out_shape))} instead of "
-                f"{width_out}x{'x'.join(map(str, node.out_shape[1:]))})",
-                call.span,
-                hint,
-            )
-
-    def block(
-        self,
-        path: str,
-        call: BlockCall,
-        shape: Shape | None,
-        out: int,
-        stride: int,
-        stage,
-        first_copy: bool,
-    ) -> tuple[Node, BlockInstance] | None:
-        """One block of a stage and its record; None when its input is unknown."""
-        block = self.program.blocks.get(call.kind)
-        if block is None:
-            self.fail(
-                f"unknown block '{call.kind}'",
-                call.span,
-                did_you_mean(call.kind, [*self.program.blocks, *OPS])
-                or f"known blocks: {', '.join(self.program.blocks)}",
-            )
-        plan = self.plans.get(call.kind)
-        if plan is None:
-            raise Failed  # the definition's problems are reported on their own
-        if call.kernel is not None:
-            self.written_kernel(call.kernel, call.kernel_span)
-        params = {p.name: p for p in block.params}
-        given: dict[str, object] = {}
-        for option in call.options:
-            if option.name in IMPLICIT:
-                hint = {
-                    "kernel": f"write the kernel as a word before the options: `{call.kind} conv5x5`",
-                    "stride": "the stride belongs to the stage: `stage 32 stride 2 { ... }`",
-                    "out": "the output width belongs to the stage: `stage 32 { ... }`",
-                    "in": "the input width is the width that flows into the block",
-                }[option.name]
-                self.fail(
-                    f"unknown option '{option.name}' for {call.kind}", option.span, hint
-                )
-            if option.name not in params:
-                self.fail(
-                    f"unknown option '{option.name}' for {call.kind}",
-                    option.span,
-                    did_you_mean(option.name, params)
-                    or f"{call.kind} takes: {', '.join(params) or 'no options'}",
-                )
-            self.fixed(option.value, f"option '{option.name}'")
-            value = self.value(option.value, self.lets)
-            given[option.name] = self.typed_param(
-                value, params[option.name].type, option.name, option.span
-            )
-        kernel = 3 if call.kernel is None else call.kernel
-        if first_copy:
-            if stride != 1 and plan.param("stride") is None and path.endswith(".0"):
-                self.warn(
-                    f"{call.kind} does not use `stride`: the stage's stride {stride} "
-                    "has no effect",
-                    stage.stride.span,
-                    f"use `stride` in {call.kind}'s layers, or drop the stage's stride",
-                )
-            if call.kernel is not None and plan.param("kernel") is None:
-                self.warn(
-                    f"{call.kind} does not use `kernel`: conv{kernel}x{kernel} has no "
-                    "effect",
-                    call.kernel_span,
-                )
-            for option in call.options:
-                if plan.param(option.name) is None:
-                    self.warn(
-                        f"{call.kind} does not use its option '{option.name}': "
-                        f"`{option.name} ...` has no effect",
-                        option.span,
-                    )
-        if shape is None:
-            return None
-        implicit = {"in": shape[0], "out": out, "kernel": kernel, "stride": stride}
-        args = {
-            p.name: implicit[p.name] if p.name in implicit else given[p.name]
-            for p in plan.params
-            if p.name in implicit or p.name in given
-        }
-        self.site = call.span
-        try:
-            options = self.options(block, {**implicit, **given}, call.span)
-            node = self.instance(plan, args, path, shape, call.span)
-        finally:
-            self.site = None
-        if len(node.out_shape) == 3 and node.out_shape[0] != out:
-            self.fail(
-                f"{call.kind} gives {node.out_shape[0]} channels, but the stage is "
-                f"{out} wide",
-                call.span,
-                "end the block with a layer of `out` channels, or change the stage's width",
-            )
-        record = functools.partial(block_record, node, plan, options, kernel, stride,
-                                   call.span.line, self.kept_digital(path))  # fmt: skip
-        return node, record
-
-    def options(self, block, given: dict, span: Span) -> tuple:
-        """Every parameter of a block line, defaults filled in (for diff); a
-        default sees the lets, the implicit names and the parameters before it."""
-        env = {**self.lets, **{k: v for k, v in given.items() if k in IMPLICIT}}
-        for param in block.params:
-            if param.name in given:
-                env[param.name] = given[param.name]
-                continue
-            if param.default is None:
-                self.fail(
-                    f"{block.name} needs '{param.name}'",
-                    span,
-                    f"give it on the block line, like `{param.name} 2`",
-                )
-            value = self.value(param.default, env)
-            env[param.name] = self.typed_param(value, param.type, param.name, span)
-        return tuple((p.name, env[p.name]) for p in block.params)
 
     def head(self, model: Model, shape: Shape | None, nodes: list[Node]):
         ops = model.head
@@ -555,132 +336,6 @@ class ModelElaborator(Elaborator):
                 "end the model with `head avgpool flatten fc`",
             )
         return shape
-
-    def head_exprs(self, node: Node, op: str, args: dict, written, shape) -> Node:
-        """What a model parameter sets in a head layer: an fc's widths (`written`:
-        the fc's width as the spec wrote it, `classes` for a bare last fc)."""
-        exprs = {}
-        for name, expr in args.items():
-            if name == "in":
-                exprs["in"] = self.width
-            elif name == "out" and op == "fc":
-                exprs["out"] = self.sym(written)
-            else:
-                self.fixed(expr, f"{node.path}'s {name}")
-        if op == "flatten":
-            self.flat(shape)
-        elif op == "fc":
-            self.width = exprs["out"]
-        return _with_exprs(node, exprs)
-
-    def marks(self, model: Model, nodes: list[Node]) -> None:
-        """`digital` may name any module `summary` lists: the stem, a stage, a
-        block, a layer or arm inside one, a head layer. Parts the model's
-        statements name are known even where a failure left them unbuilt."""
-        if not model.digital:
-            return
-        built = {node.path: node for top in nodes for node in top.walk()}
-        markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
-        for i, stage in enumerate(model.stages, start=1):
-            count = sum(self.repeats(rep) for rep in stage.body)
-            markable |= {f"stage{i}.{b}" for b in range(min(count, self.max_modules))}
-        if model.stem is not None:
-            layers = (
-                [layer for layer in model.stem.body if OPS.get(layer.op, CONV).module]
-                if model.stem.body
-                else [None] * 3  # conv, bn, relu
-            )
-            markable |= {"stem"} | {f"stem.{i}" for i in range(len(layers))}
-        totals: dict[str, int] = {}
-        for layer in model.head:
-            totals[layer.op] = totals.get(layer.op, 0) + 1
-        seen_ops: dict[str, int] = {}
-        for layer in model.head:
-            seen_ops[layer.op] = seen_ops.get(layer.op, 0) + 1
-            n = seen_ops[layer.op]
-            markable.add(layer.op if totals[layer.op] == 1 else f"{layer.op}{n}")
-        seen: set[str] = set()
-        for mark in model.digital:
-            if mark.path in seen:
-                self.report(f"'{mark.path}' is marked digital twice", mark.span)
-            seen.add(mark.path)
-            node = built.get(mark.path)
-            if node is not None and (name := self.varies(mark.path, built)):
-                self.report(
-                    f"whether '{mark.path}' is built depends on model parameter "
-                    f"'{name}'",
-                    mark.span,
-                    "mark a part that every value of the parameter builds (the "
-                    "block, say), or make the parameter a plain `let`",
-                )
-                continue
-            if node is not None:
-                if not any(OPS[leaf.name].matrix for leaf in node.leaves()):
-                    self.warn(
-                        f"'{mark.path}' has no weights on crossbars: keeping it "
-                        "digital changes nothing",
-                        mark.span,
-                        "mark a conv, an fc, or a part that holds some",
-                    )
-                continue
-            unbuilt = next(
-                (p for p in [*ancestors(mark.path), mark.path]
-                 if p in markable and p not in built),  # fmt: skip
-                None,
-            )
-            if unbuilt is not None or mark.path in markable:
-                continue  # inside a part that failed (reported there)
-            self.report(
-                f"nothing called '{mark.path}' to keep digital",
-                mark.span,
-                did_you_mean(mark.path, sorted(markable | set(built))[:5000])
-                or "mark any path `archgen summary` lists: the stem, a stage "
-                "(stage1), a block (stage1.0), a layer in one (stage1.0.conv1) or "
-                "a head layer (fc)",
-            )
-
-
-    def varies(self, path: str, built: dict[str, Node]) -> str | None:
-        """The model parameter that decides whether `path` is built, if one
-        does: the path goes through a conditional or counted part of a block
-        instance whose arguments a parameter sets (inside a nested class, any
-        condition that reads an argument counts: its arguments may follow)."""
-        parts = path.split(".")
-        dependent: set[str] | None = None  # the instance's arguments set by one
-        parameter = None
-        for depth in range(1, len(parts)):
-            parent = built.get(".".join(parts[:depth]))
-            if parent is None or parent.kind != "class":
-                continue
-            nested = dependent is not None
-            if parent.exprs and not nested:
-                dependent = {name for name, _ in parent.exprs}
-                used = set().union(*(free_names(e) for _, e in parent.exprs))
-                parameter = min(used & self.symbolic.keys(), default=None)
-            if dependent is None:
-                continue
-            attribute = next(
-                (a for a in self.plans[parent.name].attributes if a.name == parts[depth]),
-                None,
-            )
-            if attribute is None:
-                continue
-            names = free_names(attribute.condition)
-            if isinstance(attribute.value, Repeated) and depth + 1 < len(parts):
-                names |= free_names(attribute.value.count)
-            if names & dependent or (nested and names):
-                return parameter
-        return None
-
-
-def _with_exprs(node: Node, exprs: dict[str, Expr | None]) -> Node:
-    """`node` carrying what a model parameter sets of its arguments (None: nothing)."""
-    found = tuple((k, v) for k, v in exprs.items() if v is not None)
-    return replace(node, exprs=found) if found else node
-
-
-def _arch(expr: Expr | None) -> str | None:
-    return None if expr is None else to_arch(expr)
 
 
 def _arg(name: str, value) -> Arg:

@@ -502,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `archgen summary --json | head`: the reader left; that is not our error,
         # but a run that found problems still fails.
+        from . import loading
+
         sys.stderr.close()
         return 1 if loading.FAILED else 0
     except OSError as err:
