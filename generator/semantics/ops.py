@@ -69,6 +69,12 @@ class Op:
     derive: dict[str, Callable] = field(default_factory=dict)
     check: Callable[[Values, frozenset[str]], None] = lambda v, given: None
     aliases: tuple[str, ...] = ()  # what people write from PyTorch habit
+    # How other tools count its MACs: counting profile -> (values, input shape,
+    # output shape, its weight MACs) -> MACs. A profile it is not in counts the
+    # weight MACs (analysis/counting.py names the profiles).
+    counts: dict[str, Callable[[Values, Shape, Shape, int], int]] = field(
+        default_factory=dict
+    )
 
     @functools.cached_property
     def param_named(self) -> dict[str, Param]:
@@ -185,6 +191,8 @@ CONV = Op(
     },
     check=_conv_check,
     aliases=("conv2d", "convolution"),
+    # torchinfo: every weight and bias, a conv's times its output positions
+    counts={"torchinfo": lambda v, i, o, m: m + (math.prod(o) if v["bias"] else 0)},
 )
 
 
@@ -218,6 +226,7 @@ FC = Op(
     ),
     label=lambda v: "FC",
     aliases=("linear", "dense"),
+    counts={"torchinfo": lambda v, i, o, m: m + (o[0] if v["bias"] else 0)},
 )
 
 
@@ -240,6 +249,11 @@ BN = Op(
     ctor=lambda a, cls: f"nn.BatchNorm2d({a['in']})",
     label=lambda v: "BN",
     aliases=("batchnorm", "batchnorm2d", "norm", "btchnorm"),
+    counts={
+        "torchinfo": lambda v, i, o, m: 2 * i[0],  # scale and shift, once
+        "fvcore": lambda v, i, o, m: 2 * math.prod(i),  # eval, affine
+        "thop": lambda v, i, o, m: 4 * math.prod(i),
+    },
 )
 
 # op -> torch class; `inplace` is the renderer's choice (see codegen).
@@ -266,6 +280,20 @@ def _activation(name: str, cls: str) -> Op:
         label=lambda v: cls,
         aliases=("swish",) if name == "silu" else (),
     )
+
+
+def _global(v: Values) -> bool:
+    return v.get("kernel") is None
+
+
+# fvcore: adaptive_avg_pool2d 1 per input element; thop: AdaptiveAvgPool2d
+# (pooled elements + 1) per output, AvgPool2d 1 per output; max pools: 0.
+_AVGPOOL_COUNTS = {
+    "fvcore": lambda v, i, o, m: math.prod(i) if _global(v) else m,
+    "thop": lambda v, i, o, m: (
+        (math.prod(i) // i[0] + 1) * math.prod(o) if _global(v) else math.prod(o)
+    ),
+}
 
 
 def _pool(name: str, cls: str) -> Op:
@@ -307,6 +335,7 @@ def _pool(name: str, cls: str) -> Op:
         label=lambda v: cls.removesuffix("2d"),
         derive={"stride": lambda e: e["kernel"]},
         aliases=(f"{name}2d", f"adaptive{name}2d"),
+        counts=_AVGPOOL_COUNTS if name == "avgpool" else {},
     )
 
 
