@@ -111,3 +111,13 @@ def _columns(shown: str) -> int:
     if unicodedata.combining(shown) or unicodedata.category(shown) == "Me":
         return 0
     return 2 if unicodedata.east_asian_width(shown) in "WF" else 1
+
+
+def visible_diff(lines) -> str:
+    """A unified diff for a terminal: each line's text `visible` but for its tabs,
+    its end ("\\n" or "\\r\\n") kept, so a diff of ordinary text still applies."""
+    out = []
+    for line in lines:
+        end = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+        out.append(visible(line[: len(line) - len(end)], keep="\t") + end)
+    return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import visible
 from .counting import PROFILES, counted_macs
 from .result import Analysis, Layer
 
@@ -174,7 +175,7 @@ def summary_table(
         if hw is not None:
             cells += [_nano(row["energy_pj"]), _micro(row["latency_ns"])]
         cells.append(str(layer.line))
-        rows.append(tuple(cells))
+        rows.append(tuple(map(visible, cells)))  # a cell is data: never a control
     total = ["total", "", "", "", shape_text(a.output), f"{a.params_total:,}",
              f"{data['macs']:,}", "", str(a.tiles), percent(a.utilisation),
              f"{data['mvms']:,}"]  # fmt: skip
@@ -184,7 +185,8 @@ def summary_table(
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {i for i, name in enumerate(header) if name in RIGHT}
     lines = [
-        f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}",
+        f"{visible(a.name)} ({visible(a.spec.path)}): "
+        f"{shape_text(a.model.input)} -> {shape_text(a.output)}",
         "",
     ]
     for index, row in enumerate(rows):
@@ -225,8 +227,8 @@ def footer(a: Analysis, data: dict, count: str, hw: Profile | None) -> list[str]
     ]
     if hw is not None:
         lines.append(
-            f"profile {hw.name!r}: {_nano(data['energy_pj'])} nJ, "
-            f"{_micro(data['latency_ns'])} us per inference ({hw.source})"
+            f"profile '{visible(hw.name)}': {_nano(data['energy_pj'])} nJ, "
+            f"{_micro(data['latency_ns'])} us per inference ({visible(hw.source)})"
         )
         if hw.illustrative:
             lines.append(
