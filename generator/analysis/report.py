@@ -185,8 +185,7 @@ def summary_table(
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {i for i, name in enumerate(header) if name in RIGHT}
     lines = [
-        f"{visible(a.name)} ({visible(a.spec.path)}): "
-        f"{shape_text(a.model.input)} -> {shape_text(a.output)}",
+        f"{a.name} ({a.spec.path}): {shape_text(a.model.input)} -> {shape_text(a.output)}",
         "",
     ]
     for index, row in enumerate(rows):
@@ -198,7 +197,9 @@ def summary_table(
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     lines += ["", *footer(a, data, count, hw), "", *bar_chart(a)]
-    return "\n".join(lines)
+    # One line each: what an input put in a line (a path, a profile's name) is
+    # shown escaped and cannot start another.
+    return "\n".join(map(visible, lines))
 
 
 RIGHT = {
@@ -227,8 +228,8 @@ def footer(a: Analysis, data: dict, count: str, hw: Profile | None) -> list[str]
     ]
     if hw is not None:
         lines.append(
-            f"profile '{visible(hw.name)}': {_nano(data['energy_pj'])} nJ, "
-            f"{_micro(data['latency_ns'])} us per inference ({visible(hw.source)})"
+            f"profile '{hw.name}': {_nano(data['energy_pj'])} nJ, "
+            f"{_micro(data['latency_ns'])} us per inference ({hw.source})"
         )
         if hw.illustrative:
             lines.append(
