@@ -33,3 +33,24 @@ block Shifty() {
   maxpool(3, stride=1, padding=1)
 }
 """
+
+
+# An AnalogNAS configuration in the search space (two groups used), and a small
+# valid hardware profile: the JSON and TOML that hostile variants start from.
+ANALOGNAS_CONFIG = {
+    "out_channel0": 32, "M": 2,
+    **{f"R{m}": int(m <= 2) for m in range(1, 6)},
+    **{f"convblock{m}": int(m <= 2) for m in range(1, 6)},
+    **{f"widenfact{m}": 0.5 if m <= 2 else 0 for m in range(1, 6)},
+    **{f"B{m}": int(m <= 2) for m in range(1, 6)},
+}  # fmt: skip
+PROFILE_TOML = """name = "chip"
+source = "a paper"
+illustrative = false
+[mvm]
+energy_pj = 1.0
+latency_ns = 1.0
+[conversion]
+adc_energy_pj = 1.0
+dac_energy_pj = 1.0
+"""

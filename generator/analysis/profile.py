@@ -10,18 +10,28 @@ profile gives it, digital MACs x a digital MAC's energy.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..datafiles import MAX_BYTES as MAX_PROFILE_BYTES, load_toml
+from ..errors import ArchError, Diagnostic, Span
 from .crossbar import Cost, Crossbar
 
-MAX_PROFILE_BYTES = 64 * 1024
 MAX_VALUE = 1e9  # pJ or ns per event: totals over any model archgen builds stay finite
 
 
 class ProfileError(Exception):
-    """A profile file that cannot be used; the message names the file and key."""
+    """A profile file that cannot be used: a located diagnostic naming the file and key."""
+
+    def __init__(self, error: ArchError):
+        self.error = error
+        super().__init__(error.render())
+
+    def render(self) -> str:
+        return self.error.render()
+
+
+def _error(path: str, message: str) -> ProfileError:
+    return ProfileError(ArchError([Diagnostic(message, Span(path, 0, 0))]))
 
 
 @dataclass(frozen=True)
@@ -75,32 +85,14 @@ _REQUIRED = {
 
 def load_profile(path: str) -> Profile:
     """Read and validate a profile; ProfileError says what is wrong and where."""
-    file = Path(path)
     try:
-        # A regular file only: a FIFO or a device would block or never end.
-        if file.exists() and not file.is_file():
-            raise ProfileError(f"{path}: not a regular file")
-        with open(file, "rb") as handle:
-            raw = handle.read(MAX_PROFILE_BYTES + 1)
-        if len(raw) > MAX_PROFILE_BYTES:
-            raise ProfileError(
-                f"{path}: a profile is at most {MAX_PROFILE_BYTES} bytes"
-            )
-        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM, as specs may have
-    except ProfileError:
-        raise
-    except OSError as err:
-        raise ProfileError(f"{path}: cannot read: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ProfileError(f"{path}: not TOML: {err}") from None
+        data = load_toml(path)
+    except ArchError as err:
+        raise ProfileError(err) from None
     values = _flatten(data, path)
     missing = sorted(".".join(k) for k in _REQUIRED - values.keys())
     if missing:
-        raise ProfileError(
-            f"{path}: missing {', '.join(missing)} (see docs/profiles.md)"
-        )
+        raise _error(path, f"missing {', '.join(missing)} (see docs/profiles.md)")
     tile = None
     if ("tile", "rows") in values or ("tile", "cols") in values:
         rows = values.get(("tile", "rows"), values.get(("tile", "cols")))
@@ -132,7 +124,7 @@ def _flatten(data: dict, path: str) -> dict[tuple[str, ...], object]:
         name = ".".join(key)
         if kind is None:
             known = ", ".join(".".join(k) for k in _KEYS)
-            raise ProfileError(f"{path}: unknown key '{name}' (known: {known})")
+            raise _error(path, f"unknown key '{name}' (known: {known})")
         out[key] = _typed(value, kind, name, path)
     return out
 
@@ -140,20 +132,18 @@ def _flatten(data: dict, path: str) -> dict[tuple[str, ...], object]:
 def _typed(value, kind, name: str, path: str):
     if kind is bool:
         if not isinstance(value, bool):
-            raise ProfileError(f"{path}: '{name}' must be true or false")
+            raise _error(path, f"'{name}' must be true or false")
         return value
     if kind is str:
         if not isinstance(value, str) or not value.strip():
-            raise ProfileError(f"{path}: '{name}' must be a non-empty string")
+            raise _error(path, f"'{name}' must be a non-empty string")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProfileError(f"{path}: '{name}' must be a number")
+        raise _error(path, f"'{name}' must be a number")
     if kind is int:
         if not isinstance(value, int) or not 1 <= value <= 1 << 20:
-            raise ProfileError(
-                f"{path}: '{name}' must be a whole number from 1 to {1 << 20}"
-            )
+            raise _error(path, f"'{name}' must be a whole number from 1 to {1 << 20}")
         return value
     if not math.isfinite(value) or not 0 <= value <= MAX_VALUE:
-        raise ProfileError(f"{path}: '{name}' must be a number from 0 to {MAX_VALUE:g}")
+        raise _error(path, f"'{name}' must be a number from 0 to {MAX_VALUE:g}")
     return float(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import visible
 from .counting import PROFILES, counted_macs
 from .result import Analysis, Layer
 
@@ -174,7 +175,7 @@ def summary_table(
         if hw is not None:
             cells += [_nano(row["energy_pj"]), _micro(row["latency_ns"])]
         cells.append(str(layer.line))
-        rows.append(tuple(cells))
+        rows.append(tuple(map(visible, cells)))  # a cell is data: never a control
     total = ["total", "", "", "", shape_text(a.output), f"{a.params_total:,}",
              f"{data['macs']:,}", "", str(a.tiles), percent(a.utilisation),
              f"{data['mvms']:,}"]  # fmt: skip
@@ -196,7 +197,9 @@ def summary_table(
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     lines += ["", *footer(a, data, count, hw), "", *bar_chart(a)]
-    return "\n".join(lines)
+    # One line each: what an input put in a line (a path, a profile's name) is
+    # shown escaped and cannot start another.
+    return "\n".join(map(visible, lines))
 
 
 RIGHT = {
@@ -225,7 +228,7 @@ def footer(a: Analysis, data: dict, count: str, hw: Profile | None) -> list[str]
     ]
     if hw is not None:
         lines.append(
-            f"profile {hw.name!r}: {_nano(data['energy_pj'])} nJ, "
+            f"profile '{hw.name}': {_nano(data['energy_pj'])} nJ, "
             f"{_micro(data['latency_ns'])} us per inference ({hw.source})"
         )
         if hw.illustrative:

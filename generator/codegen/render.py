@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
+from ..errors import visible
 from ..limits import limit
 from ..analysis.result import Analysis
 from ..analysis.tree import Node, ancestors, within
@@ -90,7 +91,7 @@ class ModelView:
 
 def comment(text: str) -> str:
     """Text for a `#` comment: one line, whatever the text holds."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return visible(text)  # the same escapes as archgen's terminal output
 
 
 def docstring(text: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..analysis.result import Analysis
+from ..errors import visible
 from ..limits import limit
 
 GROUPS = range(1, 6)
@@ -38,16 +39,20 @@ def validate(config: dict) -> dict:
         value = config[key]
         if key.startswith("widenfact"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise NotInSpace(f"{key} must be a number, got {value!r}")
+                raise NotInSpace(f"{key} must be a number, got {_given(value)}")
             if value != 0 and not 1e-3 <= abs(value) <= 1e3:  # inf, nan, 10**400
-                raise NotInSpace(f"{key} must be 0 or 0.001 to 1000, got {value!r}")
+                raise NotInSpace(
+                    f"{key} must be 0 or 0.001 to 1000, got {_given(value)}"
+                )
         elif isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise NotInSpace(f"{key} must be a whole number, got {value!r}")
+                raise NotInSpace(f"{key} must be a whole number, got {_given(value)}")
         if not key.startswith("widenfact") and abs(value) > limit("width"):
-            raise NotInSpace(f"{key} must be at most {limit('width'):,}, got {value!r}")
+            raise NotInSpace(
+                f"{key} must be at most {limit('width'):,}, got {_given(value)}"
+            )
         out[key] = value
     if not 1 <= out["M"] <= 5:
         raise NotInSpace(f"M must be 1 to 5, got {out['M']}")
@@ -70,6 +75,13 @@ def validate(config: dict) -> dict:
                     f"{key} must be at most {limit('repeat')}, got {out[key]}"
                 )
     return out
+
+
+def _given(value) -> str:
+    """A JSON value in a message: a long number by its length, not its digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"a whole number of {len(str(abs(value))):,} digits"
+    return repr(value)
 
 
 def widths(config: dict) -> list[int]:
@@ -98,7 +110,8 @@ def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
         if width < 1:
             raise NotInSpace(f"group {m} would have {width} channels")
     lines = [
-        f"# AnalogNAS architecture imported from {source} by archgen {__version__}.",
+        # The file name in a one-line comment: escaped, as in generated code.
+        f"# AnalogNAS architecture imported from {visible(source)} by archgen {__version__}.",
         "# It builds what analogainas.search_spaces.resnet_macro_architecture.Network(config)",
         "# builds for a 3x32x32 input and 10 classes. The lets are the configuration;",
         "# `archgen export analognas` reads them back. As in the public code, every",

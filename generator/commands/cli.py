@@ -137,10 +137,20 @@ def with_include(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, with the arguments it quotes in an error shown escaped
+    (`unrecognized arguments: ...` quotes them as given)."""
+
+    def error(self, message: str):
+        from ..errors import visible
+
+        super().error(visible(message))
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; of the module commands only `command`'s own options
     are configured (importing its module), the others are listed by name."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="archgen",
         description=(
             "Check .arch specs of CNNs for analog in-memory computing and generate "
@@ -218,7 +228,10 @@ def no_specs(paths: list[str]) -> int | None:
 
     empty = empty_folders(paths)
     if empty:
-        print(f"archgen: error: no .arch specs in {', '.join(empty)}", file=sys.stderr)
+        from ..errors import visible
+
+        shown = ", ".join(map(visible, empty))
+        print(f"archgen: error: no .arch specs in {shown}", file=sys.stderr)
         return 2
     return None
 
@@ -227,7 +240,7 @@ def cmd_generate(args) -> int:
     from ..analysis.report import totals_line
     from ..codegen.backends import BACKENDS
     from ..codegen.render import render
-    from ..errors import ArchError, Diagnostic, Span
+    from ..errors import ArchError, Diagnostic, Span, visible
     from ..semantics.linker import Program
     from ..syntax.files import digest_of, write_all
     from .loading import expand, label, load_file, module_name, report, warn
@@ -246,7 +259,8 @@ def cmd_generate(args) -> int:
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         print(
-            f"archgen: error: -o {args.output} is a file, not a folder", file=sys.stderr
+            f"archgen: error: -o {visible(args.output)} is a file, not a folder",
+            file=sys.stderr,
         )
         return 2
     options = (["-o", args.output] if args.output != "generated" else []) + (
@@ -259,7 +273,7 @@ def cmd_generate(args) -> int:
         try:
             analysis = load_file(path, crossbar_of(args), args.include)
             if isinstance(analysis, Program):  # a block library: nothing to write
-                lines.append(f"skipped {path}: a block library (no model)")
+                lines.append(f"skipped {visible(path)}: a block library (no model)")
                 continue
             name = module_name(path, analysis.spec.source)
         except ArchError as err:
@@ -289,7 +303,7 @@ def cmd_generate(args) -> int:
                 problems.append(err)
                 break
             planned.append((file, text))
-            lines.append(f"wrote {file}")
+            lines.append(f"wrote {visible(str(file))}")
         lines.append(f"  {totals_line(analysis)}")
     if problems:
         return report(problems, nothing_written=True)
@@ -306,7 +320,7 @@ def cmd_generate(args) -> int:
                 else "a folder" if file.is_dir() else "a file archgen did not write"
             )
             print(
-                f"archgen: error: {file} is {what}; not replacing it "
+                f"archgen: error: {visible(str(file))} is {what}; not replacing it "
                 "(--force replaces it)",
                 file=sys.stderr,
             )
@@ -339,6 +353,8 @@ def stale(planned: list[tuple[Path, str]]) -> int:
     """`generate --check`: a unified diff of every file that would change; 1 if any."""
     import difflib
 
+    from ..errors import visible_diff
+
     changed = 0
     for file, text in planned:
         try:
@@ -348,12 +364,14 @@ def stale(planned: list[tuple[Path, str]]) -> int:
         if old == text:
             continue
         changed += 1
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                (old or "").splitlines(True),
-                text.splitlines(True),
-                f"{file} (on disk)" if old is not None else "/dev/null",
-                f"{file} (generated)",
+        sys.stdout.write(
+            visible_diff(
+                difflib.unified_diff(
+                    (old or "").splitlines(True),
+                    text.splitlines(True),
+                    f"{file} (on disk)" if old is not None else "/dev/null",
+                    f"{file} (generated)",
+                )
             )
         )
     total = len(planned)
@@ -370,7 +388,7 @@ def stale(planned: list[tuple[Path, str]]) -> int:
 
 def cmd_check(args) -> int:
     from ..analysis.report import analog_line, totals_line
-    from ..errors import ArchError
+    from ..errors import ArchError, visible
     from ..semantics.linker import Program
     from .loading import expand, load_file, module_name, show, warn
 
@@ -386,7 +404,8 @@ def cmd_check(args) -> int:
             continue
         if isinstance(result, Program):
             own = [b for b in result.blocks.values() if b.path == path]
-            print(f"{path}: ok: {len(own)} block(s), {len(result.spec.lets)} let(s)")
+            lets = len(result.spec.lets)
+            print(f"{visible(path)}: ok: {len(own)} block(s), {lets} let(s)")
             continue
         try:
             module_name(path, result.spec.source)  # what generate would refuse
@@ -395,7 +414,7 @@ def cmd_check(args) -> int:
             status = 1
             continue
         warn(result)
-        print(f"{path}: ok: {totals_line(result)}")
+        print(f"{visible(path)}: ok: {totals_line(result)}")
         print(f"  {analog_line(result, args.count)}")
     return status
 
@@ -407,7 +426,7 @@ def cmd_summary(args) -> int:
 
     from ..analysis.profile import ProfileError, load_profile
     from ..analysis.report import summary_json, summary_table
-    from ..errors import ArchError, visible
+    from ..errors import ArchError
     from .loading import load, show, warn
 
     crossbar = crossbar_of(args)
@@ -416,7 +435,7 @@ def cmd_summary(args) -> int:
         try:
             hw = load_profile(args.profile)
         except ProfileError as err:
-            print(f"archgen: error: {visible(str(err))}", file=sys.stderr)
+            print(err.render(), file=sys.stderr)
             return 2
         if hw.crossbar is not None:
             given = args.tile_size
@@ -474,12 +493,13 @@ def main(argv: list[str] | None = None) -> int:
         and first not in MODULE_COMMANDS
         and not any(a in ("-h", "--help", "--version") for a in argv[:index])
     ):
-        from ..errors import did_you_mean
+        from ..errors import did_you_mean, visible
 
         close = did_you_mean(first, [*HANDLERS, *MODULE_COMMANDS])
         if close and not Path(first).exists():
             print(
-                f"archgen: error: unknown command '{first}'; {close}", file=sys.stderr
+                f"archgen: error: unknown command '{visible(first)}'; {close}",
+                file=sys.stderr,
             )
             return 2
         argv.insert(0, "generate")
@@ -507,17 +527,21 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 1 if loading.FAILED else 0
     except OSError as err:
-        where = f" {err.filename}" if err.filename else ""
+        from ..errors import visible
+
+        where = f" {visible(str(err.filename))}" if err.filename else ""
         print(
-            f"archgen: error: cannot write{where}: {err.strerror or err}",
+            f"archgen: error: cannot write{where}: {visible(str(err.strerror or err))}",
             file=sys.stderr,
         )
         return 2
     except Exception as err:  # a bug of ours, not the user's: no traceback for them
         if os.environ.get("ARCHGEN_DEBUG"):
             raise
+        from ..errors import visible
+
         print(
-            f"archgen: internal error: {type(err).__name__}: {err}\n"
+            f"archgen: internal error: {type(err).__name__}: {visible(str(err))}\n"
             "  this is a bug in archgen, not in your spec; nothing was written. "
             "Set ARCHGEN_DEBUG=1 for the traceback and please report it.",
             file=sys.stderr,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from ..analysis.result import Analysis, BlockInstance, StageInstance
-from ..errors import ArchError
+from ..errors import ArchError, visible
 from ..semantics.ops import describe
 from .loading import show
 
@@ -445,7 +445,7 @@ def diff_text(d: ArchDiff) -> str:
             f"  {a['blocks']} blocks, {a['conv_layers']} conv layers, {a['params_analog']:,} analog weights, "
             f"{a['tiles']} tiles ({d.a.tiles})"
         )
-        return "\n".join(lines)
+        return _shown(lines)
 
     lines = _table(
         [("A:", d.a.name, d.a.spec), ("B:", d.b.name, d.b.spec)], right=(), indent=""
@@ -479,7 +479,12 @@ def diff_text(d: ArchDiff) -> str:
         totals.append((RATIOS[name], f"{ra:.1%}", f"{rb:.1%}", "", ""))
     tiles = d.a.tiles if d.a.tiles == d.b.tiles else f"{d.a.tiles} vs {d.b.tiles}"
     lines += ["", f"Totals (tiles of {tiles})"] + _table(totals, right=(1, 2, 3, 4))
-    return "\n".join(lines)
+    return _shown(lines)
+
+
+def _shown(lines: list[str]) -> str:
+    """Lines for a terminal: what a spec put in one (a path) cannot start another."""
+    return "\n".join(map(visible, lines))
 
 
 def _fmt(field: str, value: Value) -> str:
@@ -489,6 +494,7 @@ def _fmt(field: str, value: Value) -> str:
 
 
 def _table(rows, right, indent: str = "  ") -> list[str]:
+    rows = [tuple(map(visible, row)) for row in rows]  # a cell is data: never a control
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         indent

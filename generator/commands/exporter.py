@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ArchError
+from ..errors import ArchError, Diagnostic, Span, visible
 from ..syntax.files import write_atomically
 from .analognas import NotInSpace, from_analysis
 from .loading import show
@@ -42,15 +42,13 @@ def run(args: argparse.Namespace) -> int:
         show(err)
         return 1
     except NotInSpace as err:
-        print(
-            f"{args.spec}: error: does not fit the AnalogNAS search space: {err}",
-            file=sys.stderr,
-        )
+        message = f"does not fit the AnalogNAS search space: {err}"
+        show(ArchError([Diagnostic(message, Span(args.spec, 0, 0))]))
         return 1
     text = json.dumps(config, indent=2) + "\n"
     if args.output:
         write_atomically(Path(args.output), text)
-        print(f"wrote {args.output}")
+        print(f"wrote {visible(args.output)}")
     else:
         sys.stdout.write(text)
     return 0

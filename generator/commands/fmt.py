@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lark import Token, Tree
 
-from ..errors import ArchError
+from ..errors import ArchError, visible, visible_diff
 from ..semantics.expr import ATOM, to_arch
 from ..syntax.files import read_spec, write_atomically
 from ..syntax.lower import expression
@@ -304,7 +304,10 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(_diff(path, old, new))
         if not dry:
             write_atomically(path, new)
-        print(f"{'would reformat' if dry else 'reformatted'} {path}", file=sys.stderr)
+        print(
+            f"{'would reformat' if dry else 'reformatted'} {visible(path)}",
+            file=sys.stderr,
+        )
     print(_summary(len(changed), len(paths) - len(changed), dry), file=sys.stderr)
     return 1 if args.check and changed else 0
 
@@ -313,10 +316,12 @@ def _diff(path: str, old: str, new: str) -> str:
     out = []
     for line in difflib.unified_diff(_rows(old), _rows(new), path, path):
         # Mark a missing final newline the way diff(1) does, so patch(1) agrees.
-        out.append(
-            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        out += (
+            [line]
+            if line.endswith("\n")
+            else [line + "\n", "\\ No newline at end of file\n"]
         )
-    return "".join(out)
+    return visible_diff(out)  # a spec's control characters, escaped: the diff is shown
 
 
 def _rows(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..analysis.report import short
 from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
-from ..errors import ArchError
+from ..errors import ArchError, visible
 from ..semantics.ops import OPS
 from ..syntax.files import write_atomically
 
@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     dot = shutil.which("dot")
     if fmt != "dot" and dot is None:
         print(
-            INSTALL_HINT.format(fmt=fmt, dot_name=out.with_suffix(".dot")),
+            INSTALL_HINT.format(
+                fmt=visible(fmt), dot_name=visible(str(out.with_suffix(".dot")))
+            ),
             file=sys.stderr,
         )
         return 2
@@ -139,13 +141,14 @@ def run(args: argparse.Namespace) -> int:
         )
         if done.returncode != 0:
             print(
-                f"archgen graph: error: dot failed: {done.stderr.decode(errors='replace').strip()}",
+                "archgen graph: error: dot failed: "
+                + visible(done.stderr.decode(errors="replace").strip()),
                 file=sys.stderr,
             )
             return 2
         data = done.stdout
     write_atomically(out, data)
-    print(f"wrote {out}")
+    print(f"wrote {visible(str(out))}")
     return 0
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import re
 import sys
 from pathlib import Path
 
-from ..errors import ArchError
+from ..datafiles import load_json
+from ..errors import ArchError, Diagnostic, Span, visible
+from ..syntax.parser import KEYWORDS
 from ..syntax.files import write_atomically
 from .analognas import NotInSpace, to_spec
 from .loading import show
+
+# A model name as the grammar reads it (grammar/arch.lark, NAME).
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,24 +56,12 @@ def model_name(output: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8-sig"))
-    except RecursionError:
-        print(f"{args.config}: error: not JSON: nested too deep", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(
-            f"{args.config}: error: cannot read: {err.strerror or err}", file=sys.stderr
-        )
-        return 1
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        print(f"{args.config}: error: not JSON: {err}", file=sys.stderr)
+        config = load_json(args.config)
+    except ArchError as err:
+        show(err)
         return 1
     if not isinstance(config, dict):
-        print(
-            f"{args.config}: error: expected a JSON object of the search space's keys",
-            file=sys.stderr,
-        )
-        return 1
+        return _refuse(args.config, "expected a JSON object of the search space's keys")
     if args.generate and not args.output:
         print(
             "archgen: error: --generate needs -o FILE.arch for the spec",
@@ -75,27 +69,39 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     name = args.name or model_name(args.output)
-    if not name.isidentifier():
+    if not NAME.fullmatch(name) or name in KEYWORDS:
+        given = "--name" if args.name else f"the name from -o {visible(args.output)}"
         print(
-            f"archgen: error: --name {name!r} is not a valid model name",
+            f"archgen: error: {given}: '{visible(name)}' is not a model name a "
+            "spec can hold (letters, digits and _, not a keyword; give --name)",
             file=sys.stderr,
         )
         return 2
     try:
         text = to_spec(config, name, Path(args.config).name)
-        # Check before writing: what we write must be a spec archgen accepts.
-        from ..analysis.check import check
-        from ..syntax.lower import parse
-
-        analysis = check(parse(text, args.output or "<stdout>"))
     except NotInSpace as err:
-        print(
-            f"{args.config}: error: not an AnalogNAS configuration: {err}",
-            file=sys.stderr,
-        )
-        return 1
+        return _refuse(args.config, f"not an AnalogNAS configuration: {err}")
+    # Check before writing: what we write must be a spec archgen accepts. The
+    # spec is checked where it will be written (its `use` lines resolve there),
+    # but it is not written yet: its problems name the configuration it came from.
+    from ..analysis.check import check
+    from ..syntax.lower import parse
+
+    where = args.output or "<stdout>"
+    try:
+        analysis = check(parse(text, where))
     except ArchError as err:
-        show(err)
+        label = f"<the spec made from {args.config}>"
+        relabel = [
+            dataclasses.replace(d, span=dataclasses.replace(d.span, path=label))
+            if d.span.path == where else d
+            for d in err.diagnostics
+        ]  # fmt: skip
+        _refuse(
+            args.config,
+            "the spec made from this configuration is refused; nothing written",
+        )
+        show(ArchError(relabel, None, {**err.sources, label: text}))
         return 1
     if not args.output:
         sys.stdout.write(text)
@@ -103,9 +109,14 @@ def run(args: argparse.Namespace) -> int:
     write_atomically(Path(args.output), text)
     from ..analysis.report import totals_line
 
-    print(f"wrote {args.output}\n  {totals_line(analysis)}")
+    print(f"wrote {visible(args.output)}\n  {totals_line(analysis)}")
     if args.generate:
         from .cli import main
 
         return main(["generate", args.output, "-o", args.generate])
     return 0
+
+
+def _refuse(path: str, message: str) -> int:
+    show(ArchError([Diagnostic(message, Span(path, 0, 0))]))
+    return 1

@@ -32,6 +32,7 @@ from .parser import parse_tree
 
 MAX_EXPR_DEPTH = 64  # operators nested in one expression
 MAX_DIGITS = 16  # past this a number is no width or factor, and int() gets slow
+MAX_SIGNIFICANT = 17  # of a decimal: what repr() needs to write any float exactly
 
 
 def parse(source: str, path: str = "<spec>") -> Spec:
@@ -82,13 +83,17 @@ class _Lowering(ModelLowering):
         span = where if isinstance(where, Span) else self.span(where)
         self.problems.append(Diagnostic(message, span, hint))
 
-    def whole(self, text: str, where: Tree | Token) -> int:
-        """A whole number written in the spec; overlong ones are a located error."""
-        if len(text.lstrip("0")) > MAX_DIGITS:
+    def whole(self, text: str, where: Tree | Token, most: int = MAX_DIGITS) -> int:
+        """A whole number written in the spec (or a decimal's digits, `most`
+        MAX_SIGNIFICANT); overlong ones are a located error. Leading zeros do
+        not count."""
+        digits = len(text.lstrip("0"))
+        if digits > most:
             self.error(
-                f"a number of {len(text):,} digits",
+                f"a number of {digits:,} digits",
                 where,
-                f"numbers in a spec have at most {MAX_DIGITS} digits",
+                f"a whole number in a spec has at most {MAX_DIGITS} digits, a "
+                f"decimal at most {MAX_SIGNIFICANT} (as many as any float needs)",
             )
             return 1
         return int(text)
@@ -159,7 +164,7 @@ class _Lowering(ModelLowering):
             text = str(node.children[0])
             if kind == "int":
                 return Num(self.whole(text, node), span, text)
-            self.whole(text.replace(".", ""), node)  # the same bound on its digits
+            self.whole(text.replace(".", ""), node, MAX_SIGNIFICANT)  # bounded too
             return Num(float(text), span, text)
         if kind == "var":
             return Var(str(node.children[0]), span)

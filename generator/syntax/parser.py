@@ -162,19 +162,53 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
     if not source.endswith("\n"):
         source += "\n"
     fast = _fast()
+    tree = None
     if fast is not None:
         try:
-            return fast.parse(source, collect), tuple(comments)
+            tree = fast.parse(source, collect)
         except Exception:  # Unsure (not surely Lark's tree, or not well-formed),
             comments.clear()  # or a bug of the fast way: Lark parses, slower
-    seen: list[Token] = []
-    try:
-        tree = _parse(parser, source, collect, seen)
-    except UnexpectedInput as err:
-        diagnostic = _diagnose(parser, err, source, path)
-        missing = _missing_brace(seen, diagnostic)
-        raise ArchError([missing or _slip(seen, diagnostic)], source) from None
+    if tree is None:
+        seen: list[Token] = []
+        try:
+            tree = _parse(parser, source, collect, seen)
+        except UnexpectedInput as err:
+            diagnostic = _diagnose(parser, err, source, path)
+            missing = _missing_brace(seen, diagnostic)
+            raise ArchError([missing or _slip(seen, diagnostic)], source) from None
+    _bounded_nesting(tree, source, path)
     return tree, tuple(comments)
+
+
+# Braces a spec may nest: a model's stage or a block's group, arm and section
+# take four; every pass after the parser walks bodies recursively.
+MAX_NESTING = 16
+_BRACED = frozenset(
+    ("model", "stage", "stem_body", "block_def", "section", "sum", "cat", "mul", "arm")
+)
+
+
+def _bounded_nesting(tree: Tree, source: str, path: str) -> None:
+    """A located error where braces nest past MAX_NESTING, found without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.children:
+            if isinstance(child, Tree) and child.data in _BRACED:
+                if depth + 1 > MAX_NESTING:
+                    meta = child.meta
+                    raise ArchError(
+                        [
+                            Diagnostic(
+                                f"braces nest more than {MAX_NESTING} levels deep here",
+                                Span(path, meta.line, meta.column),
+                                "a group's arms and a section hold layers and "
+                                "blocks; put deeper structure in a block of its own",
+                            )
+                        ],
+                        source,
+                    )
+                stack.append((child, depth + 1))
 
 
 def _parse(parser: Lark, source: str, collect, seen: list[Token]) -> Tree:
