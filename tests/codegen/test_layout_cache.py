@@ -72,7 +72,7 @@ def test_the_folder_is_pruned_to_its_newest_half(folder, monkeypatch):
     for i in range(12):
         formatting._black(f"x = {i}\n")
     layout = next(folder.glob("layout-*"))
-    formatting._prune(layout)
+    formatting._prune(formatting._layout_folder())
     assert len(list(layout.iterdir())) == 4
 
 
