@@ -196,7 +196,9 @@ class Folder:
         tmp = f"{_TEMPORARY}{os.getpid()}-{secrets.token_hex(8)}"
         made = False
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+            flags = (
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+            )
             fd = os.open(*self._at(tmp), flags, 0o600, **self._dir())
             made = True
             with os.fdopen(fd, "wb") as f:

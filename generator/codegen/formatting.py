@@ -265,11 +265,18 @@ def _comments(code: str) -> list[str] | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _layout_folder():
-    """The cache folder for this layout and this black (its installed files'
-    path, size and time stand for its version: reading its metadata is slower
-    than formatting); None when there is no cache, no black to key on, or the
-    folder is not safe to use (see user_cache)."""
+def _layout_folder() -> user_cache.Folder | None:
+    """The cache folder for this layout and this black; None when there is no
+    cache, no black to key on, or the folder is not safe to use (user_cache)."""
+    name = layout_folder_name()
+    root = user_cache.root() if name is not None else None
+    return root.child(name) if root is not None else None
+
+
+def layout_folder_name() -> str | None:
+    """The name of the layout folder for this layout and this black (its
+    installed files' path, size and time stand for its version: reading its
+    metadata is slower than formatting); None when black is not installed."""
     spec = importlib.util.find_spec("black")
     if spec is None or not spec.origin:
         return None
@@ -277,11 +284,8 @@ def _layout_folder():
         stat = os.stat(spec.origin)
     except OSError:
         return None
-    root = user_cache.root()
-    if root is None:
-        return None
     identity = f"{LAYOUT}|{spec.origin}|{stat.st_size}|{stat.st_mtime_ns}|{sys.version_info[:2]}"
-    return root.child(f"layout-{hashlib.sha256(identity.encode()).hexdigest()[:24]}")
+    return f"layout-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
 
 
 def _prune(folder: user_cache.Folder) -> None:

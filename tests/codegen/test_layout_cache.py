@@ -18,15 +18,9 @@ EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh cache folder, and this process's memory of the old one gone."""
-    monkeypatch.delenv("ARCHGEN_NO_CACHE", raising=False)
-    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "cache"))
-    formatting._layout_folder.cache_clear()
-    formatting._black_cached.cache_clear()
-    yield tmp_path / "cache"
-    formatting._layout_folder.cache_clear()
-    formatting._black_cached.cache_clear()
+def folder(user_cache_dir):
+    """A fresh cache folder (tests/codegen/conftest.py)."""
+    return user_cache_dir
 
 
 def stored(folder: Path) -> list[Path]:
