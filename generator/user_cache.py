@@ -10,9 +10,11 @@ checks allow (the cache can make archgen faster, never break it, and never
 change what it writes):
 
 - The folder is created 0700 and used only when it is a real folder (not a
-  symlink), owned by this user and not writable by group or others, as ssh and
-  pip treat theirs; otherwise archgen silently runs uncached. A subfolder is
-  held to the same rules.
+  symlink), owned by this user and not writable by group or others, as ssh
+  treats ~/.ssh; otherwise archgen silently runs uncached (as pip does with a
+  cache it cannot use, but without the warning). A subfolder is held to the
+  same rules. The folders above it are not checked (a symlinked ~/.cache is
+  fine): what is read is only ever data, checked again by its reader.
 - A checked folder is held open and every entry is opened relative to it with
   O_NOFOLLOW: a folder swapped or linked after the check is never entered, a
   symlinked entry is never read. An entry is read only if it is a regular file
@@ -20,9 +22,9 @@ change what it writes):
   archgen writes, and whole (it starts with a sha256 of its payload).
 - Entries are written to a temporary file and renamed into place (a
   concurrent run sees the whole file or none).
-- Pruning removes only regular files whose names match the pattern archgen
-  gives its own entries, found with os.scandir without following links, never
-  recursing.
+- Pruning removes only regular files of this user's whose names match the
+  pattern archgen gives its own entries (and its temporary files an hour old),
+  found with os.scandir without following links, never recursing.
 - Nothing is stored in a format that can run code when read (no pickle): the
   parser tables are JSON; a layout is text that the caller checks against the
   text it lays out before using it.
@@ -89,10 +91,14 @@ def root() -> Folder | None:
 
 
 def _mine(info: os.stat_result) -> bool:
-    """Owned by this user, not writable by group or others."""
+    """Owned by this user, not writable by group or others. (Windows has no
+    owner or mode bits here: a folder under %LOCALAPPDATA% is the user's by its
+    ACL.)"""
+    if not hasattr(os, "geteuid"):
+        return True
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return False
-    return not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
+    return info.st_uid == os.geteuid()
 
 
 def _linked(info: os.stat_result) -> bool:

@@ -32,7 +32,7 @@ posix = pytest.mark.skipif(os.name != "posix", reason="POSIX modes and links")
 
 @pytest.fixture
 def cache(user_cache_dir):
-    """A fresh cache folder, not made yet (tests/codegen/conftest.py)."""
+    """A fresh cache folder, not made yet (tests/conftest.py)."""
     return user_cache_dir
 
 

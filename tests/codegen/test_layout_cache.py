@@ -19,7 +19,7 @@ EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
 
 @pytest.fixture
 def folder(user_cache_dir):
-    """A fresh cache folder (tests/codegen/conftest.py)."""
+    """A fresh cache folder (tests/conftest.py)."""
     return user_cache_dir
 
 
