@@ -124,3 +124,40 @@ def test_a_header_naming_a_black_directive_is_laid_out_as_black_lays_it_out(path
     analysis = archgen.loads((ROOT / "specs" / "resnet32.arch").read_text(), path=path)
     raw = archgen.render(analysis, format=False)
     assert archgen.render(analysis) == black.format_str(raw, mode=formatting.BLACK_MODE)
+
+
+DOCUMENTED = 'def f():\n  """  One line.\n\n     More,  indented.   """\n  return 1  # one\n'
+
+
+def test_a_layout_is_the_same_code_as_black_checks_it():
+    """black's own layouts pass (its docstrings reindented, comments respaced);
+    any other value, name, string or comment does not."""
+    laid = black.format_str(DOCUMENTED, mode=formatting.BLACK_MODE)
+    assert laid != DOCUMENTED and '"""One line.' in laid  # black did fold it
+    assert formatting.same_code(DOCUMENTED, laid)
+    for other in [
+        laid.replace("return 1", "return 2"),
+        laid.replace("More,", "Less,"),
+        laid.replace("# one", "# two"),
+        laid.replace("  # one", ""),
+        laid + "import os\n",
+        laid.replace("def f", "async def f"),
+        "def f(:\n",
+        "",
+    ]:
+        assert not formatting.same_code(DOCUMENTED, other), other
+
+
+def test_a_piece_already_naming_a_placeholder_is_laid_out_whole():
+    """Folding swaps a long call's items for placeholder names and splices the
+    items back where they land; a piece that already holds such a name (in a
+    string, say) is never folded, so nothing can be spliced into the wrong place."""
+    piece = (
+        "x = f(\n"
+        + "".join(f"    a{i},\n" for i in range(2 * formatting.FOLD_AT))
+        + ")\ny = '''\n    __archgen_item_0__,\n    __archgen_item_0__,\n'''\n"
+    )
+    assert formatting._fold(piece) == (piece, [])
+    assert formatting.format_module(piece) == black.format_str(
+        piece, mode=formatting.BLACK_MODE
+    )
