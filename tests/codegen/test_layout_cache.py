@@ -126,7 +126,9 @@ def test_a_header_naming_a_black_directive_is_laid_out_as_black_lays_it_out(path
     assert archgen.render(analysis) == black.format_str(raw, mode=formatting.BLACK_MODE)
 
 
-DOCUMENTED = 'def f():\n  """  One line.\n\n     More,  indented.   """\n  return 1  # one\n'
+DOCUMENTED = (
+    'def f():\n  """  One line.\n\n     More,  indented.   """\n  return 1  # one\n'
+)
 
 
 def test_a_layout_is_the_same_code_as_black_checks_it():
