@@ -53,3 +53,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "long" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def user_cache_dir(tmp_path, monkeypatch):
+    """ARCHGEN_CACHE_DIR at a fresh path (not made yet), and this process's
+    memory of any earlier cache folder gone (the layout cache's tests)."""
+    from archgen.codegen import formatting
+
+    monkeypatch.delenv("ARCHGEN_NO_CACHE", raising=False)
+    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "cache"))
+    formatting._layout_folder.cache_clear()
+    formatting._black_cached.cache_clear()
+    yield tmp_path / "cache"
+    formatting._layout_folder.cache_clear()
+    formatting._black_cached.cache_clear()

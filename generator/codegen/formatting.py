@@ -13,9 +13,14 @@ whole module (the tests compare the two), produced piece by piece:
   itself, so item text and depth decide its lines);
 - pieces and items go through bounded caches: a NAS loop renders the same block
   classes again and again, and a stage repeats one block line;
-- black's answers are also kept in archgen's per-user cache folder, keyed by the
-  text, the layout options and the installed black: a run that meets only
-  pieces formatted before does not import black at all.
+- black's answers are also kept in archgen's per-user cache folder, in a folder
+  named by the layout options and the installed black, each under the sha256 of
+  the text it lays out: a run that meets only pieces formatted before does not
+  import black at all. A stored layout is used only when it passes black's own
+  safety check against that text (the same AST, standalone strings compared as
+  black compares docstrings) and carries the same comments; anything else (a
+  line planted in it, an entry renamed to another's key) is a miss, and black
+  runs. The cache can make a run faster, never change what it writes.
 
 Whenever the pieces do not come back as expected, the piece falls back to plain
 black, so the fast path can be wrong only by being slower; a module that may
@@ -24,6 +29,7 @@ hold a black directive (`# fmt: off` in a spec's path) goes to black whole.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib.util
@@ -38,6 +44,8 @@ from .. import user_cache
 # cache's keys, so a change here must change it too.
 LAYOUT = "black line_length=88 target_versions=py310"
 KEPT_LAYOUTS = 4096  # files in the cache's layout folder before the oldest go
+# A layout entry's name: the sha256 of its text (40 digits: archgen 0.1's names).
+_ENTRY = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # Calls with at least this many items are formatted item by item; below it
 # black is fast enough and the folding would cost more than it saves.
 FOLD_AT = 16
@@ -128,6 +136,8 @@ def _fold(piece: str) -> tuple[str, list[list[str]]]:
     lines = piece.splitlines(keepends=True)
     out: list[str] = []
     runs: list[list[str]] = []
+    if _PLACEHOLDER.split("{")[0] in piece:  # a name of ours already there: no fold
+        return piece, runs
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -180,15 +190,17 @@ def _black_cached(text: str) -> str:
     folder = _layout_folder()
     if folder is None:
         return _format(text)
-    key = hashlib.sha256(f"{folder.name}\0{text}".encode()).hexdigest()[:40]
-    stored = user_cache.read(folder / key)
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    stored = folder.read(key)
     if stored is not None:
         try:
-            return stored.decode("utf-8")
+            layout = stored.decode("utf-8")
         except UnicodeDecodeError:
-            pass
+            layout = None
+        if layout is not None and same_code(text, layout):
+            return layout
     formatted = _format(text)
-    user_cache.write(folder / key, formatted.encode("utf-8"))
+    folder.write(key, formatted.encode("utf-8", "surrogatepass"))
     if random.random() < 1 / 64:
         _prune(folder)
     return formatted
@@ -200,34 +212,86 @@ def _format(text: str) -> str:
     return black.format_str(text, mode=_mode())
 
 
+def same_code(text: str, layout: str) -> bool:
+    """Whether `layout` is a layout of `text` and nothing else: black's own
+    safety check (both parse to the same AST, a standalone string compared with
+    the spaces around its lines folded, as black compares docstrings) and the
+    same comments in the same order (black only respaces them)."""
+    try:
+        source, laid = ast.parse(text), ast.parse(layout)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    try:
+        if ast.dump(source) != ast.dump(laid):
+            if _folded_dump(source) != _folded_dump(laid):
+                return False
+    except RecursionError:
+        return False
+    if "#" in text or "#" in layout:
+        return _comments(text) == _comments(layout)
+    return True
+
+
+def _folded_dump(tree: ast.AST) -> str:
+    """`ast.dump` with each standalone string folded as black's `_stringify_ast`
+    folds it (its lines stripped, blank lines at either end dropped)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.kind = None  # black drops a u prefix
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            lines = node.value.value.splitlines()
+            node.value.value = "\n".join(line.strip() for line in lines).strip()
+    return ast.dump(tree)
+
+
+def _comments(code: str) -> list[str] | None:
+    """The text of each comment, without its '#' marks and outer spaces (what
+    black leaves of it); None if the code does not tokenize."""
+    import io
+    import tokenize
+
+    try:
+        return [
+            token.string.lstrip("#").strip()
+            for token in tokenize.generate_tokens(io.StringIO(code).readline)
+            if token.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+
+
 @functools.lru_cache(maxsize=1)
-def _layout_folder():
-    """The cache folder for this layout and this black (its installed files'
-    path, size and time stand for its version: reading its metadata is slower
-    than formatting); None when there is no cache or no black to key on."""
-    root = user_cache.cache_dir()
+def _layout_folder() -> user_cache.Folder | None:
+    """The cache folder for this layout and this black; None when there is no
+    cache, no black to key on, or the folder is not safe to use (user_cache)."""
+    name = layout_folder_name()
+    root = user_cache.root() if name is not None else None
+    return root.child(name) if root is not None else None
+
+
+def layout_folder_name() -> str | None:
+    """The name of the layout folder for this layout and this black (its
+    installed files' path, size and time stand for its version: reading its
+    metadata is slower than formatting); None when black is not installed."""
     spec = importlib.util.find_spec("black")
-    if root is None or spec is None or not spec.origin:
+    if spec is None or not spec.origin:
         return None
     try:
         stat = os.stat(spec.origin)
     except OSError:
         return None
     identity = f"{LAYOUT}|{spec.origin}|{stat.st_size}|{stat.st_mtime_ns}|{sys.version_info[:2]}"
-    return root / f"layout-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+    return f"layout-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
 
 
-def _prune(folder) -> None:
-    """Keep the newest half when the folder holds more than KEPT_LAYOUTS files."""
-    try:
-        entries = list(os.scandir(folder))
-        if len(entries) <= KEPT_LAYOUTS:
-            return
-        entries.sort(key=lambda e: e.stat().st_mtime)
-        for entry in entries[: len(entries) - KEPT_LAYOUTS // 2]:
-            os.unlink(entry.path)
-    except OSError:
-        pass
+def _prune(folder: user_cache.Folder) -> None:
+    """Keep the newest half when the folder holds more than KEPT_LAYOUTS layouts
+    (only regular files named as archgen names them; see Folder.prune)."""
+    folder.prune(_ENTRY, KEPT_LAYOUTS)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,15 +18,9 @@ EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh cache folder, and this process's memory of the old one gone."""
-    monkeypatch.delenv("ARCHGEN_NO_CACHE", raising=False)
-    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "cache"))
-    formatting._layout_folder.cache_clear()
-    formatting._black_cached.cache_clear()
-    yield tmp_path / "cache"
-    formatting._layout_folder.cache_clear()
-    formatting._black_cached.cache_clear()
+def folder(user_cache_dir):
+    """A fresh cache folder (tests/conftest.py)."""
+    return user_cache_dir
 
 
 def stored(folder: Path) -> list[Path]:
@@ -72,7 +66,7 @@ def test_the_folder_is_pruned_to_its_newest_half(folder, monkeypatch):
     for i in range(12):
         formatting._black(f"x = {i}\n")
     layout = next(folder.glob("layout-*"))
-    formatting._prune(layout)
+    formatting._prune(formatting._layout_folder())
     assert len(list(layout.iterdir())) == 4
 
 
@@ -130,3 +124,42 @@ def test_a_header_naming_a_black_directive_is_laid_out_as_black_lays_it_out(path
     analysis = archgen.loads((ROOT / "specs" / "resnet32.arch").read_text(), path=path)
     raw = archgen.render(analysis, format=False)
     assert archgen.render(analysis) == black.format_str(raw, mode=formatting.BLACK_MODE)
+
+
+DOCUMENTED = (
+    'def f():\n  """  One line.\n\n     More,  indented.   """\n  return 1  # one\n'
+)
+
+
+def test_a_layout_is_the_same_code_as_black_checks_it():
+    """black's own layouts pass (its docstrings reindented, comments respaced);
+    any other value, name, string or comment does not."""
+    laid = black.format_str(DOCUMENTED, mode=formatting.BLACK_MODE)
+    assert laid != DOCUMENTED and '"""One line.' in laid  # black did fold it
+    assert formatting.same_code(DOCUMENTED, laid)
+    for other in [
+        laid.replace("return 1", "return 2"),
+        laid.replace("More,", "Less,"),
+        laid.replace("# one", "# two"),
+        laid.replace("  # one", ""),
+        laid + "import os\n",
+        laid.replace("def f", "async def f"),
+        "def f(:\n",
+        "",
+    ]:
+        assert not formatting.same_code(DOCUMENTED, other), other
+
+
+def test_a_piece_already_naming_a_placeholder_is_laid_out_whole():
+    """Folding swaps a long call's items for placeholder names and splices the
+    items back where they land; a piece that already holds such a name (in a
+    string, say) is never folded, so nothing can be spliced into the wrong place."""
+    piece = (
+        "x = f(\n"
+        + "".join(f"    a{i},\n" for i in range(2 * formatting.FOLD_AT))
+        + ")\ny = '''\n    __archgen_item_0__,\n    __archgen_item_0__,\n'''\n"
+    )
+    assert formatting._fold(piece) == (piece, [])
+    assert formatting.format_module(piece) == black.format_str(
+        piece, mode=formatting.BLACK_MODE
+    )
