@@ -65,13 +65,13 @@ class _Any(dict):
 
 # Bindings: an import (`import a`, `from m import a, b as c`), or a def, class
 # or assignment at column 0.
-_IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+)?import\s+\(?([^)]*?)\)?\s*$", re.M)
+_IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+)?import\s+(?:\(([^)]*)\)|([^\n]*))", re.M)
 _TOP = re.compile(r"^(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*[:=]", re.M)
 
 
 def _bindings(text: str, bound: set[str]) -> None:
     for match in _IMPORT.finditer(text):
-        for item in match.group(1).replace("\n", " ").split(","):
+        for item in (match.group(1) or match.group(2)).replace("\n", " ").split(","):
             if item.strip():
                 bound.add(item.split()[-1].split(".")[0])
     for match in _TOP.finditer(text):
