@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ArchError
-from ..syntax.files import write_atomically
+from ..errors import ArchError, visible
+from ..syntax.files import Unreadable, read_regular, write_or_print
 from .analognas import NotInSpace, to_spec
 from .loading import show
 
@@ -24,7 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE.arch",
-        help="where to write the spec (default: print it)",
+        help="where to write the spec (default, or -: print it)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file of other contents, or a symlink (the link "
+        "itself, never its target)",
     )
     parser.add_argument(
         "--name",
@@ -41,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def model_name(output: str | None) -> str:
-    if not output:
+    if not output or output == "-":
         return "AnalogNAS"
     parts = [p for p in Path(output).stem.replace("-", "_").split("_") if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts) or "AnalogNAS"
@@ -50,7 +56,13 @@ def model_name(output: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8-sig"))
+        # A regular file only (a FIFO would hang), and a link only to a .json
+        # file (as a spec's link only to an .arch file).
+        data = read_regular(args.config, suffix=".json")
+        config = json.loads(data.decode("utf-8-sig"))
+    except Unreadable as err:
+        print(f"{visible(args.config)}: error: cannot read: {err}", file=sys.stderr)
+        return 1
     except RecursionError:
         print(f"{args.config}: error: not JSON: nested too deep", file=sys.stderr)
         return 1
@@ -68,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.generate and not args.output:
+    to_stdout = not args.output or args.output == "-"
+    if args.generate and to_stdout:
         print(
             "archgen: error: --generate needs -o FILE.arch for the spec",
             file=sys.stderr,
@@ -82,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        text = to_spec(config, name, Path(args.config).name)
+        # The file's name goes into a comment line: shown escaped, one line.
+        text = to_spec(config, name, visible(Path(args.config).name))
         # Check before writing: what we write must be a spec archgen accepts.
         from ..analysis.check import check
         from ..syntax.lower import parse
 
-        analysis = check(parse(text, args.output or "<stdout>"))
+        analysis = check(parse(text, "<stdout>" if to_stdout else args.output))
     except NotInSpace as err:
         print(
             f"{args.config}: error: not an AnalogNAS configuration: {err}",
@@ -97,13 +111,13 @@ def run(args: argparse.Namespace) -> int:
     except ArchError as err:
         show(err)
         return 1
-    if not args.output:
-        sys.stdout.write(text)
+    # A spec is yours to edit once written: one of other contents is replaced
+    # only with --force.
+    if not write_or_print(args.output, text, args.force):
         return 0
-    write_atomically(Path(args.output), text)
     from ..analysis.report import totals_line
 
-    print(f"wrote {args.output}\n  {totals_line(analysis)}")
+    print(f"wrote {visible(args.output)}\n  {totals_line(analysis)}")
     if args.generate:
         from .cli import main
 
