@@ -3,32 +3,27 @@ these words and nothing else."""
 
 from __future__ import annotations
 
+import os
 import shlex
 
 
 def quote(word: str) -> str:
     """One word for a POSIX shell. A word of printable characters is quoted as
     shlex quotes it (`'it'"'"'s'`); a word holding a control or invisible
-    character is written in bash's ANSI-C quoting (`$'a\\nb'`, also read by zsh
-    and ksh), every such character as its escape, so the line stays one
-    printable line and still names the same path."""
+    character is written in bash's ANSI-C quoting (`$'a\\nb'`, also read by
+    zsh and ksh), each such character as the `\\xHH` escapes of its bytes in
+    the file system's encoding, so the line stays one printable line and names
+    the same path in any locale."""
     if word.isprintable():
         return shlex.quote(word)
     out = []
     for c in word:
-        code = ord(c)
         if c == "\\" or c == "'":
             out.append("\\" + c)
         elif c.isprintable():
             out.append(c)
-        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
+        else:  # an undecodable byte of a file name comes back as itself
+            out.extend(f"\\x{b:02x}" for b in os.fsencode(c))
     return "$'" + "".join(out) + "'"
 
 

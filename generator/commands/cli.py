@@ -295,7 +295,7 @@ def cmd_generate(args) -> int:
         return 2
     # The header names files from the output folder's project root (the working
     # folder's for -o -), so it reads the same wherever archgen is run from.
-    root = project_root(Path.cwd() if to_stdout else out_dir)
+    root = project_root(Path.cwd(), own=True) if to_stdout else project_root(out_dir)
     options = header_options(args, root)
     planned: list[tuple[Path, str]] = []
     lines: list[str] = []

@@ -43,16 +43,17 @@ def empty_folders(paths: list[str]) -> list[str]:
 PROJECT_MARKERS = ("pyproject.toml", ".git")
 
 
-def project_root(folder: str | Path) -> Path:
+def project_root(folder: str | Path, own: bool = False) -> Path:
     """The project a generated file belongs to: the nearest folder, from
     `folder` (the output folder) upward, that holds pyproject.toml or .git;
-    else `folder`'s parent. Symlinks resolved, so it never depends on the
-    working folder or on the way the path was written."""
+    else `folder`'s parent (`folder` itself when `own`: the working folder of
+    `-o -`). Symlinks resolved, so it never depends on the working folder or
+    on the way the path was written."""
     real = Path(os.path.realpath(folder))
     for place in (real, *real.parents):
         if any(os.path.lexists(place / marker) for marker in PROJECT_MARKERS):
             return place
-    return real.parent
+    return real if own else real.parent
 
 
 def relative(path: str | Path, root: Path, keep_name: bool = True) -> str:

@@ -95,7 +95,7 @@ def read_regular(path: str | Path, suffix: str | None = SPEC_SUFFIX) -> bytes:
             if suffix is not None and not real.endswith(suffix):
                 raise Unreadable(
                     f"a symlink to a file not named *{suffix}; archgen follows "
-                    f"a link only to a {suffix} file"
+                    f"a link only to a file named *{suffix}"
                 )
         elif not stat.S_ISREG(mode):
             raise Unreadable(kind_of(mode))
@@ -193,7 +193,7 @@ def specs_in(folder: str) -> tuple[list[str], list[str]]:
             full = os.path.join(dirpath, name)
             if os.path.islink(full) and not _inside(os.path.realpath(full), root):
                 skip(full + os.sep, f"a folder symlink that leaves {visible(folder)}")
-        for name in filenames:
+        for name in sorted(filenames):
             if not name.endswith(SPEC_SUFFIX):
                 continue
             full = os.path.join(dirpath, name)
@@ -259,6 +259,12 @@ class Refused(Exception):
 
 
 HEAD = 4096  # bytes of an existing file read to recognise it
+# Folders of the system's devices and processes: never written, even with --force.
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys") if os.name == "posix" else ()
+
+
+def _inside_which(real: str) -> str:
+    return next(f"{folder}/" for folder in SYSTEM_FOLDERS if _inside(real, folder))
 
 
 def refusal(out: Output, force: bool, forceable: bool = True) -> str | None:
@@ -268,12 +274,20 @@ def refusal(out: Output, force: bool, forceable: bool = True) -> str | None:
     path = os.fspath(out.path)
     shown = visible(path)
     with_force = " (--force replaces it)" if forceable else ""
+    parent = os.path.realpath(os.path.dirname(path) or ".")
+    if any(_inside(parent, system) for system in SYSTEM_FOLDERS):
+        # /dev/stdout, /dev/fd/1 are links there; with stdout sent to a file,
+        # --force must not turn them into regular files.
+        return (
+            f"{shown} is in {_inside_which(parent)}, where archgen never writes "
+            "(-o - writes to standard output)"
+        )
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        parent = os.path.dirname(path) or "."
-        if os.path.lexists(parent) and not os.path.isdir(parent):
-            return f"{visible(parent)} is not a folder"
+        folder = os.path.dirname(path) or "."
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return f"{visible(folder)} is not a folder"
         return None
     except OSError as err:
         return f"cannot look at {shown}: {err.strerror or err}"
@@ -296,7 +310,10 @@ def refusal(out: Output, force: bool, forceable: bool = True) -> str | None:
             "itself, never its target)"
         )
     if not stat.S_ISREG(mode):
-        return f"{shown} is {kind_of(mode)}; archgen writes only regular files"
+        return (
+            f"{shown} is {kind_of(mode)}; archgen writes only regular files "
+            "(-o - writes to standard output)"
+        )
     try:
         fd = _open_regular(path)
         with os.fdopen(fd, "rb") as f:
