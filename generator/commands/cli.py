@@ -372,39 +372,26 @@ def generated(head: bytes) -> bool:
     return head.startswith(HEADER_MARK) or head == INIT_TEXT.encode()
 
 
-def ours(file: Path) -> bool:
-    """May archgen replace `file` without --force? Only a regular file it wrote,
-    or nothing."""
-    from ..syntax.files import Output, refusal
-
-    return refusal(Output(Path(file), b"", generated), force=False) is None
-
-
 def stale(planned: list[tuple[Path, str]]) -> int:
     """`generate --check`: a unified diff of every file that would change; 1 if any.
     A target that is a link or not a regular file is reported, never read."""
     import difflib
 
-    from ..errors import visible
-    from ..syntax.files import Unreadable, read_regular
+    from ..syntax.files import Output, Unreadable, read_regular, refusal
 
     changed = 0
     for file, text in planned:
         old = None
+        if os.path.islink(file) or (os.path.lexists(file) and not file.is_file()):
+            # A link or a FIFO is never read: its contents are not ours to show.
+            changed += 1
+            reason = refusal(Output(file, text, generated), force=False)
+            print(f"archgen: {reason or 'not a regular file'}", file=sys.stderr)
+            continue
         if os.path.lexists(file):
             try:
-                if os.path.islink(file):
-                    raise Unreadable("a symlink")
-                old = read_regular(file).decode("utf-8")
-            except Unreadable as err:
-                changed += 1
-                print(
-                    f"archgen: {visible(str(file))} is {err}; generate will not "
-                    "replace it without --force",
-                    file=sys.stderr,
-                )
-                continue
-            except UnicodeDecodeError:
+                old = read_regular(file, suffix=None).decode("utf-8")
+            except (Unreadable, UnicodeDecodeError):
                 old = None
         if old == text:
             continue
