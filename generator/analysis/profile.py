@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .crossbar import Cost, Crossbar
+from ..syntax.files import Unreadable, read_regular
 
 MAX_PROFILE_BYTES = 64 * 1024
 MAX_VALUE = 1e9  # pJ or ns per event: totals over any model archgen builds stay finite
@@ -77,11 +78,12 @@ def load_profile(path: str) -> Profile:
     """Read and validate a profile; ProfileError says what is wrong and where."""
     file = Path(path)
     try:
-        # A regular file only: a FIFO or a device would block or never end.
-        if file.exists() and not file.is_file():
-            raise ProfileError(f"{path}: not a regular file")
-        with open(file, "rb") as handle:
-            raw = handle.read(MAX_PROFILE_BYTES + 1)
+        # A regular file only (a FIFO or a device would block or never end),
+        # and a link only to a .toml file: syntax/files.py's one reader.
+        try:
+            raw = read_regular(file, ".toml", MAX_PROFILE_BYTES + 1)
+        except Unreadable as err:
+            raise ProfileError(f"{path}: cannot read: {err}") from None
         if len(raw) > MAX_PROFILE_BYTES:
             raise ProfileError(
                 f"{path}: a profile is at most {MAX_PROFILE_BYTES} bytes"

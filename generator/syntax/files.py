@@ -76,10 +76,12 @@ def _open_regular(path: str) -> int:
     return fd
 
 
-def read_regular(path: str | Path, suffix: str | None = SPEC_SUFFIX) -> bytes:
-    """The bytes of the regular file at `path`; Unreadable when it is anything
-    else. A symlink is followed only to a regular file named `*suffix` (any
-    regular file when suffix is None)."""
+def read_regular(
+    path: str | Path, suffix: str | None = SPEC_SUFFIX, most: int = -1
+) -> bytes:
+    """The bytes of the regular file at `path` (at most `most` of them);
+    Unreadable when it is anything else. A symlink is followed only to a
+    regular file named `*suffix` (any regular file when suffix is None)."""
     path = os.fspath(path)
     try:
         mode = os.lstat(path).st_mode
@@ -98,10 +100,10 @@ def read_regular(path: str | Path, suffix: str | None = SPEC_SUFFIX) -> bytes:
                     f"a link only to a file named *{suffix}"
                 )
         elif not stat.S_ISREG(mode):
-            raise Unreadable(kind_of(mode))
+            raise Unreadable(f"{kind_of(mode)}, not a regular file")
         fd = _open_regular(real)
         with os.fdopen(fd, "rb") as f:
-            return f.read()
+            return f.read(most)
     except OSError as err:
         raise Unreadable(err.strerror or str(err)) from None
 
