@@ -258,7 +258,7 @@ def cmd_generate(args) -> int:
     from ..codegen.render import render
     from ..errors import ArchError, Diagnostic, Span, visible
     from ..semantics.linker import Program
-    from ..syntax.files import Output, digest_of, write_outputs, write_stdout
+    from ..syntax.files import Output, digest_of, write_outputs
     from .loading import (
         expand,
         label,
@@ -341,16 +341,7 @@ def cmd_generate(args) -> int:
     if problems:
         return report(problems, nothing_written=True)
     if to_stdout:
-        if len(planned) != 1:
-            print(
-                f"archgen: error: -o - prints one module, and this run makes "
-                f"{len(planned)}: give one spec and one --target; nothing written",
-                file=sys.stderr,
-            )
-            return 2
-        write_stdout(planned[0][1])
-        print("\n".join(line for line in lines[1:]), file=sys.stderr)
-        return 0
+        return _print_module(planned, lines)
     init = out_dir / "__init__.py"
     if planned and not os.path.lexists(init):
         planned.insert(0, (init, INIT_TEXT))
@@ -360,6 +351,22 @@ def cmd_generate(args) -> int:
     # archgen did not write, or a link, refuses the batch: see syntax/files.py).
     write_outputs([Output(f, t, generated) for f, t in planned], args.force)
     print("\n".join(lines))
+    return 0
+
+
+def _print_module(planned: list[tuple[Path, str]], lines: list[str]) -> int:
+    """`generate -o -`: the one module on stdout, the totals on stderr."""
+    from ..syntax.files import write_stdout
+
+    if len(planned) != 1:
+        print(
+            f"archgen: error: -o - prints one module, and this run makes "
+            f"{len(planned)}: give one spec and one --target; nothing written",
+            file=sys.stderr,
+        )
+        return 2
+    write_stdout(planned[0][1])
+    print("\n".join(x for x in lines if not x.startswith("wrote ")), file=sys.stderr)
     return 0
 
 
