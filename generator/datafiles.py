@@ -9,9 +9,9 @@ of more than 4,300 digits; neither reaches a parser here.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .errors import ArchError, Diagnostic, Span
+from .syntax.files import Unreadable, read_regular
 
 MAX_BYTES = 64 * 1024  # either kind of file: a configuration or a profile is < 2 KB
 MAX_NESTING = 32  # arrays and tables in one another (both kinds need 2)
@@ -33,17 +33,12 @@ _TOML = re.compile(
 
 
 def read_text(path: str, kind: str) -> str:
-    """The text of a small regular file; ArchError saying why not (`kind`: JSON, TOML)."""
-    file = Path(path)
+    """The text of a small regular file; ArchError saying why not (`kind`: JSON, TOML).
+    Read by syntax/files.py's one reader: a link only to a file of the kind."""
     try:
-        # A regular file only: a FIFO or a device would block or never end.
-        if file.exists() and not file.is_file():
-            raise ArchError([Diagnostic("not a regular file", Span(path, 0, 0))])
-        with open(file, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
-    except OSError as err:
-        message = f"cannot read: {err.strerror or err}"
-        raise ArchError([Diagnostic(message, Span(path, 0, 0))]) from None
+        raw = read_regular(path, f".{kind.lower()}", MAX_BYTES + 1)
+    except Unreadable as err:
+        raise ArchError([Diagnostic(f"cannot read: {err}", Span(path, 0, 0))]) from None
     if len(raw) > MAX_BYTES:
         message = f"not {kind} archgen reads: such a file is at most {MAX_BYTES:,} bytes"
         raise ArchError([Diagnostic(message, Span(path, 0, 0))])

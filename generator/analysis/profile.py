@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..datafiles import MAX_BYTES as MAX_PROFILE_BYTES, load_toml
+from ..datafiles import load_toml
 from ..errors import ArchError, Diagnostic, Span
 from .crossbar import Cost, Crossbar
 

@@ -179,7 +179,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         "--output",
         default="generated",
         metavar="DIR",
-        help="folder to write into (default: generated/)",
+        help="folder to write into (default: generated/); - prints the one "
+        "module on standard output",
     )
     gen.add_argument(
         "--target",
@@ -196,7 +197,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     gen.add_argument(
         "--force",
         action="store_true",
-        help="replace files archgen did not write, and symlinks",
+        help="replace files archgen did not write, and symlinks (the link "
+        "itself, never its target)",
     )
 
     chk = with_count(add("check", "check specs and print their totals"))
@@ -236,14 +238,38 @@ def no_specs(paths: list[str]) -> int | None:
     return None
 
 
+def header_options(args, root: Path) -> list[str]:
+    """The options that reproduce this run from the project root `root`, for a
+    generated file's header: -o and -I relative to root (-o left out for
+    root/generated, the default), then the crossbar's."""
+    from .loading import relative
+
+    out: list[str] = []
+    if args.output == "-":
+        out += ["-o", "-"]
+    elif (where := relative(args.output, root, keep_name=False)) != "generated":
+        out += ["-o", where]
+    for folder in getattr(args, "include", ()):
+        out += ["-I", relative(folder, root, keep_name=False)]
+    return out + crossbar_options(args)
+
+
 def cmd_generate(args) -> int:
     from ..analysis.report import totals_line
     from ..codegen.backends import BACKENDS
     from ..codegen.render import render
     from ..errors import ArchError, Diagnostic, Span, visible
     from ..semantics.linker import Program
-    from ..syntax.files import digest_of, write_all
-    from .loading import expand, label, load_file, module_name, report, warn
+    from ..syntax.files import Output, digest_of, write_outputs
+    from .loading import (
+        expand,
+        label,
+        load_file,
+        module_name,
+        project_root,
+        report,
+        warn,
+    )
 
     if (code := no_specs(args.specs)) is not None:
         return code
@@ -256,16 +282,23 @@ def cmd_generate(args) -> int:
         )
         return 2
     targets = list(BACKENDS) if args.target == "all" else [args.target]
+    to_stdout = args.output == "-"
+    if to_stdout and args.check:
+        print(
+            "archgen: error: --check compares files; -o - writes none", file=sys.stderr
+        )
+        return 2
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
+    if not to_stdout and out_dir.exists() and not out_dir.is_dir():
         print(
             f"archgen: error: -o {visible(args.output)} is a file, not a folder",
             file=sys.stderr,
         )
         return 2
-    options = (["-o", args.output] if args.output != "generated" else []) + (
-        crossbar_options(args)
-    )
+    # The header names files from the output folder's project root (the working
+    # folder's for -o -), so it reads the same wherever archgen is run from.
+    root = project_root(Path.cwd(), own=True) if to_stdout else project_root(out_dir)
+    options = header_options(args, root)
     planned: list[tuple[Path, str]] = []
     lines: list[str] = []
     problems: list[ArchError] = []
@@ -288,7 +321,7 @@ def cmd_generate(args) -> int:
                     ArchError(
                         [
                             Diagnostic(
-                                f"another spec given also writes {file}",
+                                f"another spec given also writes {visible(str(file))}",
                                 Span(path, 0, 0),
                                 "give the specs different file names, or generate them into different folders with -o",
                             )
@@ -298,7 +331,9 @@ def cmd_generate(args) -> int:
                 )
                 break
             try:
-                text = render(analysis, backend, label(path), options, digest_of(path))
+                text = render(
+                    analysis, backend, label(path, root), options, digest_of(path)
+                )
             except ArchError as err:
                 problems.append(err)
                 break
@@ -307,60 +342,67 @@ def cmd_generate(args) -> int:
         lines.append(f"  {totals_line(analysis)}")
     if problems:
         return report(problems, nothing_written=True)
+    if to_stdout:
+        return _print_module(planned, lines)
     init = out_dir / "__init__.py"
-    if planned and not init.exists():
+    if planned and not os.path.lexists(init):
         planned.insert(0, (init, INIT_TEXT))
     if args.check:
         return stale(planned)
-    if not args.force and (refused := [f for f, _ in planned if not ours(f)]):
-        for file in refused:
-            what = (
-                "a symlink"
-                if file.is_symlink()
-                else "a folder" if file.is_dir() else "a file archgen did not write"
-            )
-            print(
-                f"archgen: error: {visible(str(file))} is {what}; not replacing it "
-                "(--force replaces it)",
-                file=sys.stderr,
-            )
-        print("archgen: nothing written", file=sys.stderr)
-        return 2
-    # Everything rendered: only now touch the disk, all files or none.
-    write_all(planned)
+    # Everything rendered: only now touch the disk, all files or none (a file
+    # archgen did not write, or a link, refuses the batch: see syntax/files.py).
+    write_outputs([Output(f, t, generated) for f, t in planned], args.force)
     print("\n".join(lines))
     return 0
 
 
+def _print_module(planned: list[tuple[Path, str]], lines: list[str]) -> int:
+    """`generate -o -`: the one module on stdout, the totals on stderr."""
+    from ..syntax.files import write_stdout
+
+    if len(planned) != 1:
+        print(
+            f"archgen: error: -o - prints one module, and this run makes "
+            f"{len(planned)}: give one spec and one --target; nothing written",
+            file=sys.stderr,
+        )
+        return 2
+    write_stdout(planned[0][1])
+    print("\n".join(x for x in lines if not x.startswith("wrote ")), file=sys.stderr)
+    return 0
+
+
 INIT_TEXT = '"""Modules generated by archgen from .arch specs."""\n'
+HEADER_MARK = b"# Generated by archgen "
 
 
-def ours(file: Path) -> bool:
-    """May archgen replace `file`? Only a regular file it wrote, or nothing."""
-    if file.is_symlink():
-        return False
-    if not file.exists():
-        return True
-    try:
-        with open(file, encoding="utf-8", errors="replace") as f:
-            head = f.read(64)
-    except OSError:
-        return False
-    return head.startswith("# Generated by archgen ") or head == INIT_TEXT[:64]
+def generated(head: bytes) -> bool:
+    """Is a file starting with `head` one generate wrote (and may replace)?"""
+    return head.startswith(HEADER_MARK) or head == INIT_TEXT.encode()
 
 
 def stale(planned: list[tuple[Path, str]]) -> int:
-    """`generate --check`: a unified diff of every file that would change; 1 if any."""
+    """`generate --check`: a unified diff of every file that would change; 1 if any.
+    A target that is a link or not a regular file is reported, never read."""
     import difflib
 
     from ..errors import visible_diff
+    from ..syntax.files import Output, Unreadable, read_regular, refusal
 
     changed = 0
     for file, text in planned:
-        try:
-            old = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            old = None
+        old = None
+        if os.path.islink(file) or (os.path.lexists(file) and not file.is_file()):
+            # A link or a FIFO is never read: its contents are not ours to show.
+            changed += 1
+            reason = refusal(Output(file, text, generated), force=False)
+            print(f"archgen: {reason or 'not a regular file'}", file=sys.stderr)
+            continue
+        if os.path.lexists(file):
+            try:
+                old = read_regular(file, suffix=None).decode("utf-8")
+            except (Unreadable, UnicodeDecodeError):
+                old = None
         if old == text:
             continue
         changed += 1
@@ -512,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    from ..errors import visible
+    from ..syntax.files import Refused
+
     try:
         if args.command in MODULE_COMMANDS:
             module_path = MODULE_COMMANDS[args.command][0]
@@ -526,9 +571,12 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stderr.close()
         return 1 if loading.FAILED else 0
+    except Refused as refused:
+        for reason in refused.reasons:
+            print(f"archgen: error: {visible(reason)}", file=sys.stderr)
+        print("archgen: nothing written", file=sys.stderr)
+        return 2
     except OSError as err:
-        from ..errors import visible
-
         where = f" {visible(str(err.filename))}" if err.filename else ""
         print(
             f"archgen: error: cannot write{where}: {visible(str(err.strerror or err))}",

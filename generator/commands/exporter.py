@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..errors import ArchError, Diagnostic, Span, visible
-from ..syntax.files import write_atomically
+from ..syntax.files import write_or_print
 from .analognas import NotInSpace, from_analysis
 from .loading import show
 
@@ -22,7 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE.json",
-        help="where to write it (default: print it)",
+        help="where to write it (default, or -: print it)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file of other contents, or a symlink (the link "
+        "itself, never its target)",
     )
 
 
@@ -46,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         show(ArchError([Diagnostic(message, Span(args.spec, 0, 0))]))
         return 1
     text = json.dumps(config, indent=2) + "\n"
-    if args.output:
-        write_atomically(Path(args.output), text)
-        print(f"wrote {visible(args.output)}")
-    else:
-        sys.stdout.write(text)
+    # A configuration is yours to edit: one of other contents is replaced only
+    # with --force.
+    if not write_or_print(args.output, text, args.force):
+        return 0
+    print(f"wrote {visible(args.output)}")
     return 0

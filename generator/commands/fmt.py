@@ -13,12 +13,13 @@ import dataclasses
 import difflib
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from lark import Token, Tree
 
 from ..errors import ArchError, visible, visible_diff
 from ..semantics.expr import ATOM, to_arch
-from ..syntax.files import read_spec, write_atomically
+from ..syntax.files import Output, read_spec, write_outputs
 from ..syntax.lower import expression
 from ..syntax.parser import parse_tree
 from .loading import expand, report
@@ -298,16 +299,17 @@ def run(args: argparse.Namespace) -> int:
             changed.append((path, old, new))
     if problems:
         return report(problems, nothing_written=not dry)
+    if not dry:
+        # One batch, all files or none. fmt rewrites the specs it read (that is
+        # its job, so no --force), but never through a link: a spec named by a
+        # link is refused, its target left alone (see syntax/files.py).
+        write_outputs([Output(Path(p), new) for p, _, new in changed], forceable=False)
     # Like black: the diff on stdout (so it can be piped to `patch`), reports on stderr.
     for path, old, new in changed:
         if args.diff:
             sys.stdout.write(_diff(path, old, new))
-        if not dry:
-            write_atomically(path, new)
-        print(
-            f"{'would reformat' if dry else 'reformatted'} {visible(path)}",
-            file=sys.stderr,
-        )
+        shown = visible(path)
+        print(f"{'would reformat' if dry else 'reformatted'} {shown}", file=sys.stderr)
     print(_summary(len(changed), len(paths) - len(changed), dry), file=sys.stderr)
     return 1 if args.check and changed else 0
 

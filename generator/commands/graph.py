@@ -19,7 +19,7 @@ from ..analysis.report import short
 from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
 from ..errors import ArchError, visible
 from ..semantics.ops import OPS
-from ..syntax.files import write_atomically
+from ..syntax.files import write_or_print
 
 FORMATS = ("svg", "png", "dot")
 INSTALL_HINT = (
@@ -70,7 +70,7 @@ def _label(layer) -> str:
 
 def _output(text: str) -> str:
     # An argparse type: a wrong extension becomes argparse's usage error (exit 2).
-    if Path(text).suffix.lower().lstrip(".") not in FORMATS:
+    if text != "-" and Path(text).suffix.lower().lstrip(".") not in FORMATS:
         raise argparse.ArgumentTypeError(
             f"FILE must end in .svg, .png or .dot, got {text!r}"
         )
@@ -90,7 +90,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         type=_output,
         metavar="FILE",
-        help="picture to write: .svg or .png (needs Graphviz's dot) or .dot (DOT text)",
+        help="picture to write: .svg or .png (needs Graphviz's dot) or .dot (DOT "
+        "text); - prints the DOT text",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a file graph did not draw, or a symlink (the link itself, "
+        "never its target)",
     )
     parser.add_argument(
         "--colour",
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from .loading import expand, load, report
 
     out = Path(args.output)
-    fmt = out.suffix.lower().lstrip(".")
+    fmt = "dot" if args.output == "-" else out.suffix.lower().lstrip(".")
     dot = shutil.which("dot")
     if fmt != "dot" and dot is None:
         print(
@@ -146,10 +153,48 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        data = done.stdout
-    write_atomically(out, data)
+        data = _signed(done.stdout) if fmt == "png" else done.stdout
+    # `-o -` prints the DOT text. A picture graph drew is replaced; anything
+    # else needs --force (syntax/files.py).
+    if not write_or_print(
+        args.output, data, args.force, drawn, "a file graph did not draw"
+    ):
+        return 0
     print(f"wrote {visible(str(out))}")
     return 0
+
+
+# How graph's pictures are recognised, to be replaced without --force: the DOT
+# graph is named archgen (an SVG's title says so), a PNG carries a text chunk.
+_PNG_MARK = b"tEXtSoftware\x00archgen"
+
+
+def drawn(head: bytes) -> bool:
+    """Is a file starting with `head` a picture graph drew?"""
+    return (
+        head.startswith(b"digraph archgen {")
+        or (head.startswith(b"<?xml") and b"<!-- Title: archgen Pages:" in head[:1024])
+        or (head.startswith(b"\x89PNG\r\n\x1a\n") and _PNG_MARK in head[:128])
+    )
+
+
+def _signed(png: bytes) -> bytes:
+    """The PNG with a `Software: archgen` text chunk right after its header."""
+    import zlib
+
+    from .. import __version__
+
+    signature, ihdr_end = b"\x89PNG\r\n\x1a\n", 8 + 4 + 4 + 13 + 4
+    if not png.startswith(signature) or png[12:16] != b"IHDR":
+        return png
+    body = b"Software\x00archgen " + __version__.encode("ascii")
+    chunk = (
+        len(body).to_bytes(4, "big")
+        + b"tEXt"
+        + body
+        + zlib.crc32(b"tEXt" + body).to_bytes(4, "big")
+    )
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
 # -- DOT text -------------------------------------------------------------------

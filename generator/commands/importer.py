@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ..datafiles import load_json
 from ..errors import ArchError, Diagnostic, Span, visible
+from ..syntax.files import write_or_print
 from ..syntax.parser import KEYWORDS
-from ..syntax.files import write_atomically
 from .analognas import NotInSpace, to_spec
 from .loading import show
 
@@ -30,7 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE.arch",
-        help="where to write the spec (default: print it)",
+        help="where to write the spec (default, or -: print it)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file of other contents, or a symlink (the link "
+        "itself, never its target)",
     )
     parser.add_argument(
         "--name",
@@ -47,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def model_name(output: str | None) -> str:
-    if not output:
+    if not output or output == "-":
         return "AnalogNAS"
     parts = [p for p in Path(output).stem.replace("-", "_").split("_") if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts) or "AnalogNAS"
@@ -62,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not isinstance(config, dict):
         return _refuse(args.config, "expected a JSON object of the search space's keys")
-    if args.generate and not args.output:
+    to_stdout = not args.output or args.output == "-"
+    if args.generate and to_stdout:
         print(
             "archgen: error: --generate needs -o FILE.arch for the spec",
             file=sys.stderr,
@@ -87,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.check import check
     from ..syntax.lower import parse
 
-    where = args.output or "<stdout>"
+    where = "<stdout>" if to_stdout else args.output
     try:
         analysis = check(parse(text, where))
     except ArchError as err:
@@ -103,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
         )
         show(ArchError(relabel, None, {**err.sources, label: text}))
         return 1
-    if not args.output:
-        sys.stdout.write(text)
+    # A spec is yours to edit once written: one of other contents is replaced
+    # only with --force.
+    if not write_or_print(args.output, text, args.force):
         return 0
-    write_atomically(Path(args.output), text)
     from ..analysis.report import totals_line
 
     print(f"wrote {visible(args.output)}\n  {totals_line(analysis)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import os
 import sys
 import unicodedata
 from pathlib import Path
@@ -13,29 +14,70 @@ from ..gc_pause import gc_paused
 from ..syntax.lower import parse_file
 
 
-def expand(paths: list[str]) -> list[str]:
-    """Files as given; folders become the .arch files inside them, sorted."""
+def expand(paths: list[str], quiet: bool = False) -> list[str]:
+    """Files as given; a folder becomes the regular .arch files inside it, sorted
+    (syntax.files.specs_in: links that leave it and files that are not regular
+    are skipped, each with a warning on stderr unless `quiet`)."""
+    from ..syntax.files import specs_in
+
     out: list[str] = []
     for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            out.extend(str(f) for f in sorted(p.rglob("*.arch")))
+        if Path(path).is_dir():
+            found, skipped = specs_in(path)
+            out.extend(found)
+            if not quiet:
+                for line in skipped:
+                    print(f"archgen: warning: {line}", file=sys.stderr)
         else:
             out.append(path)
     return out
 
 
 def empty_folders(paths: list[str]) -> list[str]:
-    return [p for p in paths if Path(p).is_dir() and not any(Path(p).rglob("*.arch"))]
+    from ..syntax.files import specs_in
+
+    return [p for p in paths if Path(p).is_dir() and not specs_in(p)[0]]
 
 
-def label(path: str) -> str:
-    """The spec's name in headers: relative to the current folder when inside it."""
-    p = Path(path).resolve()
+# What marks a project's root folder, nearest first from the output folder up.
+PROJECT_MARKERS = ("pyproject.toml", ".git")
+
+
+def project_root(folder: str | Path, own: bool = False) -> Path:
+    """The project a generated file belongs to: the nearest folder, from
+    `folder` (the output folder) upward, that holds pyproject.toml or .git;
+    else `folder`'s parent (`folder` itself when `own`: the working folder of
+    `-o -`). Symlinks resolved, so it never depends on the working folder or
+    on the way the path was written."""
+    real = Path(os.path.realpath(folder))
+    for place in (real, *real.parents):
+        if any(os.path.lexists(place / marker) for marker in PROJECT_MARKERS):
+            return place
+    return real if own else real.parent
+
+
+def relative(path: str | Path, root: Path, keep_name: bool = True) -> str:
+    """`path` as a command run in `root` names it: relative when inside root,
+    else absolute; `./` in front of a name that would read as an option.
+    keep_name: the last part is kept as written (a spec that is a link is
+    named by its link, not its target)."""
+    p = Path(path)
+    if keep_name and p.name not in ("", ".", ".."):
+        real = Path(os.path.realpath(p.parent)) / p.name
+    else:
+        real = Path(os.path.realpath(p))
     try:
-        return p.relative_to(Path.cwd().resolve()).as_posix()
+        text = real.relative_to(root).as_posix() or "."
     except ValueError:
-        return Path(path).as_posix()
+        return real.as_posix()
+    return "./" + text if text.startswith("-") else text
+
+
+def label(path: str, root: Path | None = None) -> str:
+    """The spec's name in a generated header: relative to the project root of
+    the output folder (`project_root`), so the header is the same wherever
+    archgen runs from; absolute when the spec lies outside that project."""
+    return relative(path, root if root is not None else project_root("generated"))
 
 
 def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()):

@@ -1,25 +1,122 @@
-"""Reading specs and writing outputs, so that nobody ever sees half a file."""
+"""Reading specs and writing outputs: the one file policy of every command.
+
+Reading. A spec is read only from a regular file. A symlink named on the command
+line is followed only to a regular file whose name ends in `.arch`, so a link to
+`/proc/self/environ` or a key file is refused before a byte of it is read, and
+no message can show a line of it. Nothing that could block (a FIFO) or act (a
+device) is ever opened. A folder yields only the regular `.arch` files inside it
+(`specs_in`): links are never followed in a walk, and one that leaves the
+folder, or an `.arch` that is not a regular file, is skipped with a warning.
+
+Writing (`write_outputs`: generate, import -o, export -o, graph -o, fmt). One
+batch is atomic: every file is first written to a temporary file beside it,
+and only when all are written are they renamed into place, so a reader sees the
+old files or the new ones, never half of one. Before anything is written every
+target is checked, and the batch is refused as a whole (nothing written) when
+one of them is:
+- a file archgen did not write (`Output.mine` recognises archgen's own files
+  from their first bytes; a file that already holds exactly the new bytes is
+  fine), unless --force;
+- a symlink, unless --force, which replaces the link itself (a rename never
+  follows a link): its target is never written;
+- a folder, a device, a FIFO, a socket, or a link to one (`/dev/stdout`),
+  even with --force: `-o -` writes to standard output instead.
+Folders on the way to a target are the user's layout and are followed like any
+program follows them (`-o build/gen` where `build` is a link writes into the
+link's target): archgen only ever creates files there under the names it
+writes, and never replaces one it did not write.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
+import stat
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from ..errors import ArchError, Diagnostic, Span
+from ..errors import ArchError, Diagnostic, Span, visible
 from ..limits import limit, raise_hint
+
+SPEC_SUFFIX = ".arch"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class Unreadable(Exception):
+    """A file archgen will not read, and why (no byte of it was read)."""
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    return "not a regular file"
+
+
+def _open_regular(path: str) -> int:
+    """A read descriptor of the regular file at `path` (not a link)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # swapped since the check: never read it
+        os.close(fd)
+        raise Unreadable(kind_of(mode))
+    return fd
+
+
+def read_regular(
+    path: str | Path, suffix: str | None = SPEC_SUFFIX, most: int = -1
+) -> bytes:
+    """The bytes of the regular file at `path` (at most `most` of them);
+    Unreadable when it is anything else. A symlink is followed only to a
+    regular file named `*suffix` (any regular file when suffix is None)."""
+    path = os.fspath(path)
+    try:
+        mode = os.lstat(path).st_mode
+        real = path
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(path)
+            try:
+                mode = os.stat(real).st_mode
+            except FileNotFoundError:
+                raise Unreadable("a symlink to nothing (broken)") from None
+            if not stat.S_ISREG(mode):
+                raise Unreadable(f"a symlink to {kind_of(mode)}")
+            if suffix is not None and not real.endswith(suffix):
+                raise Unreadable(
+                    f"a symlink to a file not named *{suffix}; archgen follows "
+                    f"a link only to a file named *{suffix}"
+                )
+        elif not stat.S_ISREG(mode):
+            raise Unreadable(f"{kind_of(mode)}, not a regular file")
+        fd = _open_regular(real)
+        with os.fdopen(fd, "rb") as f:
+            return f.read(most)
+    except OSError as err:
+        raise Unreadable(err.strerror or str(err)) from None
 
 
 def read_spec(path: str) -> str:
-    """The text of a spec, exactly as on disk (CRLF kept); unreadable, undecodable
-    or longer than the line limit -> ArchError, located where it can be."""
+    """The text of a spec, exactly as on disk (CRLF kept); unreadable, not a
+    regular file, undecodable or longer than the line limit -> ArchError,
+    located where it can be."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        reason = err.strerror or str(err)
+        data = read_regular(path)
+    except Unreadable as err:
         raise ArchError(
-            [Diagnostic(f"cannot read spec: {reason}", Span(path, 0, 0))]
+            [Diagnostic(f"cannot read spec: {err}", Span(path, 0, 0))]
         ) from None
     lines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
     if lines > limit("lines"):
@@ -54,27 +151,242 @@ def read_spec(path: str) -> str:
         ) from None
 
 
+def digest_of(path: str) -> str:
+    """sha256 of the spec's bytes, as `sha256sum` prints it (read as read_spec
+    reads it)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(read_regular(path)).hexdigest()
+    except Unreadable as err:
+        raise ArchError(
+            [Diagnostic(f"cannot read spec: {err}", Span(path, 0, 0))]
+        ) from None
+
+
+# -- folders --------------------------------------------------------------------
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def specs_in(folder: str) -> tuple[list[str], list[str]]:
+    """The regular `.arch` files under `folder`, sorted, and a warning (text for
+    the terminal) per entry skipped. `folder` itself may be a link (the user
+    named it); inside it no link is followed. A link that leaves the folder is
+    skipped with a warning; so is an `.arch` link to anything but a regular
+    `.arch` file, and an `.arch` that is a FIFO, device or socket. A link to a
+    regular `.arch` file inside the folder is skipped quietly: the walk reads
+    that file under its own name."""
+    root = os.path.realpath(folder)
+    found: list[Path] = []
+    warnings: list[str] = []
+
+    def skip(path: str, why: str) -> None:
+        warnings.append(f"skipped {visible(path)}: {why}")
+
+    def failed(err: OSError) -> None:
+        where = err.filename if err.filename is not None else folder
+        skip(os.fspath(where), f"cannot read it ({err.strerror or err})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=failed):
+        for name in sorted(dirnames):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                skip(full + os.sep, f"a folder symlink that leaves {visible(folder)}")
+        for name in sorted(filenames):
+            if not name.endswith(SPEC_SUFFIX):
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                mode = os.lstat(full).st_mode
+            except OSError as err:
+                failed(err)
+                continue
+            if stat.S_ISREG(mode):
+                found.append(Path(full))
+            elif stat.S_ISLNK(mode):
+                real = os.path.realpath(full)
+                try:
+                    target = os.stat(real).st_mode
+                except OSError:
+                    skip(full, "a broken symlink")
+                    continue
+                if not _inside(real, root):
+                    skip(full, f"a symlink that leaves {visible(folder)}")
+                elif not stat.S_ISREG(target) or not real.endswith(SPEC_SUFFIX):
+                    skip(full, f"a symlink to {_what(target, real)}")
+            else:
+                skip(full, f"{kind_of(mode)}, not a regular file")
+    return [str(p) for p in sorted(found)], warnings
+
+
+def _what(mode: int, real: str) -> str:
+    if stat.S_ISREG(mode):
+        return f"a file not named *{SPEC_SUFFIX}"
+    return kind_of(mode)
+
+
+# -- writing --------------------------------------------------------------------
+
+
+def never(head: bytes) -> bool:
+    """For outputs a user may have edited: archgen never calls them its own."""
+    return False
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a command writes. `mine(head)` says whether an existing file,
+    from its first bytes, is one archgen wrote and may replace; `foreign` names
+    a file it is not, in messages."""
+
+    path: Path
+    data: str | bytes
+    mine: Callable[[bytes], bool] = never
+    foreign: str = "a file archgen did not write"
+
+    @property
+    def bytes(self) -> bytes:
+        return self.data.encode("utf-8") if isinstance(self.data, str) else self.data
+
+
+class Refused(Exception):
+    """Targets archgen will not replace; nothing was written."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+HEAD = 4096  # bytes of an existing file read to recognise it
+# Folders of the system's devices and processes: never written, even with --force.
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys") if os.name == "posix" else ()
+
+
+def _inside_which(real: str) -> str:
+    return next(f"{folder}/" for folder in SYSTEM_FOLDERS if _inside(real, folder))
+
+
+def refusal(out: Output, force: bool, forceable: bool = True) -> str | None:
+    """Why `out` may not be written, or None. forceable=False: the command has
+    no --force (fmt writes the spec it read, so only links and non-regular
+    files stop it)."""
+    path = os.fspath(out.path)
+    shown = visible(path)
+    with_force = " (--force replaces it)" if forceable else ""
+    parent = os.path.realpath(os.path.dirname(path) or ".")
+    if any(_inside(parent, system) for system in SYSTEM_FOLDERS):
+        # /dev/stdout, /dev/fd/1 are links there; with stdout sent to a file,
+        # --force must not turn them into regular files.
+        return (
+            f"{shown} is in {_inside_which(parent)}, where archgen never writes "
+            "(-o - writes to standard output)"
+        )
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        folder = os.path.dirname(path) or "."
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return f"{visible(folder)} is not a folder"
+        return None
+    except OSError as err:
+        return f"cannot look at {shown}: {err.strerror or err}"
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.stat(path).st_mode
+        except OSError:
+            target = None  # a broken link
+        if target is not None and not stat.S_ISREG(target):
+            return (
+                f"{shown} is a symlink to {kind_of(target)}; archgen never replaces "
+                "it (-o - writes to standard output)"
+            )
+        if force:
+            return None  # the link itself is replaced, its target untouched
+        if not forceable:
+            return f"{shown} is a symlink; archgen does not write through links"
+        return (
+            f"{shown} is a symlink; not replacing it (--force replaces the link "
+            "itself, never its target)"
+        )
+    if not stat.S_ISREG(mode):
+        return (
+            f"{shown} is {kind_of(mode)}; archgen writes only regular files "
+            "(-o - writes to standard output)"
+        )
+    try:
+        fd = _open_regular(path)
+        with os.fdopen(fd, "rb") as f:
+            head = f.read(HEAD)
+            data = out.bytes
+            same = (
+                os.fstat(f.fileno()).st_size == len(data)
+                and head == data[:HEAD]
+                and head + f.read() == data
+            )
+    except (OSError, Unreadable):
+        return f"{shown} cannot be read; not replacing it{with_force}"
+    if same or out.mine(head) or force or not forceable:
+        return None
+    return f"{shown} is {out.foreign}; not replacing it{with_force}"
+
+
+def write_outputs(
+    outputs: list[Output], force: bool = False, forceable: bool = True
+) -> None:
+    """Check every target, then write them all or none (Refused: none)."""
+    reasons = [r for out in outputs if (r := refusal(out, force, forceable))]
+    if reasons:
+        raise Refused(reasons)
+    write_all([(out.path, out.data) for out in outputs])
+
+
+def write_stdout(data: str | bytes) -> None:
+    """`-o -`: the output on standard output."""
+    if isinstance(data, str):
+        sys.stdout.write(data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+def write_or_print(
+    output: str | None,
+    data: str | bytes,
+    force: bool,
+    mine: Callable[[bytes], bool] = never,
+    foreign: str = "a file of other contents",
+) -> bool:
+    """`-o FILE`: write FILE under the policy (Refused when it may not be
+    replaced); no -o, or `-o -`: standard output. True when a file was written.
+    By default (mine=never) only a file already holding these bytes is replaced
+    without --force: a spec or a configuration is the user's to edit once
+    written."""
+    if not output or output == "-":
+        write_stdout(data)
+        return False
+    write_outputs([Output(Path(output), data, mine, foreign)], force)
+    return True
+
+
 def write_atomically(path: str | Path, data: str | bytes) -> None:
-    """Write one file: see write_all."""
+    """Write one file: see write_all (no policy checks: for archgen's own files)."""
     write_all([(Path(path), data)])
 
 
-def digest_of(path: str) -> str:
-    """sha256 of the file's bytes, as `sha256sum` prints it."""
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def write_all(files: list[tuple[Path, str | bytes]]) -> None:
-    """Write every file or none: all temp files first, then the renames."""
+    """Write every file or none: all temp files first, then the renames. A
+    rename replaces a link at the target, never its target."""
     temps: list[tuple[str, Path]] = []
     try:
         for path, data in files:
-            # The folder may be a link; the file itself is replaced, never a
-            # link's target (the command line refuses links unless --force).
+            # The folder may be a link (the user's layout): resolve it, and
+            # replace the file's own name in it.
             target = Path(os.path.realpath(Path(path).parent)) / Path(path).name
-            if target.is_dir():
+            if target.is_dir() and not target.is_symlink():
                 raise IsADirectoryError(21, "Is a directory", str(path))
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(
@@ -93,9 +405,13 @@ def write_all(files: list[tuple[Path, str | bytes]]) -> None:
 
 
 def _set_mode(tmp: str, target: Path) -> None:
-    if target.exists():
-        shutil.copymode(target, tmp)
-    else:  # mkstemp makes the file private (0600)
+    try:
+        mode = os.lstat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISREG(mode):
+        os.chmod(tmp, stat.S_IMODE(mode))
+    else:  # new, or a link being replaced: mkstemp made it private (0600)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
