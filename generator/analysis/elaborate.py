@@ -15,6 +15,7 @@ from dataclasses import replace
 from ..errors import Diagnostic, Span
 from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
+from ..semantics.groups import GroupError
 from ..semantics.ops import OPS, OpError
 from ..semantics.plan import (
     Call,
@@ -417,39 +418,10 @@ class Elaborator:
             for label, name, needs in zip(names, step.sources, present)
             if needs is None or built[needs]
         ]
-        listed = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in outputs)
-        if step.kind == "sum":
-            if len({s for _, s in outputs}) > 1:
-                self.fail(
-                    f"the arms of this sum give different shapes: {listed}",
-                    step.span,
-                    "a sum needs arms of one shape; add a shortcut arm that matches",
-                )
-            return outputs[0][1]
-        if step.kind == "mul":
-            # Broadcasting as torch does it here: one width, and each arm either
-            # the full map or 1x1 (a per-channel gate).
-            full = max(
-                (s for _, s in outputs), key=lambda s: s[1:] if len(s) == 3 else ()
-            )
-            if any(
-                s[0] != full[0]
-                or len(s) != len(full)
-                or (s != full and s[1:] != (1, 1))
-                for _, s in outputs
-            ):
-                self.fail(
-                    f"the arms of this mul do not broadcast: {listed}",
-                    step.span,
-                    "a mul needs arms of one width, each the full map or 1x1 "
-                    "(a gate: avgpool, convs, sigmoid)",
-                )
-            return full
-        if any(len(s) != 3 for _, s in outputs) or len({s[1:] for _, s in outputs}) > 1:
-            self.fail(
-                f"the arms of this cat differ in height or width: {listed}", step.span
-            )
-        return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
+        try:
+            return step.group.shape(outputs)
+        except GroupError as err:
+            self.fail(err.message, step.span, err.hint)
 
 
 def _moved(node: Node, path: str, span: Span) -> Node:

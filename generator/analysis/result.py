@@ -12,6 +12,7 @@ from ..errors import Diagnostic
 from ..semantics.linker import Program
 from ..semantics.ops import OPS
 from ..semantics.expr import EvalError, Unknown, evaluate
+from ..semantics.groups import GROUPS
 from ..semantics.plan import ClassPlan, Flag, Join
 from ..syntax.ir import Model, Spec
 from .counting import counted_macs
@@ -76,7 +77,8 @@ class BlockInstance:
     identity: bool = True  # the input itself is a term of its sum (a shortcut edge)
     cat_arms: tuple[
         tuple[str, int, tuple[ConvInfo, ...]], ...
-    ] = ()  # name, width, layers
+    ] = ()  # name, width, layers: the arms of its one stacked join (a cat)
+    join: str = ""  # the group kind whose join the figure draws; "": a chain
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
     flags = {a.name: a for a in plan.attributes if isinstance(a.value, Flag)}
     env = dict(node.args)
     for step in plan.steps:
-        if not (isinstance(step, Join) and step.kind == "sum"):
+        if not (isinstance(step, Join) and step.group.drawing == "residual"):
             continue
         present = step.present or (None,) * len(step.sources)
         for source, needs in zip(step.sources, present):
@@ -384,7 +386,7 @@ def block_record(
             continue
         copies = len(child.children) if child.kind == "list" else 1
         layers = layers_of(child.children[-1] if child.kind == "list" else child)
-        if role.kind == "cat":
+        if GROUPS[role.kind].drawing == "stacked":
             arms.append((attribute.name, child.out_shape[0], tuple(layers)))
         if role.conditional:
             projection = True
@@ -392,13 +394,15 @@ def block_record(
         elif not branch:
             branch = layers
         branches = max(branches, copies)
-    residual = any(isinstance(s, Join) and s.kind == "sum" for s in plan.steps)
+    joins = [s for s in plan.steps if isinstance(s, Join)]
+    residuals = [s.kind for s in joins if s.group.drawing == "residual"]
+    residual = bool(residuals)
     if not residual:
         branch = layers_of(node)  # one chain: all its layers are "the branch"
     drawn, branch = branch, [c for c in branch if c.op == "conv"]
     identity = residual and _adds_its_input(node, plan)
-    cat = [s for s in plan.steps if isinstance(s, Join) and s.kind == "cat"]
-    if residual or len(cat) != 1:
+    stacked = [s for s in joins if s.group.drawing == "stacked"]
+    if residual or len(stacked) != 1:
         arms = []  # drawn as a chain or a sum
     widths = [c.out_channels for c in branch] or [node.out_shape[0]]
     return BlockInstance(
@@ -420,4 +424,5 @@ def block_record(
         branch_layers=tuple(drawn),
         identity=identity,
         cat_arms=tuple(arms),
+        join=residuals[0] if residuals else stacked[0].kind if arms else "",
     )

@@ -81,10 +81,11 @@ AIHWKIT = Backend(
     preset_returns=" -> RPUConfigBase",
 )
 
-# Imports a module makes only when it needs them: what needs them, the line.
+# Imports a module makes only when it needs them: what needs them (a group
+# kind's `imports` names one), the line.
 OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
-    ("cat", "import torch"),
+    ("torch", "import torch"),
     ("shift", "from torch.nn import functional as F"),
 )
 

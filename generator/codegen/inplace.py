@@ -19,7 +19,7 @@ from ..semantics.plan import Apply, Call, Chain, ClassPlan, Join, OpCall
 @dataclass(frozen=True)
 class InPlace:
     activations: frozenset[str]  # attributes built with inplace=True
-    sums: frozenset[Join]  # sums written `out = a` then `out += b`
+    sums: frozenset[Join]  # joins written `out = a` then `out += b`
     loops: frozenset[str]  # counted arms (attributes) whose copies are summed with +=
 
 
@@ -60,7 +60,8 @@ def in_place(plan: ClassPlan, plans: dict[str, ClassPlan]) -> InPlace:
     sums: set[Join] = set()
     loops: set[str] = set()
     for index, step in enumerate(steps):
-        if isinstance(step, Join) and step.kind == "sum" and not step.present:
+        # `out += b` only where the group kind has it (groups.py's `augmented`)
+        if isinstance(step, Join) and step.group.augmented and not step.present:
             first = step.sources[0]
             if (
                 first != "x"

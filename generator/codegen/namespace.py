@@ -42,9 +42,8 @@ RENDER_LOCALS = frozenset(
 # Locals the renderer names afresh in each class, dodging every name in scope
 # (a trailing "_" until free): the copies' loop variable, a hoisted width, and a
 # hoisted argument (named after the op's parameter), a gated join's gathering
-# local. Never reserved.
+# local (its group kind's `gather`, semantics/groups.py). Never reserved.
 LOOP, WIDTH = "branch", "width"
-GATHER = {"sum": "total", "mul": "product", "cat": "parts"}
 
 
 def _scan(text: str, names: set[str], attributes: set[str]) -> None:

@@ -37,7 +37,7 @@ from ..semantics.plan import (
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import OPTIONAL_IMPORTS, Backend
-from .namespace import GATHER, LOOP, WIDTH, namespace
+from .namespace import LOOP, WIDTH, namespace
 from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
@@ -332,38 +332,40 @@ class _ClassWriter:
         ]
 
     def join(self, step: Join, rename: dict[str, str]) -> list[str]:
+        kind = step.group
+        if kind.imports:
+            self.uses.add(kind.imports)
         present = step.present or (None,) * len(step.sources)
         always = [rename.get(s, s) for s, p in zip(step.sources, present) if p is None]
         gated = [(s, p) for s, p in zip(step.sources, present) if p is not None]
         if not gated:
-            if step.kind == "cat":
-                self.uses.add("cat")
-                return [f"{step.target} = torch.cat([{', '.join(always)}], dim=1)"]
+            if kind.function:
+                listed = f"[{', '.join(always)}]"
+                return [f"{step.target} = {kind.function.format(listed)}"]
             if step in self.ip.sums:  # as torchvision: out += identity
                 lines = (
                     [] if always[0] == step.target else [f"{step.target} = {always[0]}"]
                 )
-                return lines + [f"{step.target} += {other}" for other in always[1:]]
-            sign = " + " if step.kind == "sum" else " * "
-            return [f"{step.target} = {sign.join(always)}"]
+                return lines + [
+                    f"{step.target}{kind.augmented}{other}" for other in always[1:]
+                ]
+            return [f"{step.target} = {kind.operator.join(always)}"]
         # The gated arms read the group's input, which may be the variable the
         # result goes to: gather in a local of its own, named clear of the arms.
         # Terms are taken in the spec's order (a cat's channels keep it).
         inputs = {s if p in self.flags else self.gated[s].source for s, p in gated}
         gather = (
-            self.fresh(GATHER[step.kind])
-            if step.target in inputs or step.kind == "cat"
+            self.fresh(kind.gather)
+            if step.target in inputs or kind.function
             else step.target
         )
-        sign = " + " if step.kind == "sum" else " * "
         lines: list[str] = []
         started = False
-        if step.kind == "cat":
-            self.uses.add("cat")
+        if kind.function:
             lines.append(f"{gather}: list[Tensor] = []")
             started = True
         terms = list(zip(step.sources, present))
-        if step.kind != "cat":  # a sum or product starts from a term always there
+        if not kind.function:  # a sum or product starts from a term always there
             terms.sort(key=lambda term: term[1] is not None)
         for source, needs in terms:
             if needs is None:
@@ -378,18 +380,18 @@ class _ClassWriter:
                     value = apply.target
                 else:
                     before, value = [], f"self.{apply.attr}({apply.source})"
-            if step.kind == "cat":
+            if kind.function:
                 add = f"{gather}.append({value})"
             elif started:
-                add = f"{gather} = {gather}{sign}{value}"
+                add = f"{gather} = {gather}{kind.operator}{value}"
             else:
                 add, started = f"{gather} = {value}", True
             if test is None:
                 lines += [*before, add]
             else:
                 lines += [f"if {test}:", *(f"    {line}" for line in [*before, add])]
-        if step.kind == "cat":
-            lines.append(f"{step.target} = torch.cat({gather}, dim=1)")
+        if kind.function:
+            lines.append(f"{step.target} = {kind.function.format(gather)}")
         elif gather != step.target:
             lines.append(f"{step.target} = {gather}")
         return lines
@@ -456,7 +458,7 @@ def _identity_locals(plan: ClassPlan) -> dict[str, str]:
     }
     rename: dict[str, str] = {}
     for step in plan.steps:
-        if isinstance(step, Join) and step.kind == "sum":
+        if isinstance(step, Join) and step.group.drawing == "residual":
             shortcuts = [s for s in step.sources if s in optional]
             if len(shortcuts) == 1 and "identity" not in rename.values():
                 rename[shortcuts[0]] = "identity"

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..analysis.report import short
 from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
 from ..errors import ArchError, visible
+from ..semantics.groups import GROUPS
 from ..semantics.ops import OPS
 from ..syntax.files import write_or_print
 
@@ -411,7 +412,8 @@ def _cat_block(dot: _Dot, name: str, b: BlockInstance, count: int, prev: str,
             edges.append((last, node, ""))
             last = node
         edges.append((last, join, str(width)))
-    dot.node(join, label=_html("cat", str(b.out_channels if not after else "")),
+    total = str(b.out_channels if not after else "")
+    dot.node(join, label=_html(GROUPS[b.join].label, total),
              shape="box", style="rounded,filled", fillcolor="white")  # fmt: skip
     tail = join
     for i, layer in enumerate(after):
@@ -492,7 +494,7 @@ def _residual_block(
         dot.edge(f"{name}_r0_c0", f"{name}_sc", style="invis")
     dot.node(
         add,
-        label="+",
+        label=GROUPS[b.join].label,
         shape="circle",
         width="0.28",
         fixedsize="true",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..errors import Diagnostic, Span, did_you_mean
 from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
 from .expr import free_names, larger_than, plus, substitute, to_arch
+from .groups import GROUPS, GroupKind
 from .linker import shipped
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
@@ -91,7 +92,7 @@ class ArmRole:
     """Where an attribute sits in a group: for diff and graph."""
 
     group: int  # index of the group in the class
-    kind: str  # sum or cat
+    kind: str  # its group's kind: a key of GROUPS (groups.py)
     conditional: bool
     counted: bool
 
@@ -119,7 +120,8 @@ class Apply:
 
 @dataclass(frozen=True)
 class Join:
-    """`target = a + b` (sum), `a * b` (mul) or `torch.cat([a, b], dim=1)` (cat).
+    """`target = a + b` (sum), `a * b` (mul) or `torch.cat([a, b], dim=1)` (cat):
+    `kind` is a key of GROUPS (groups.py), which says how.
 
     `present` names, per source, the attribute an `only if` arm needs (its
     module, or a Flag): without it the source is left out. None: always there."""
@@ -130,6 +132,10 @@ class Join:
     span: Span
     labels: tuple[str, ...] = ()  # the arms' names, for messages
     present: tuple[str | None, ...] = ()
+
+    @property
+    def group(self) -> GroupKind:
+        return GROUPS[self.kind]
 
 
 Step = Apply | Join
@@ -573,7 +579,7 @@ class _Builder:
             Join(group.kind, tuple(terms), "out", group.span, tuple(labels),
                  tuple(present) if any(present) else ())  # fmt: skip
         )
-        if group.kind in ("sum", "mul"):
+        if GROUPS[group.kind].width == "shared":
             # Every arm of a sum or product has one width (the elaborator checks
             # it): take a plain arm's, else an `if` arm's (it holds either way, the
             # identity keeping the input's); an `only if` arm's holds only when

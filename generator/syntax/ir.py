@@ -123,7 +123,7 @@ class Group:
     """`sum { arms }` adds the arms' outputs, `cat { arms }` concatenates channels,
     `mul { arms }` multiplies them (a C x 1 x 1 arm scales every pixel: a gate)."""
 
-    kind: str  # "sum", "cat" or "mul"
+    kind: str  # a key of semantics/groups.py's GROUPS: "sum", "cat", "mul"
     arms: tuple[Arm, ...]
     span: Span
 

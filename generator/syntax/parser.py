@@ -14,6 +14,7 @@ from lark.exceptions import (
 )
 
 from ..errors import ArchError, Diagnostic, Span, did_you_mean
+from ..semantics.groups import GROUPS
 from .fastparse import FastParser
 from .ir import Comment
 from .parser_cache import cached_lark
@@ -40,9 +41,7 @@ KEYWORDS = (
     "let",
     "param",
     "use",
-    "sum",
-    "cat",
-    "mul",
+    *GROUPS,
     "only",
 )
 
@@ -184,7 +183,7 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
 # take four; every pass after the parser walks bodies recursively.
 MAX_NESTING = 16
 _BRACED = frozenset(
-    ("model", "stage", "stem_body", "block_def", "section", "sum", "cat", "mul", "arm")
+    ("model", "stage", "stem_body", "block_def", "section", *GROUPS, "arm")
 )
 
 

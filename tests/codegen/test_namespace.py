@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import archgen
-from archgen.codegen.namespace import GATHER, LOOP, WIDTH, namespace
+from archgen.codegen.namespace import LOOP, WIDTH, namespace
+from archgen.semantics.groups import GROUPS
 from archgen.semantics.ops import OPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,9 +24,8 @@ SPECS += sorted(ROOT.glob("tests/fixtures/blocks/*.arch"))
 
 # What the renderer names afresh, dodging everything in scope.
 ARGUMENTS = {p.name for op in OPS.values() for p in op.params}
-FRESH = re.compile(
-    f"(?:{'|'.join(sorted({LOOP, WIDTH, *GATHER.values()} | ARGUMENTS))})_*"
-)
+GATHERS = {k.gather for k in GROUPS.values()}
+FRESH = re.compile(f"(?:{'|'.join(sorted({LOOP, WIDTH, *GATHERS} | ARGUMENTS))})_*")
 
 
 def _spec_names(analysis) -> set[str]:
