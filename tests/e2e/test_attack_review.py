@@ -1,0 +1,62 @@
+"""An attacker's review of issue 16 (trust by construction), as a stranger tried
+it: each finding as the smallest spec, file or call that shows it. A test
+marked xfail(strict) is a finding not fixed yet; it passes once it is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import archgen
+from archgen.errors import ArchError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _python(code: str, env: dict | None = None, timeout: int = 300):
+    """`code` in a fresh interpreter (nothing imported yet), from the repo."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _refused(text: str, path: str = "<spec>") -> list:
+    with pytest.raises(ArchError) as err:
+        archgen.loads(text, path=path)
+    return err.value.diagnostics
+
+
+# 1. Threads: render() from several threads, in a process that has not imported
+# black yet, failed with "module 'black' has no attribute 'Mode'" (black is
+# compiled with mypyc: a second thread's `import black` returned the module
+# the first was still initialising).
+def test_render_from_threads_before_black_is_imported():
+    done = _python(
+        """
+        import threading, archgen
+        analysis = archgen.load("specs/resnet32.arch")
+        errors, texts = [], []
+        def work():
+            try:
+                texts.append(archgen.render(analysis, "torch"))
+            except Exception as err:
+                errors.append(repr(err))
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        assert not errors, errors
+        assert len(set(texts)) == 1, "threads rendered different modules"
+        print("ok")
+        """,
+        env={"ARCHGEN_NO_CACHE": "1"},
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
