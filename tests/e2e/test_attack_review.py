@@ -60,3 +60,40 @@ def test_render_from_threads_before_black_is_imported():
         env={"ARCHGEN_NO_CACHE": "1"},
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# 2. No budget: issue 16 asks for a documented default bound on an accepted
+# model's parameters and activation memory (so build() cannot ask for
+# terabytes), raised with an ARCHGEN_MAX_* variable. There is none: this spec,
+# inside every documented limit, is accepted at 1.0e16 parameters.
+HUGE = """block B() {
+  conv(kernel, out)
+}
+model Big {
+  input 3x1024x1024
+  classes 10
+  stage 1048576 {
+    B x1024
+  }
+  head avgpool flatten fc
+}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="no parameter/activation budget (issue 16, item 7)")
+def test_a_model_past_any_memory_budget_is_a_located_error():
+    (problem, *_) = _refused(HUGE)
+    assert "ARCHGEN_MAX_" in f"{problem.message} {problem.hint}"
+
+
+@pytest.mark.xfail(strict=True, reason="no parameter budget on build(**params)")
+def test_build_at_a_param_value_past_the_budget_is_refused_before_allocating(tmp_path):
+    spec = HUGE.replace("block B", "param w = 8\nblock B").replace(
+        "stage 1048576", "stage w"
+    ).replace("B x1024", "B x8")
+    namespace: dict = {}
+    exec(archgen.render(archgen.loads(spec), format=False), namespace)
+    # w=1,048,576 is inside the width limit check_parameters() enforces, and
+    # asks for 8 * 9 * 2**40 weights (316 TB).
+    with pytest.raises(ValueError, match="w"):
+        namespace["check_parameters"](w=1 << 20)
