@@ -97,3 +97,77 @@ def test_build_at_a_param_value_past_the_budget_is_refused_before_allocating(tmp
     # asks for 8 * 9 * 2**40 weights (316 TB).
     with pytest.raises(ValueError, match="w"):
         namespace["check_parameters"](w=1 << 20)
+
+
+MODEL = """{pre}model M {{
+  input 3x8x8
+  classes 4
+  stem conv3x3 8
+  stage 8 {{
+    {block}
+  }}
+  head avgpool flatten fc
+}}
+"""
+
+
+# 3. The README's limit is "operators nested in one expression: 64"; 64 were
+# refused ("nests more than 64 levels deep"): the number at the bottom counted
+# as a level. Now 64 operators are accepted (and build), 65 are the error.
+@pytest.mark.parametrize(
+    "expression",
+    [
+        lambda n: "8" + " + 0" * n,
+        lambda n: "(" * n + "8" + " + 0)" * n,
+        lambda n: "-" * n + "8",  # 64 signs: +8
+        lambda n: "8" + " * 1" * n,
+    ],
+    ids=["left-deep", "parenthesised", "minus signs", "products"],
+)
+def test_expressions_at_the_operator_limit_and_one_past(expression):
+    torch = pytest.importorskip("torch")
+    at = MODEL.format(pre=f"let w = {expression(64)}\n", block="BasicBlock")
+    model = archgen.build(analysis := archgen.loads(at.replace("stage 8", "stage w")))
+    assert sum(p.numel() for p in model.parameters()) == analysis.params_total
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4)
+    (problem, *_) = _refused(MODEL.format(pre=f"let w = {expression(65)}\n", block="BasicBlock"))
+    assert "nests more than 64 levels deep" in problem.message
+
+
+def test_a_width_inside_a_block_at_the_operator_limit_builds():
+    torch = pytest.importorskip("torch")
+    block = "block B() {\n  conv(kernel, out" + " + 0 * in" * 32 + ")\n}\n"
+    analysis = archgen.loads(MODEL.format(pre=block, block="B"))
+    model = archgen.build(analysis)
+    assert sum(p.numel() for p in model.parameters()) == analysis.params_total
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4)
+
+
+# 4. check_parameters() checks only the widths a `param` sets directly (stem,
+# stages, fc): build(w=1) passes it, and BottleneckBlock's inner width
+# out // 4 is 0, so torch builds a zero-width conv and forward fails with
+# torch's RuntimeError instead of a ValueError naming w.
+PARAM_BOTTLENECK = """param w = 16
+model P {
+  input 3x16x16
+  classes 10
+  stem conv3x3 w
+  stage w * 2 {
+    BottleneckBlock
+  }
+  head avgpool flatten fc
+}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="check_parameters() misses widths inside blocks")
+def test_build_at_a_param_value_that_empties_an_inner_width_is_refused():
+    torch = pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(archgen.render(archgen.loads(PARAM_BOTTLENECK), format=False), namespace)
+    try:
+        model = namespace["build"](w=1)
+    except ValueError as err:
+        assert "w" in str(err)
+        return
+    model(torch.randn(1, 3, 16, 16))  # RuntimeError: weight of size [0, 1, 1, 1]
