@@ -37,6 +37,7 @@ import os
 import random
 import re
 import sys
+import threading
 
 from .. import user_cache
 
@@ -171,11 +172,18 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+# black is compiled with mypyc, whose modules are in sys.modules before they
+# are initialised: a second thread's `import black` during the first's returned
+# a module without `Mode`. Importing and calling black is done under one lock.
+_BLACK_LOCK = threading.RLock()
+
+
 @functools.lru_cache(maxsize=1)
 def _mode():
-    import black
+    with _BLACK_LOCK:
+        import black
 
-    return black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
+        return black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 
 
 def _black(text: str) -> str:
@@ -207,9 +215,10 @@ def _black_cached(text: str) -> str:
 
 
 def _format(text: str) -> str:
-    import black
+    with _BLACK_LOCK:
+        import black
 
-    return black.format_str(text, mode=_mode())
+        return black.format_str(text, mode=_mode())
 
 
 def same_code(text: str, layout: str) -> bool:
