@@ -18,7 +18,6 @@ import jinja2
 
 from .. import __version__
 from ..errors import visible
-from ..limits import limit
 from ..analysis.result import Analysis
 from ..analysis.tree import Node, ancestors, within
 from ..semantics.expr import to_python
@@ -38,6 +37,7 @@ from ..semantics.plan import (
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import OPTIONAL_IMPORTS, Backend
 from .namespace import LOOP, WIDTH, namespace
+from .parameter_checks import parameter_checks
 from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
@@ -618,7 +618,7 @@ def build_view(
         init_params=f", *, {init_params}" if init_params else "",
         parameters=", ".join(parameters),
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
-        parameter_checks=_parameter_checks(analysis),
+        parameter_checks=parameter_checks(analysis),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=analysis.off_crossbars,
@@ -628,39 +628,6 @@ def build_view(
         uses_shift="shift" in writer.uses,
         init=model.init,
     )
-
-
-def _parameter_checks(analysis: Analysis) -> tuple[tuple[str, str], ...]:
-    """The checks of build()'s model parameters, as (condition, exception)
-    source: each of its kind, then each size a parameter sets (the tree's
-    expressions of them, once) from 1 to the width limit. Every text here is
-    an identifier, a module path or an expression archgen printed."""
-    checks: list[tuple[str, str]] = []
-    for name, value in analysis.parameters:
-        if isinstance(value, float):
-            condition = f"isinstance({name}, bool) or not isinstance({name}, (int, float))"
-            kind = "a number"
-        else:
-            condition = f"isinstance({name}, bool) or not isinstance({name}, int)"
-            kind = "a whole number (int)"
-        checks.append((condition, f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")'))
-    names = {name: name for name, _ in analysis.parameters}
-    given = ", ".join(f"{name}={{{name}!r}}" for name in names)
-    top = limit("width")
-    seen: set[str] = set()
-    for node in analysis.root.walk():
-        for arg, expr in node.exprs:
-            text = to_python(expr, names)
-            if arg == "in" or text in seen:
-                continue
-            seen.add(text)
-            what = f"the {'width' if arg == 'out' else arg} of {node.path}"
-            checks.append((
-                f"not 1 <= {text} <= {top}",
-                f'ValueError(f"{given} makes {what} {{{text}}}; '
-                f'it must be from 1 to {top:,}")',
-            ))  # fmt: skip
-    return tuple(checks)
 
 
 def _kept_instances(analysis: Analysis) -> bool:

@@ -66,6 +66,11 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+# Folders of the system's devices and processes: never written, even with
+# --force, and never read (their files pass for regular ones: /proc/self/environ).
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys") if os.name == "posix" else ()
+
+
 def _open_regular(path: str) -> int:
     """A read descriptor of the regular file at `path` (not a link)."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY)
@@ -101,6 +106,9 @@ def read_regular(
                 )
         elif not stat.S_ISREG(mode):
             raise Unreadable(f"{kind_of(mode)}, not a regular file")
+        where = os.path.realpath(real)
+        if any(_inside(where, system) for system in SYSTEM_FOLDERS):
+            raise Unreadable(f"in {_inside_which(where)}, where archgen reads no file")
         fd = _open_regular(real)
         with os.fdopen(fd, "rb") as f:
             return f.read(most)
@@ -261,8 +269,6 @@ class Refused(Exception):
 
 
 HEAD = 4096  # bytes of an existing file read to recognise it
-# Folders of the system's devices and processes: never written, even with --force.
-SYSTEM_FOLDERS = ("/dev", "/proc", "/sys") if os.name == "posix" else ()
 
 
 def _inside_which(real: str) -> str:

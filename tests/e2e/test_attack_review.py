@@ -80,17 +80,21 @@ model Big {
 """
 
 
-@pytest.mark.xfail(strict=True, reason="no parameter/activation budget (issue 16, item 7)")
+@pytest.mark.xfail(
+    strict=True, reason="no parameter/activation budget (issue 16, item 7)"
+)
 def test_a_model_past_any_memory_budget_is_a_located_error():
-    (problem, *_) = _refused(HUGE)
+    problem, *_ = _refused(HUGE)
     assert "ARCHGEN_MAX_" in f"{problem.message} {problem.hint}"
 
 
 @pytest.mark.xfail(strict=True, reason="no parameter budget on build(**params)")
 def test_build_at_a_param_value_past_the_budget_is_refused_before_allocating(tmp_path):
-    spec = HUGE.replace("block B", "param w = 8\nblock B").replace(
-        "stage 1048576", "stage w"
-    ).replace("B x1024", "B x8")
+    spec = (
+        HUGE.replace("block B", "param w = 8\nblock B")
+        .replace("stage 1048576", "stage w")
+        .replace("B x1024", "B x8")
+    )
     namespace: dict = {}
     exec(archgen.render(archgen.loads(spec), format=False), namespace)
     # w=1,048,576 is inside the width limit check_parameters() enforces, and
@@ -130,7 +134,9 @@ def test_expressions_at_the_operator_limit_and_one_past(expression):
     model = archgen.build(analysis := archgen.loads(at.replace("stage 8", "stage w")))
     assert sum(p.numel() for p in model.parameters()) == analysis.params_total
     assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4)
-    (problem, *_) = _refused(MODEL.format(pre=f"let w = {expression(65)}\n", block="BasicBlock"))
+    problem, *_ = _refused(
+        MODEL.format(pre=f"let w = {expression(65)}\n", block="BasicBlock")
+    )
     assert "nests more than 64 levels deep" in problem.message
 
 
@@ -160,7 +166,6 @@ model P {
 """
 
 
-@pytest.mark.xfail(strict=True, reason="check_parameters() misses widths inside blocks")
 def test_build_at_a_param_value_that_empties_an_inner_width_is_refused():
     torch = pytest.importorskip("torch")
     namespace: dict = {}
@@ -178,7 +183,6 @@ def test_build_at_a_param_value_that_empties_an_inner_width_is_refused():
 # environment under its diagnostic. A link to it is refused (not *.arch); the
 # path itself is not, though the README says no message shows a line of a
 # file that is not a spec, and archgen never writes in /proc.
-@pytest.mark.xfail(strict=True, reason="specs named in /proc are read and quoted")
 @pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="Linux /proc")
 def test_a_proc_file_named_as_a_spec_is_not_quoted():
     done = subprocess.run(

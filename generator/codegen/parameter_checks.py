@@ -1,0 +1,122 @@
+"""The checks a generated build() makes of its model parameters, as source.
+
+A parameter sets widths at the model level (the stem's, a stage's, an fc's:
+the tree's `exprs`), and through them every size a block instance computes
+from its arguments (BottleneckBlock's `out // reduction`). Each such size,
+written in the parameters, must come out from 1 to the width limit: checked
+before the model is built, so a value the spec describes no model for is a
+ValueError naming the parameters, never a zero-width layer."""
+
+from __future__ import annotations
+
+from ..limits import limit
+from ..semantics.expr import free_names, substitute, to_python
+from ..semantics.ops import OPS
+from ..semantics.plan import Call, OpCall, calls_in
+from ..syntax.ir import BinOp, Num
+
+
+def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
+    """(condition, exception) source lines: each parameter of its kind, then
+    each size it decides. Every text here is an identifier, a module path or
+    an expression archgen printed."""
+    if not analysis.parameters:
+        return ()
+    checks: list[tuple[str, str]] = []
+    for name, value in analysis.parameters:
+        if isinstance(value, float):
+            condition = (
+                f"isinstance({name}, bool) or not isinstance({name}, (int, float))"
+            )
+            kind = "a number"
+        else:
+            condition = f"isinstance({name}, bool) or not isinstance({name}, int)"
+            kind = "a whole number (int)"
+        checks.append(
+            (condition, f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")')
+        )
+    names = {name: name for name, _ in analysis.parameters}
+    given = ", ".join(f"{name}={{{name}!r}}" for name in names)
+    top = limit("width")
+    sizes = [
+        (what, guard, to_python(expr, names))
+        for what, guard, expr in _sizes(analysis, set(names))
+    ]
+    always = {text for _, guard, text in sizes if guard is None}
+    seen: set[str] = set()
+    for what, guard, text in sizes:
+        test = f"not 1 <= {text} <= {top}"
+        if guard is not None:
+            if text in always:
+                continue  # checked wherever it is built
+            test = f"({to_python(guard, names)}) and {test}"
+        if test in seen:
+            continue
+        seen.add(test)
+        checks.append((
+            test,
+            f'ValueError(f"{given} makes {what} {{{text}}}; '
+            f'it must be from 1 to {top:,}")',
+        ))  # fmt: skip
+    return tuple(checks)
+
+
+def _sizes(analysis, params: set[str]):
+    """(what, condition or None, size) for each size a parameter decides: the
+    model-level widths, then those inside the block instances they reach."""
+    visited: set[tuple] = set()
+    for node in analysis.root.walk():
+        set_by = dict(node.exprs)
+        for arg, expr in node.exprs:
+            if arg != "in":
+                yield f"the {'width' if arg == 'out' else arg} of {node.path}", None, expr
+        if node.kind == "class" and set_by:
+            env = {name: Num(value, node.span) for name, value in node.args}
+            env.update(set_by)
+            yield from _inside(
+                analysis, node.name, env, node.path, None, params, visited
+            )
+
+
+def _inside(analysis, cls: str, env: dict, path: str, guard, params, visited):
+    """The sizes of class `cls` built with arguments `env` (expressions in the
+    model parameters), at `path`; `guard`: when that part is built at all."""
+    key = (cls, tuple(sorted((k, repr(v)) for k, v in env.items())), repr(guard))
+    if key in visited:
+        return
+    visited.add(key)
+    plan = analysis.plans[cls]
+    env = dict(env)
+    for param in plan.params:
+        if param.name not in env and param.default is not None:
+            env[param.name] = substitute(param.default, env)
+    for attribute in plan.attributes:
+        where = guard
+        if attribute.condition is not None:
+            condition = substitute(attribute.condition, env)
+            if free_names(condition) - params:
+                continue  # reads what no parameter decides: not ours to check
+            if free_names(condition) & params:
+                where = condition if where is None else _both(where, condition)
+        for module in calls_in(attribute.value):
+            at = f"{path}.{attribute.name}"
+            if isinstance(module, OpCall):
+                op = OPS[module.op]
+                for arg, expr in module.args:
+                    size = op.param_named.get(arg)
+                    if arg != "in" and (
+                        size is None or size.kind != "int" or size.minimum < 1
+                    ):
+                        continue
+                    value = substitute(expr, env)
+                    if free_names(value) & params and not free_names(value) - params:
+                        yield f"the {arg} of {at}", where, value
+            elif isinstance(module, Call):
+                inner = {k: substitute(v, env) for k, v in module.args}
+                yield from _inside(
+                    analysis, module.cls, inner, at, where, params, visited
+                )
+
+
+def _both(left, right):
+    return BinOp("and", left, right, left.span)
