@@ -33,6 +33,7 @@ import re
 import sys
 
 from .. import user_cache
+from .masking import LINE_LENGTH, mask, simple, unmask
 
 # black.Mode(line_length=88, target_versions={PY310}); the text names it in the
 # cache's keys, so a change here must change it too.
@@ -97,7 +98,10 @@ def _top_level(code: str) -> list[str]:
 
 def _format_piece(piece: str) -> str:
     skeleton, runs = _fold(piece)
-    formatted = _black(skeleton)
+    skeleton, masked = mask(skeleton)  # pieces alike but for such lines: one layout
+    formatted = unmask(_black(skeleton), masked)
+    if formatted is None:
+        return _black(piece)
     if not runs:
         return formatted
     lines = formatted.splitlines(keepends=True)
@@ -236,6 +240,8 @@ def _item(item: str, depth: int) -> tuple[str, ...] | None:
     stand `depth` spaces in; None if black does not lay it out that way."""
     if depth % 4 or depth < 4:
         return None
+    if depth + len(item) + 1 <= LINE_LENGTH and simple(item, statement=False):
+        return (" " * depth + item + ",\n",)  # fits, and black keeps it (masking.py)
     levels = depth // 4 - 1
     wrapper = "".join("    " * level + "if _:\n" for level in range(levels))
     pad = "    " * levels
