@@ -147,7 +147,7 @@ def check_library(spec, include=()) -> Program:
 def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
     """In one walk: the block definitions the model uses, callees before
     callers, and the parts a `digital` line in a block keeps digital."""
-    order: list[str] = []
+    order: dict[str, None] = {}  # first use first (a dict: thousands of blocks)
     kept: list[str] = []
 
     def visit(node: Node) -> None:
@@ -156,9 +156,7 @@ def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
         if node.kept:
             kept.append(node.path)
         if node.kind == "class":
-            block = plans[node.name].block
-            if block not in order:
-                order.append(block)
+            order.setdefault(plans[node.name].block)
 
     visit(root)
     return tuple(order), frozenset(kept)
