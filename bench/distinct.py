@@ -47,6 +47,7 @@ def spec(blocks: int) -> str:
 
 def run() -> list[Figure]:
     figures = []
+    seconds_of = {}
     with tempfile.TemporaryDirectory() as tmp:
         for blocks, target in SIZES:
             text = spec(blocks)
@@ -58,11 +59,18 @@ def run() -> list[Figure]:
                      {"ARCHGEN_NO_CACHE": "1"})[0]
                 for i in range(2)
             )  # fmt: skip
+            seconds_of[blocks] = seconds
             figures.append(
                 Figure("scaling", f"archgen generate, {lines:,} lines of {blocks:,} "
                        "distinct blocks, nothing cached (whole CLI)", seconds, "s",
                        "target", None, target)  # fmt: skip
             )
+    (small, _), (big, _) = SIZES
+    figures.append(
+        Figure("scaling", f"generate growth, {big:,} distinct blocks", seconds_of[big],
+               "s", f"generate, {small:,} distinct blocks", seconds_of[small],
+               1.5 * big / small)  # fmt: skip
+    )  # near-linear: at most 1.5x the growth of the spec
     return figures
 
 
