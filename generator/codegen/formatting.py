@@ -98,7 +98,9 @@ def _top_level(code: str) -> list[str]:
 
 def _format_piece(piece: str) -> str:
     skeleton, runs = _fold(piece)
-    skeleton, masked = mask(skeleton)  # pieces alike but for such lines: one layout
+    # Pieces alike but for lines black keeps share one layout. (A NAS loop masks
+    # the same classes again: small pieces' masks are kept.)
+    skeleton, masked = mask(skeleton) if len(skeleton) > 20_000 else _mask(skeleton)
     formatted = unmask(_black(skeleton), masked)
     if formatted is None:
         return _black(piece)
@@ -124,6 +126,12 @@ def _format_piece(piece: str) -> str:
             out += item_lines
         index = at + 2
     return "".join(out + lines[index:])
+
+
+@functools.lru_cache(maxsize=512)
+def _mask(piece: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    skeleton, masked = mask(piece)
+    return skeleton, tuple(masked)
 
 
 def _fold(piece: str) -> tuple[str, list[list[str]]]:

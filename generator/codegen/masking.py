@@ -183,7 +183,7 @@ def mask(piece: str) -> tuple[str, list[tuple[str, str]]]:
     return "".join(out), masked
 
 
-def unmask(formatted: str, masked: list[tuple[str, str]]) -> str | None:
+def unmask(formatted: str, masked) -> str | None:
     """black's layout of a masked piece with the original lines put back; None
     if a placeholder did not come back as it went in."""
     if not masked:
