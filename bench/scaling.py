@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import distinct
 from common import ROOT, Figure, child_json
 
 SIZES = (100, 1_000, 10_000)
@@ -140,4 +141,5 @@ def run() -> tuple[list[Figure], list[str]]:
             Figure(section, f"generate growth, {label}", big["cli_generate"], "s",
                    "generate, 1,000 blocks", small["cli_generate"], 12.0),
         ]  # fmt: skip
+    figures += distinct.run()  # distinct blocks, nothing cached
     return figures, table

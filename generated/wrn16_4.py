@@ -141,6 +141,16 @@ class WRN16x4(nn.Module):
         return x
 
 
+def count_parameters(k: int = 4, num_classes: int = 10) -> int:
+    """The model's parameter count at these values, without allocating it."""
+    import torch
+
+    with torch.device("meta"):
+        return sum(
+            p.numel() for p in WRN16x4(k=k, num_classes=num_classes).parameters()
+        )
+
+
 def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     """Refuse model parameters the spec describes no model for: each must be a
     number of its kind, and every width it sets from 1 to the width limit."""
@@ -165,6 +175,10 @@ def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     if not 1 <= num_classes <= 1048576:
         raise ValueError(
             f"k={k!r}, num_classes={num_classes!r} makes the width of fc {num_classes}; it must be from 1 to 1,048,576"
+        )
+    if count_parameters(k=k, num_classes=num_classes) > 2000000000:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes a model of {count_parameters(k=k, num_classes=num_classes):,} parameters, more than archgen builds (2,000,000,000)"
         )
 
 

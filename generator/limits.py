@@ -12,6 +12,11 @@ DEFAULTS = {
     "repeat": 1024,  # repeats of one block line (`x1024`), copies of one arm
     "width": 1 << 20,  # any one size: channels, features, kernel, stride, padding
     "depth": 32,  # blocks nested in blocks (torch's forward recurses per level)
+    # The budget of an accepted model, at its `param` defaults: what build() may
+    # allocate (8 GB of float32 weights) and what one forward pass of one input
+    # may hold (every layer's output summed, 40 GB of float32).
+    "params": 2_000_000_000,
+    "activations": 10_000_000_000,
 }
 
 

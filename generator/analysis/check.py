@@ -14,6 +14,7 @@ from ..semantics.names import check_model_names, check_names
 from ..semantics.params import check_blocks, parameters
 from ..semantics.params import check_names as check_parameter_names
 from ..semantics.plan import Planner
+from .budget import over_budget
 from .crossbar import Crossbar
 from .elaborate import tiles_for
 from .model import ModelElaborator
@@ -124,7 +125,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     root = Node(model.name, "model", model.name, (), model.input, output, model.span,
                 tuple(nodes))  # fmt: skip
     kinds, kept = _read(root, plans)
-    return Analysis(
+    analysis = Analysis(
         spec=program.spec,
         program=program,
         crossbar=crossbar,
@@ -139,6 +140,8 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         parameters=tuple(defaults.items()),
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
+    _raise(problems + over_budget(root, analysis.leaves, program.spec.path), program)
+    return analysis
 
 
 def check_library(spec, include=()) -> Program:
@@ -152,7 +155,7 @@ def check_library(spec, include=()) -> Program:
 def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
     """In one walk: the block definitions the model uses, callees before
     callers, and the parts a `digital` line in a block keeps digital."""
-    order: list[str] = []
+    order: dict[str, None] = {}  # first use first (a dict: thousands of blocks)
     kept: list[str] = []
 
     def visit(node: Node) -> None:
@@ -161,9 +164,7 @@ def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
         if node.kept:
             kept.append(node.path)
         if node.kind == "class":
-            block = plans[node.name].block
-            if block not in order:
-                order.append(block)
+            order.setdefault(plans[node.name].block)
 
     visit(root)
     return tuple(order), frozenset(kept)

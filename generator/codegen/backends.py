@@ -31,6 +31,9 @@ class Backend:
     preset_returns: str = ""
     preset_imports: tuple[str, ...] = ()
     training_imports: tuple[str, ...] = ()  # ... and training_rpu_config()
+    # Its model can be built on torch's meta device (no memory): build() then
+    # checks the parameter budget at the values given (aihwkit's tiles cannot).
+    counts_on_meta: bool = False
 
 
 _TORCH_LAYERS = Classes("nn.Conv2d", "nn.Linear", "")
@@ -55,6 +58,7 @@ TORCH = Backend(
     training_imports=(
         "from aihwkit.simulator.configs import WeightClipType, WeightModifierType",
     ),
+    counts_on_meta=True,
 )
 
 AIHWKIT = Backend(

@@ -40,6 +40,7 @@ import sys
 import threading
 
 from .. import user_cache
+from .masking import LINE_LENGTH, mask, simple, unmask
 
 # black.Mode(line_length=88, target_versions={PY310}); the text names it in the
 # cache's keys, so a change here must change it too.
@@ -106,7 +107,12 @@ def _top_level(code: str) -> list[str]:
 
 def _format_piece(piece: str) -> str:
     skeleton, runs = _fold(piece)
-    formatted = _black(skeleton)
+    # Pieces alike but for lines black keeps share one layout. (A NAS loop masks
+    # the same classes again: small pieces' masks are kept.)
+    skeleton, masked = mask(skeleton) if len(skeleton) > 20_000 else _mask(skeleton)
+    formatted = unmask(_black(skeleton), masked)
+    if formatted is None:
+        return _black(piece)
     if not runs:
         return formatted
     lines = formatted.splitlines(keepends=True)
@@ -129,6 +135,12 @@ def _format_piece(piece: str) -> str:
             out += item_lines
         index = at + 2
     return "".join(out + lines[index:])
+
+
+@functools.lru_cache(maxsize=512)
+def _mask(piece: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    skeleton, masked = mask(piece)
+    return skeleton, tuple(masked)
 
 
 def _fold(piece: str) -> tuple[str, list[list[str]]]:
@@ -309,6 +321,8 @@ def _item(item: str, depth: int) -> tuple[str, ...] | None:
     stand `depth` spaces in; None if black does not lay it out that way."""
     if depth % 4 or depth < 4:
         return None
+    if depth + len(item) + 1 <= LINE_LENGTH and simple(item, statement=False):
+        return (" " * depth + item + ",\n",)  # fits, and black keeps it (masking.py)
     levels = depth // 4 - 1
     wrapper = "".join("    " * level + "if _:\n" for level in range(levels))
     pad = "    " * levels

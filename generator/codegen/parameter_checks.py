@@ -16,10 +16,11 @@ from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
 
 
-def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
+def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
     """(condition, exception) source lines: each parameter of its kind, then
-    each size it decides. Every text here is an identifier, a module path or
-    an expression archgen printed."""
+    each size it decides, then (`counted`: the module defines
+    count_parameters()) the parameter budget. Every text here is an
+    identifier, a module path or an expression archgen printed."""
     if not analysis.parameters:
         return ()
     checks: list[tuple[str, str]] = []
@@ -57,6 +58,14 @@ def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
             test,
             f'ValueError(f"{given} makes {what} {{{text}}}; '
             f'it must be from 1 to {top:,}")',
+        ))  # fmt: skip
+    if counted:
+        most = limit("params")
+        arguments = ", ".join(f"{name}={name}" for name in names)
+        checks.append((
+            f"count_parameters({arguments}) > {most}",
+            f'ValueError(f"{given} makes a model of {{count_parameters({arguments}):,}} '
+            f'parameters, more than archgen builds ({most:,})")',
         ))  # fmt: skip
     return tuple(checks)
 

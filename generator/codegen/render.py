@@ -111,7 +111,7 @@ def docstring(text: str) -> str:
 def leading_comment(sources: dict[str, str], span) -> str:
     """The whole-line comments right above a definition, without their `#`:
     what the spec says about it, for its class docstring."""
-    lines = sources.get(span.path, "").split("\n")
+    lines = _lines(sources.get(span.path, ""))
     about: list[str] = []
     row = span.line - 2
     while 0 <= row < len(lines) and lines[row].lstrip().startswith("#"):
@@ -121,6 +121,12 @@ def leading_comment(sources: dict[str, str], span) -> str:
     while about and not about[0].strip():
         about.pop(0)
     return "\n".join(line.rstrip() for line in about).strip("\n")
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(source: str) -> list[str]:
+    """The source's lines, split once per source (not once per class)."""
+    return source.split("\n")
 
 
 def sha256_of(source: str) -> str:
@@ -164,14 +170,14 @@ class _ClassWriter:
         # An expression the constructors repeat becomes one local, as torchvision's
         # `width = ...`: named after what it is (a width, a padding).
         # ... never shadowing a parameter or a name of the module (a class, nn, ...).
-        local_names = (
-            set(names.values()) | set(self.analysis.plans) | namespace().block_scope
-        )
+        # (The classes are looked up, not copied into the set: a spec may have
+        # thousands, and each class would copy them all.)
+        local_names = set(names.values()) | namespace().block_scope
         hoisted: dict[str, str] = {}
         for arg, text in _repeated(plan, plain):
             base = WIDTH if arg in ("in", "out", ARM_INPUT) else arg
             name = base
-            while name in local_names:
+            while name in local_names or name in self.analysis.plans:
                 name += "_"
             local_names.add(name)
             hoisted[text] = name
@@ -618,7 +624,7 @@ def build_view(
         init_params=f", *, {init_params}" if init_params else "",
         parameters=", ".join(parameters),
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
-        parameter_checks=parameter_checks(analysis),
+        parameter_checks=parameter_checks(analysis, backend.counts_on_meta),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=analysis.off_crossbars,
@@ -683,13 +689,13 @@ def _accessor(path: str) -> str:
 
 def _used_plans(analysis: Analysis) -> list[ClassPlan]:
     """The classes the model instantiates, each after the classes it uses."""
-    order: list[str] = []
+    order: dict[str, None] = {}  # first use first (a dict: thousands of classes)
 
     def visit(node: Node) -> None:
         for child in node.children:
             visit(child)
-        if node.kind == "class" and node.name not in order:
-            order.append(node.name)
+        if node.kind == "class":
+            order.setdefault(node.name)
 
     visit(analysis.root)
     return [analysis.plans[name] for name in order]

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 from ..errors import Diagnostic
 from ..syntax.ir import Expr, Var
-from .expr import free_names, substitute
+from .expr import free_names, larger_than, substitute
 from .names import problem
-from .plan import ARM_INPUT, IMPLICIT, ClassPlan, module_names
+from .plan import ARM_INPUT, IMPLICIT, MAX_WIDTH_TERMS, ClassPlan, module_names
 
 
 def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
     """name -> its expression in parameters only, for every parameter and every
-    let computed from one; and the problems of the declarations."""
+    let computed from one; and the problems of the declarations.
+
+    Each let is substituted once, into the already substituted lets before it,
+    so the expressions share their parts and the work is linear in the number of
+    lets. Read as a tree (as the generated code writes it, and as evaluating or
+    printing it walks it) a chain such as `let a1 = a0 + a0` doubles with each
+    let: past MAX_WIDTH_TERMS nodes that let is an error, and stands for itself
+    from then on (its dependants are not reported again)."""
     symbolic: dict[str, Expr] = {}
     problems: list[Diagnostic] = []
+    too_large: set[str] = set()  # reported, and so are the lets computed from them
     for let in program.lets:
         if let.param:
             if let.span.path != program.spec.path:
@@ -36,9 +44,26 @@ def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
                 )
                 continue
             symbolic[let.name] = Var(let.name, let.span)
-        elif free_names(let.value) & symbolic.keys():
-            symbolic[let.name] = substitute(let.value, symbolic)
+        elif (names := free_names(let.value)) & symbolic.keys():
+            expr = substitute(let.value, symbolic)
+            if names & too_large or larger_than(expr, MAX_WIDTH_TERMS):
+                if not names & too_large:
+                    problems.append(_too_large(let))
+                too_large.add(let.name)
+                expr = Var(let.name, let.span)
+            symbolic[let.name] = expr
     return symbolic, problems
+
+
+def _too_large(let) -> Diagnostic:
+    return Diagnostic(
+        f"let '{let.name}' grows to an expression of more than {MAX_WIDTH_TERMS} "
+        "terms in the model parameters",
+        let.span,
+        "the generated code writes a let that depends on a `param` as an "
+        "expression of the parameters; compute it in fewer steps (e.g. "
+        "`let w = 8 * k`, not `let w = a + a` chained)",
+    )
 
 
 def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnostic]:

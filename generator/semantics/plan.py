@@ -11,6 +11,7 @@ a width out, so the counted model is the written one by construction.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -232,7 +233,7 @@ class Planner:
         if reused is not None:
             return reused
         self._open.add(name)
-        known, problems = set(self.plans), len(self.problems)
+        known, problems = len(self.plans), len(self.problems)  # plans only grow
         try:
             builder = _Builder(self, block, block.name, None)
             built = builder.build(block.body, Var("in", block.span))
@@ -241,7 +242,7 @@ class Planner:
         if built is not None:
             self.plans[name] = built
             if shipped(block) and len(self.problems) == problems:
-                made = tuple(p for n, p in self.plans.items() if n not in known)
+                made = tuple(itertools.islice(self.plans.values(), known, None))
                 if all(shipped(self.blocks[p.block]) for p in made):
                     _LIBRARY_PLANS[id(block)] = (block, made)
                     for plan in made:

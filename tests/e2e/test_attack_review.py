@@ -1,6 +1,6 @@
 """An attacker's review of issue 16 (trust by construction), as a stranger tried
 it: each finding as the smallest spec, file or call that shows it. A test
-marked xfail(strict) is a finding not fixed yet; it passes once it is."""
+marked xfail(strict) would be a finding not fixed yet; none is left."""
 
 from __future__ import annotations
 
@@ -80,15 +80,11 @@ model Big {
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="no parameter/activation budget (issue 16, item 7)"
-)
 def test_a_model_past_any_memory_budget_is_a_located_error():
     problem, *_ = _refused(HUGE)
     assert "ARCHGEN_MAX_" in f"{problem.message} {problem.hint}"
 
 
-@pytest.mark.xfail(strict=True, reason="no parameter budget on build(**params)")
 def test_build_at_a_param_value_past_the_budget_is_refused_before_allocating(tmp_path):
     spec = (
         HUGE.replace("block B", "param w = 8\nblock B")
