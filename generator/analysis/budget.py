@@ -2,60 +2,68 @@
 its activations (the values one forward pass of one input holds: every
 layer's output, summed, as if none were freed or computed in place).
 
-Both are counted on the elaborated tree, so at the `param` defaults: a build()
-with other values is not bounded here. Past a limit the error is located at
-the spec line whose layer takes the total over it (a library block's layer: at
-the line that calls the block), with the variable that raises the limit.
+The elaborator spends from it layer by layer, so both are counted at the
+`param` defaults (a build() with other values is not bounded here). The layer
+that takes a total past its limit is a located error (a library block's layer:
+at the line that calls the block), once per limit, naming the variable.
 """
 
 from __future__ import annotations
 
-import math
-
-from ..errors import Diagnostic
 from ..limits import limit, raise_hint
-from .tree import Node
 
-WHAT = {
-    "params": ("parameters", "weights and biases"),
-    "activations": ("activations", "values a forward pass of one input holds"),
-}
-
-
-def activations(node: Node) -> int:
-    """The values one layer's output holds for one input."""
-    return math.prod(node.out_shape)
+WHAT = (
+    ("params", "parameters", "weights and biases"),
+    ("activations", "activations", "values a forward pass of one input holds"),
+)
 
 
-def over_budget(root: Node, leaves, main: str) -> list[Diagnostic]:
-    """The budget's errors (none, one or two) for the tree at `root` whose
-    layers are `leaves`; `main` is the spec's path."""
-    totals = {
-        "params": sum(n.weights for n in leaves),
-        "activations": sum(activations(n) for n in leaves),
-    }
-    over = [name for name, total in totals.items() if total > limit(name)]
-    return [_located(root, name, totals[name], main) for name in over]
+class Budget:
+    def __init__(self) -> None:
+        self.caps = tuple(limit(name) for name, _, _ in WHAT)
+        self.spent = [0, 0]  # parameters, activations
+        self.passed = [False, False]  # reported (once each)
 
+    def spend(self, params: int, activations: int, path: str, span, report) -> None:
+        """Add a layer's (or a repeated instance's) cost; past a cap, report it
+        with `report(message, span, hint)` (the elaborator's sink)."""
+        spent = self.spent
+        spent[0] += params
+        spent[1] += activations
+        for i in (0, 1):
+            if spent[i] > self.caps[i] and not self.passed[i]:
+                self.passed[i] = True
+                name, noun, meaning = WHAT[i]
+                report(
+                    f"{path} takes the model to {spent[i]:,} {noun} ({meaning}), "
+                    f"past the budget of {self.caps[i]:,}",
+                    span,
+                    f"is a width, kernel or input far larger than meant? "
+                    f"{raise_hint(name)}",
+                )
 
-def _located(root: Node, name: str, total: int, main: str) -> Diagnostic:
-    cap = limit(name)
-    measure = (lambda n: n.weights) if name == "params" else activations
-    running = 0
-    stack = [(root, root.span)]
-    while stack:  # module order; `where` is the innermost span in the spec
-        node, where = stack.pop()
-        if node.span.path == main:
-            where = node.span
-        if node.kind == "op":
-            running += measure(node)
-            if running > cap:
-                break
-        stack.extend((child, where) for child in reversed(node.children))
-    noun, meaning = WHAT[name]
-    return Diagnostic(
-        f"the model has {total:,} {noun} ({meaning}), past the budget of "
-        f"{cap:,} from layer {node.path} on",
-        where,
-        f"is a width, kernel or input far larger than meant? {raise_hint(name)}",
-    )
+    def passes(self, params: int, activations: int) -> bool:
+        """Whether spending this would take a total past its cap, unreported."""
+        return any(
+            not self.passed[i] and self.spent[i] + cost > self.caps[i]
+            for i, cost in ((0, params), (1, activations))
+        )
+
+    def mark(self) -> tuple:
+        return (*self.spent, *self.passed)
+
+    def trial(self) -> tuple:
+        """A mark, and no report until restore(mark): a build at other widths
+        that is not part of the model."""
+        mark = self.mark()
+        self.passed = [True, True]
+        return mark
+
+    def since(self, mark: tuple) -> tuple[int, int]:
+        """What was spent since `mark` (a repeated instance spends it again)."""
+        return self.spent[0] - mark[0], self.spent[1] - mark[1]
+
+    def restore(self, mark: tuple) -> None:
+        """Forget what was spent since `mark` (a trial build)."""
+        self.spent = list(mark[:2])
+        self.passed = list(mark[2:])

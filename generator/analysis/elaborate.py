@@ -9,6 +9,7 @@ whose input shape is unknown are bound but not built), never a guess.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import replace
 
@@ -26,6 +27,7 @@ from ..semantics.plan import (
     Repeated,
     shared_callees,
 )
+from .budget import Budget
 from .crossbar import Crossbar
 from .tree import Node, Shape, within
 
@@ -38,7 +40,7 @@ _shared_held = 0
 _shared_lock = threading.Lock()
 
 
-def _share(key: tuple, entry: tuple[Node, int]) -> None:
+def _share(key: tuple, entry: tuple) -> None:
     global _shared_held
     with _shared_lock:
         if key in _shared or entry[1] > SHARED_MODULES:
@@ -73,11 +75,12 @@ class Elaborator:
         self.max_modules = limit("modules")
         self.max_width = limit("width")
         self.max_repeat = limit("repeat")
+        self.budget = Budget()  # parameters and activations, spent layer by layer
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
-        # (class, typed arguments, input shape) -> (clean node, modules counted);
-        # lives as long as this one elaboration.
-        self.seen: dict[tuple, tuple[Node, int]] = {}
+        # (class, typed arguments, input shape) -> (clean node, modules counted,
+        # parameters, activations); lives as long as this one elaboration.
+        self.seen: dict[tuple, tuple] = {}
         self.reported = 0  # problems raised, repeats included
         self._sharing: dict[str, bool] = {}
         try:  # what else a library instance reads; unhashable: share nothing
@@ -249,6 +252,7 @@ class Elaborator:
                 f"keep it digital: `digital {path}` in the model{inside}",
             )
         tiles = self.crossbar.tiles(*op.matrix(values, shape)) if analog else 0
+        self.budget.spend(weights, math.prod(out), path, call.span, self.report)
         return Node(
             path=path,
             kind="op",
@@ -344,15 +348,19 @@ class Elaborator:
             if hit is None and self.context is not None and self.shared(plan):
                 shared = (id(plan), self.context, *key[1:])
                 hit = _shared.get(shared)
+            if hit is not None and self.budget.passes(*hit[2:]):
+                hit = None  # elaborated again: the error names the layer
             if hit is not None:
-                node, modules = hit
+                node, modules, *spent = hit
                 for _ in range(modules):
                     self.count()
+                self.budget.spend(*spent, path, span, self.report)
                 return _moved(node, path, span)
-        reported, modules = self.reported, self.modules
+        reported, modules, mark = self.reported, self.modules, self.budget.mark()
         node = self._instance(plan, given, path, shape, span)
         if key is not None and self.reported == reported:
-            self.seen[key] = entry = (node, self.modules - modules)
+            entry = (node, self.modules - modules, *self.budget.since(mark))
+            self.seen[key] = entry
             if shared is not None:
                 _share(shared, entry)
         return node

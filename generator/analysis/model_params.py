@@ -96,7 +96,7 @@ class ParameterWidths:
         args.update(
             {k: v for k, v in (("in", width_in), ("out", width_out)) if k in args}
         )
-        problems, modules = len(self.problems), self.modules
+        problems, modules, mark = len(self.problems), self.modules, self.budget.trial()
         try:
             other = self.instance(self.plans[node.name], args, node.path,
                                   (width_in, *node.in_shape[1:]), call.span)  # fmt: skip
@@ -105,6 +105,7 @@ class ParameterWidths:
         found = [d for d in self.problems[problems:] if d.severity == "error"]
         del self.problems[problems:]
         self.modules = modules
+        self.budget.restore(mark)  # a trial at other widths: not part of the model
         values = ", ".join(f"{k} = {v!r}" for k, v in doubled.items())
         hint = (
             "a model parameter may set the width of blocks that work at any width; "

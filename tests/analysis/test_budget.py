@@ -4,10 +4,11 @@ naming the variable, at the limit accepted; the zoo's sizes pass with room."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from archgen.analysis import check
-from archgen.analysis.budget import activations
 from archgen.commands.cli import main
 from archgen.errors import ArchError
 from archgen.limits import DEFAULTS
@@ -87,6 +88,11 @@ model VGG16 {
 """
 
 
+def activations(analysis) -> int:
+    """Every layer's output for one input, summed (an independent count)."""
+    return sum(math.prod(layer.out_shape) for layer in analysis.layers)
+
+
 def errors(source: str):
     with pytest.raises(ArchError) as info:
         check(parse(source, "spec.arch"))
@@ -97,11 +103,14 @@ def test_a_nine_line_spec_of_2e16_parameters_is_a_located_error():
     found = errors(HUGE)
     assert len(HUGE.splitlines()) == 9
     params, acts = found
-    assert params.message.startswith("the model has 20,039,756,269,223,936 parameters")
-    assert "past the budget of 2,000,000,000 from layer stage1.0." in params.message
-    assert (params.span.path, params.span.line) == ("spec.arch", 6)  # the call
-    assert "ARCHGEN_MAX_PARAMS" in params.hint
-    assert acts.message.startswith("the model has 549,758,959,616 activations")
+    # the first conv already takes it past: the library block's line, at its call
+    assert params.message == (
+        "in BasicBlock: stage1.0.residual.0.conv1 takes the model to 57,330,892,800 "
+        "parameters (weights and biases), past the budget of 2,000,000,000"
+    )
+    assert (params.span.path, params.span.line) == ("spec.arch", 6)
+    assert "ARCHGEN_MAX_PARAMS" in params.hint and "resnet.arch:13" in params.hint
+    assert "68,719,476,736 activations" in acts.message
     assert acts.span.line == 6 and "ARCHGEN_MAX_ACTIVATIONS" in acts.hint
 
 
@@ -116,10 +125,7 @@ def test_the_variables_raise_the_budget(monkeypatch):
 def test_the_boundary_is_accepted_one_past_it_is_not(monkeypatch, name):
     source = (ROOT / "specs" / "t500.arch").read_text()
     analysis = check(parse(source, "t500.arch"))
-    total = {
-        "params": analysis.params_total,
-        "activations": sum(activations(n) for n in analysis.leaves),
-    }[name]
+    total = {"params": analysis.params_total, "activations": activations(analysis)}[name]
     variable = f"ARCHGEN_MAX_{name.upper()}"
     monkeypatch.setenv(variable, str(total))
     check(parse(source, "t500.arch"))
@@ -127,7 +133,8 @@ def test_the_boundary_is_accepted_one_past_it_is_not(monkeypatch, name):
     with pytest.raises(ArchError) as info:
         check(parse(source, "t500.arch"))
     (error,) = info.value.diagnostics
-    assert f"past the budget of {total - 1:,} from layer fc on" in error.message
+    assert error.message.startswith(f"fc takes the model to {total:,} ")
+    assert error.message.endswith(f"past the budget of {total - 1:,}")
     assert variable in error.hint
     # the last layer takes it over: the head's line
     assert source.splitlines()[error.span.line - 1].strip() == "head avgpool flatten fc"
@@ -150,7 +157,7 @@ model M {
     # 4*64 + 81*64*64 = 332,032 weights; the second conv takes it past 1,000
     monkeypatch.setenv("ARCHGEN_MAX_PARAMS", "1000")
     (error,) = errors(source)
-    assert "from layer stage1.0.conv2 on" in error.message
+    assert error.message.startswith("stage1.0.conv2 takes the model to 332,032 para")
     assert error.span.line == 3  # inside the spec's own block: the layer's line
 
 
@@ -161,7 +168,7 @@ def test_the_zoo_passes_with_room():
     ]:
         analysis = check(parse(source, "zoo.arch"))
         assert analysis.params_total == params
-        assert sum(activations(n) for n in analysis.leaves) == acts
+        assert activations(analysis) == acts
         assert 10 * params < DEFAULTS["params"]
         assert 100 * acts < DEFAULTS["activations"]
 
@@ -171,7 +178,7 @@ def test_the_command_line_shows_the_budget_error(tmp_path, capsys):
     spec.write_text(HUGE)
     assert main(["generate", "-o", str(tmp_path / "out"), str(spec)]) == 1
     err = capsys.readouterr().err
-    assert "huge.arch:6:5: error: the model has 20,039,756,269,223,936 parameters" in err
+    assert "huge.arch:6:5: error: in BasicBlock: stage1.0.residual.0.conv1 takes" in err
     assert "set ARCHGEN_MAX_PARAMS to raise the limit of 2,000,000,000" in err
     assert not (tmp_path / "out").exists()
 
@@ -180,4 +187,24 @@ def test_a_parameter_model_is_budgeted_at_its_defaults(monkeypatch):
     source = (ROOT / "specs" / "examples" / "wrn16_4.arch").read_text()
     monkeypatch.setenv("ARCHGEN_MAX_PARAMS", "2748889")  # k = 4: 2,748,890
     (error,) = errors(source)
-    assert "2,748,890 parameters" in error.message
+    assert error.message.startswith("fc takes the model to 2,748,890 parameters")
+
+
+def test_the_error_is_the_same_after_its_blocks_were_shared(monkeypatch):
+    """A library instance kept from an earlier check is elaborated again where
+    it takes the model past the budget, so the error names the same layer."""
+    fresh = [d.message for d in errors(HUGE)]
+    monkeypatch.setenv("ARCHGEN_MAX_PARAMS", str(10**17))
+    monkeypatch.setenv("ARCHGEN_MAX_ACTIVATIONS", str(10**12))
+    check(parse(HUGE, "spec.arch"))  # its BasicBlock instance is now shared
+    monkeypatch.delenv("ARCHGEN_MAX_PARAMS")
+    monkeypatch.delenv("ARCHGEN_MAX_ACTIVATIONS")
+    assert [d.message for d in errors(HUGE)] == fresh
+
+
+def test_repeated_blocks_spend_their_cost_each_time(monkeypatch):
+    source = (ROOT / "specs" / "resnet32.arch").read_text()
+    analysis = check(parse(source, "resnet32.arch"))
+    monkeypatch.setenv("ARCHGEN_MAX_PARAMS", str(analysis.params_total - 1))
+    (error,) = errors(source)  # the blocks of its stages are copies of one
+    assert error.message.startswith(f"fc takes the model to {analysis.params_total:,}")

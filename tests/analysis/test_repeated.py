@@ -116,7 +116,7 @@ def test_the_shared_instances_stay_bounded():
     for width in range(8, 8 + 2 * 120, 2):
         check(parse(SPEC.replace("stage 16 stride 2", f"stage {width} stride 2"),
                     "m.arch"))  # fmt: skip
-    held = sum(modules for _, modules in elaboration._shared.values())
+    held = sum(entry[1] for entry in elaboration._shared.values())  # modules
     assert held == elaboration._shared_held <= elaboration.SHARED_MODULES
 
 
