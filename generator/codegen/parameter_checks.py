@@ -2,7 +2,7 @@
 
 A parameter sets widths at the model level (the stem's, a stage's, an fc's:
 the tree's `exprs`), and through them every size a block instance computes
-from its arguments (BottleneckBlock's `out // reduction`). Each such size,
+from its arguments (a bottleneck's `out // reduction`). Each such size,
 written in the parameters, must come out from 1 to the width limit: checked
 before the model is built, so a value the spec describes no model for is a
 ValueError naming the parameters, never a zero-width layer."""
