@@ -192,7 +192,9 @@ def _resolve(including: Spec, target: str) -> str | _Library | None:
     if id(including) in _SHIPPED:
         return library
     local = Path(os.path.normpath(Path(including.path).parent / target))
-    if local.is_file():
+    # Anything of that name is what the spec means, a regular file or not (a
+    # FIFO, a folder, a link: the reader refuses those and says what it is).
+    if os.path.lexists(local):
         return local.as_posix()
     return library
 

@@ -190,3 +190,22 @@ def test_a_proc_file_named_as_a_spec_is_not_quoted():
     )
     assert done.returncode != 0
     assert "hunter2-d0-not-print" not in done.stdout + done.stderr
+
+
+# 6. (cosmetic) A FIFO or a folder reached by `use` was "cannot find 'f.arch'";
+# it is what the spec names, so the reader's refusal says what it is (nothing
+# is read, nothing hangs).
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_used_path_that_is_no_regular_file_says_what_it_is(tmp_path, kind):
+    target = tmp_path / "f.arch"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    spec = tmp_path / "m.arch"
+    spec.write_text('use "f.arch"\n' + MODEL.format(pre="", block="BasicBlock"))
+    with pytest.raises(archgen.ArchError) as err:
+        archgen.load(spec)
+    [message] = [d.message for d in err.value.diagnostics]
+    assert (
+        message
+        == f"cannot read spec: a {kind.replace('fifo', 'FIFO')}, not a regular file"
+    )
