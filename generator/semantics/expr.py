@@ -175,9 +175,12 @@ def larger_than(expr: Expr, cap: int) -> bool:
 
 
 def free_names(expr: Expr | None) -> set[str]:
-    if expr is None:
+    kind = type(expr)
+    if expr is None or kind is Num:  # the common cases, without the walk
         return set()
-    return {e.name for e in walk(expr) if isinstance(e, Var)} - set(CONSTANTS)
+    if kind is Var:
+        return set() if expr.name in CONSTANTS else {expr.name}
+    return {e.name for e in walk(expr) if type(e) is Var} - CONSTANTS.keys()
 
 
 def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
