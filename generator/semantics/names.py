@@ -48,17 +48,22 @@ BUILTINS = frozenset(dir(builtins))
 IMPLICIT_PYTHON = frozenset(IMPLICIT.values())  # in_channels, out_channels, ...
 
 
+# Which of the module's names a role may not take (a field of Namespace).
+_SCOPE = {
+    "class": "everything",
+    "model parameter": "everything",
+    "parameter": "block_scope",
+    "local": "block_scope",
+}
+
+
 def problem(name: str, role: str) -> str | None:
     """Why `name` cannot serve as `role`, or None. Roles: a "class" of the module,
     a "parameter" or "local" of a block class, a "model parameter" (of the
     model class and the build functions), an "attribute" of a class."""
     names = namespace()
-    taken = {
-        "class": names.everything,
-        "model parameter": names.everything,
-        "parameter": names.block_scope,
-        "local": names.block_scope,
-    }.get(role, frozenset())
+    scope = _SCOPE.get(role)
+    taken = getattr(names, scope) if scope else frozenset()
     if not name.isidentifier():
         return "not a Python name"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
