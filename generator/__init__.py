@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchError", "Analysis", "build", "load", "loads", "render"]
+__all__ = ["ArchError", "Analysis", "Limits", "Options", "build", "load", "loads", "render"]
 
 
 def __getattr__(name: str):
@@ -27,6 +27,10 @@ def __getattr__(name: str):
         from .errors import ArchError
 
         return ArchError
+    if name in ("Options", "Limits"):
+        from . import options
+
+        return getattr(options, name)
     if name == "Analysis":
         from .analysis.result import Analysis
 

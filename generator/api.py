@@ -9,23 +9,37 @@ import itertools
 import linecache
 import types
 
-from .analysis.result import DEFAULT_TILE_SIZE, Analysis
+from .analysis.result import Analysis
 from .errors import ArchError
+from .options import DEFAULT_TILE_SIZE, Options, given
 
 TARGETS = ("torch", "aihwkit")
 _built = itertools.count()
 
 
-def load(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()) -> Analysis:
+def load(
+    path: str,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    include=(),
+    *,
+    options: Options | None = None,
+) -> Analysis:
     """Parse, link and check the spec at `path`; raise ArchError with every problem.
-    `include`: folders its `use` lines may read besides its own folder tree."""
+    `include`: folders its `use` lines may read besides its own folder tree.
+    `options`: all of what the run depends on (then give no `tile_size` or
+    `include`); by default the environment's limits and cache."""
     from .commands import loading
 
-    return loading.load(str(path), tile_size, include=include)
+    return loading.load(str(path), given(options, include, tile_size))
 
 
 def loads(
-    text: str, path: str = "<spec>", tile_size: int = DEFAULT_TILE_SIZE, include=()
+    text: str,
+    path: str = "<spec>",
+    tile_size: int = DEFAULT_TILE_SIZE,
+    include=(),
+    *,
+    options: Options | None = None,
 ) -> Analysis:
     """Check spec text. `path` names it in errors and resolves its `use` lines
     (within its folder tree, the `include` folders and the shipped library)."""
@@ -33,9 +47,10 @@ def loads(
     from .gc_pause import gc_paused
     from .syntax.lower import parse
 
+    options = given(options, include, tile_size)
     source = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     with gc_paused():
-        return check(parse(source, path), tile_size, tuple(map(str, include)))
+        return check(parse(source, path, options.cache), options)
 
 
 def render(
@@ -80,4 +95,4 @@ def build(spec: Analysis | str, analog: bool = False, rpu_config=None):
     return module.build(rpu_config) if analog else module.build()
 
 
-__all__ = ["ArchError", "build", "load", "loads", "render"]
+__all__ = ["ArchError", "Options", "build", "load", "loads", "render"]

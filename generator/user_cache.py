@@ -1,9 +1,10 @@
 """archgen's per-user cache folder: what is slow to make and the same every run
 (the parser's LALR tables, black's layout of a generated class).
 
-It is never next to the installed package (which may be read-only):
-`ARCHGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/archgen`, else `~/.cache/archgen`
-(`%LOCALAPPDATA%\\archgen` on Windows). `ARCHGEN_NO_CACHE=1` turns it off.
+It is never next to the installed package (which may be read-only): where,
+options.cache_folder says (`ARCHGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/archgen`,
+else `~/.cache/archgen`; `ARCHGEN_NO_CACHE=1` turns it off), and the run's
+Options carry it here.
 
 Nothing in it is trusted more than the checks here and the callers' own
 checks allow (the cache can make archgen faster, never break it, and never
@@ -39,7 +40,6 @@ import os
 import re
 import secrets
 import stat
-import sys
 import time
 from pathlib import Path
 
@@ -58,25 +58,10 @@ _STALE_TEMPORARY = 3600  # seconds: a temporary file this old was left by a cras
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a caller may name an entry
 
 
-def cache_dir() -> Path | None:
-    """Where archgen's cache folder is meant to be; None when caching is off.
-    (`root()` is the folder itself, checked.)"""
-    if os.environ.get("ARCHGEN_NO_CACHE", "") not in ("", "0"):
-        return None
-    if os.environ.get("ARCHGEN_CACHE_DIR"):
-        return Path(os.environ["ARCHGEN_CACHE_DIR"])
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "archgen"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return Path(base) / "archgen"
-
-
-def root() -> Folder | None:
-    """archgen's cache folder, created if missing and checked; None when caching
-    is off or the folder is not safe to use (then archgen runs uncached)."""
-    path = cache_dir()
+def root(path: Path | None) -> Folder | None:
+    """archgen's cache folder at `path` (options.cache_folder says where),
+    created if missing and checked; None when `path` is None (caching is off)
+    or the folder is not safe to use (then archgen runs uncached)."""
     if path is None:
         return None
     try:

@@ -3,6 +3,6 @@ everything read off it (totals, summary rows, diff and graph records)."""
 
 from .check import check, check_library
 from .elaborate import tiles_for
-from .result import DEFAULT_TILE_SIZE, Analysis
+from .result import Analysis
 
-__all__ = ["DEFAULT_TILE_SIZE", "Analysis", "check", "check_library", "tiles_for"]
+__all__ = ["Analysis", "check", "check_library", "tiles_for"]

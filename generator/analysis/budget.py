@@ -10,7 +10,6 @@ at the line that calls the block), once per limit, naming the variable.
 
 from __future__ import annotations
 
-from ..limits import limit, raise_hint
 
 WHAT = (
     ("params", "parameters", "weights and biases"),
@@ -19,8 +18,9 @@ WHAT = (
 
 
 class Budget:
-    def __init__(self) -> None:
-        self.caps = tuple(limit(name) for name, _, _ in WHAT)
+    def __init__(self, limits) -> None:
+        self.limits = limits
+        self.caps = tuple(getattr(limits, name) for name, _, _ in WHAT)
         self.spent = [0, 0]  # parameters, activations
         self.passed = [False, False]  # reported (once each)
 
@@ -39,7 +39,7 @@ class Budget:
                     f"past the budget of {self.caps[i]:,}",
                     span,
                     f"is a width, kernel or input far larger than meant? "
-                    f"{raise_hint(name)}",
+                    f"{self.limits.hint(name)}",
                 )
 
     def passes(self, params: int, activations: int) -> bool:

@@ -7,6 +7,7 @@ ArchError together, warnings ride along on the Analysis.
 from __future__ import annotations
 
 from ..errors import ArchError, Diagnostic, Span
+from ..options import DEFAULT_TILE_SIZE, Options
 from ..semantics.definitions import TOO_DEEP, check_definitions
 from ..semantics.expr import BROKEN, EvalError, Unknown, evaluate
 from ..semantics.linker import Program, link
@@ -14,10 +15,9 @@ from ..semantics.names import check_model_names, check_names
 from ..semantics.params import check_blocks, parameters
 from ..semantics.params import check_names as check_parameter_names
 from ..semantics.plan import Planner
-from .crossbar import Crossbar
 from .elaborate import tiles_for
 from .model import ModelElaborator
-from .result import DEFAULT_TILE_SIZE, Analysis
+from .result import Analysis
 from .tree import Node
 
 __all__ = ["DEFAULT_TILE_SIZE", "Analysis", "check", "check_library", "tiles_for"]
@@ -54,9 +54,9 @@ def _raise(problems: list[Diagnostic], program: Program) -> None:
         raise ArchError(ordered, program.spec.source, program.sources)
 
 
-def prepare(program: Program):
+def prepare(program: Program, options: Options):
     """The static part every file gets: definitions, lets, class plans, names."""
-    problems = check_definitions(program)
+    problems = check_definitions(program, options.limits)
     if TOO_DEEP in problems:  # planning would recurse past Python's stack
         problems.remove(TOO_DEEP)
         raise ArchError(problems, program.spec.source, program.sources)
@@ -68,18 +68,12 @@ def prepare(program: Program):
     return lets, plans, problems
 
 
-def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> Analysis:
-    """Analyse a spec (linked with what it uses; `include`: more folders its `use`
-    lines may read); raise ArchError with every problem. `tile_size`: square
-    tiles of that many rows and columns, or a Crossbar (rectangular tiles, an
-    analog bias, the inputs-only mapping)."""
-    if isinstance(tile_size, Crossbar):
-        crossbar = tile_size
-    elif isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
-        raise ValueError(f"tile_size must be a whole number >= 1, not {tile_size!r}")
-    else:
-        crossbar = Crossbar(tile_size, tile_size)
-    program = spec if isinstance(spec, Program) else link(spec, tuple(include))
+def check(spec, options: Options | None = None) -> Analysis:
+    """Analyse a spec (linked with what it uses); raise ArchError with every
+    problem. `options`: the include folders, tile geometry, limits and cache
+    (None: those of the environment, Options.from_environment())."""
+    options = _options(options)
+    program = spec if isinstance(spec, Program) else link(spec, options)
     model = program.spec.model
     if model is None:
         raise ArchError(
@@ -93,7 +87,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
             program.spec.source,
             program.sources,
         )
-    lets, plans, problems = prepare(program)
+    lets, plans, problems = prepare(program, options)
     if _errors(problems):  # expanding broken definitions would only repeat these
         _raise(problems, program)
     symbolic, found = parameters(program)
@@ -106,7 +100,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         for let in program.lets
         if let.param and let.name in symbolic
     }
-    elaborator = ModelElaborator(program, plans, lets, crossbar)
+    elaborator = ModelElaborator(program, plans, lets, options)
     elaborator.symbolic = symbolic
     elaborator.parameters = defaults
     nodes, output, stages = elaborator.model(model)
@@ -127,7 +121,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     return Analysis(
         spec=program.spec,
         program=program,
-        crossbar=crossbar,
+        options=options,
         root=root,
         plans=plans,
         stages=tuple(stages),
@@ -141,12 +135,21 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     )
 
 
-def check_library(spec, include=()) -> Program:
+def check_library(spec, options: Options | None = None) -> Program:
     """Check a file of blocks and lets (no model); raise ArchError on problems."""
-    program = spec if isinstance(spec, Program) else link(spec, tuple(include))
-    _, _, problems = prepare(program)
+    options = _options(options)
+    program = spec if isinstance(spec, Program) else link(spec, options)
+    _, _, problems = prepare(program, options)
     _raise(problems, program)
     return program
+
+
+def _options(options: Options | None) -> Options:
+    if options is None:
+        return Options.from_environment()
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be an archgen.Options, not {options!r}")
+    return options
 
 
 def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:

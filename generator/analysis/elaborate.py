@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic, Span
-from ..limits import limit, raise_hint
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.groups import GroupError
 from ..semantics.ops import OPS, OpError
@@ -30,6 +30,9 @@ from ..semantics.plan import (
 from .budget import Budget
 from .crossbar import Crossbar
 from .tree import Node, Shape, within
+
+if TYPE_CHECKING:
+    from ..options import Options
 
 # Instances of the shipped library's blocks, shared by the checks of one process:
 # a NAS loop checks thousands of candidates made of the same few (block,
@@ -62,20 +65,21 @@ def tiles_for(rows: int, cols: int, tile_size: int) -> int:
 
 class Elaborator:
     def __init__(
-        self, program, plans: dict[str, ClassPlan], lets: dict, crossbar: Crossbar
+        self, program, plans: dict[str, ClassPlan], lets: dict, options: Options
     ):
         self.program = program
         self.plans = plans
         self.lets = lets
-        self.crossbar = crossbar
+        self.crossbar = crossbar = options.crossbar
+        self.limits = options.limits
         self.problems: list[Diagnostic] = []
         self.digital: frozenset[str] = frozenset()  # the model's `digital` paths
         self.kept: set[str] = set()  # instances of `digital Block(...)` calls
         self.modules = 0
-        self.max_modules = limit("modules")
-        self.max_width = limit("width")
-        self.max_repeat = limit("repeat")
-        self.budget = Budget()  # parameters and activations, spent layer by layer
+        self.max_modules = options.limits.modules
+        self.max_width = options.limits.width
+        self.max_repeat = options.limits.repeat
+        self.budget = Budget(options.limits)  # parameters and activations, spent layer by layer
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
         # (class, typed arguments, input shape) -> (clean node, modules counted,
@@ -141,7 +145,7 @@ class Elaborator:
                 self.fail(
                     f"{what} {value:,} is more than archgen builds",
                     span,
-                    raise_hint("width"),
+                    self.limits.hint("width"),
                 )
         elif kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -168,7 +172,7 @@ class Elaborator:
             # checks its own range (an unused 0 is fine).
             if name == "branches" and value > self.max_repeat:
                 self.fail(f"{name} {value} is more than archgen builds", span,
-                          raise_hint("repeat"))  # fmt: skip
+                          self.limits.hint("repeat"))  # fmt: skip
             return self.typed(value, "int", name, span, minimum=-self.max_width)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -187,7 +191,7 @@ class Elaborator:
                 f"more than {self.max_modules:,} modules: archgen stops here",
                 self.site or self.program.spec.model.span,
                 "is a repetition or branch count far larger than meant? "
-                + raise_hint("modules"),
+                + self.limits.hint("modules"),
             )
 
     def kept_digital(self, path: str) -> bool:
@@ -286,7 +290,7 @@ class Elaborator:
                 self.fail(
                     f"{copies} copies are more than archgen builds",
                     value.count.span,
-                    raise_hint("repeat"),
+                    self.limits.hint("repeat"),
                 )
             children = [
                 self.module(value.call, env, f"{path}.{i}", shape)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 from ..errors import Span, did_you_mean
-from ..limits import limit, raise_hint
 from ..semantics.expr import (
     EvalError,
     Unknown,
@@ -46,7 +45,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             self.report(
                 f"input {'x'.join(map(str, shape))} is larger than archgen builds",
                 model.input_span,
-                raise_hint("width"),
+                self.limits.hint("width"),
             )
             shape = None
         elif shape[2] in (1, 3, 4) and shape[0] > 4 and shape[0] == shape[1]:
@@ -216,7 +215,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 self.report(
                     f"x{count} is more blocks than archgen unrolls",
                     rep.span,
-                    f"use at most x{limit('repeat')}, or {raise_hint('repeat')}",
+                    f"use at most x{self.max_repeat}, or {self.limits.hint('repeat')}",
                 )
                 shape = None
                 continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from functools import cached_property
 
 from ..errors import Diagnostic
@@ -19,7 +20,9 @@ from .counting import counted_macs
 from .crossbar import Cost, Crossbar, cost
 from .tree import Node, Shape, within
 
-DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
+if TYPE_CHECKING:
+    from ..options import Options
+
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class HeadLayer:
 class Analysis:
     spec: Spec
     program: Program
-    crossbar: Crossbar  # how matrices are split onto tiles
+    options: Options  # what the run depended on: tile geometry, limits, ...
     root: Node  # the model: its children are stem, stage1, ..., the head layers
     plans: dict[str, ClassPlan]  # every generated class, by name
     stages: tuple[StageInstance, ...]
@@ -140,6 +143,11 @@ class Analysis:
                 chosen.append(node.path)
                 taken.add(node.path)
         return tuple(chosen)
+
+    @property
+    def crossbar(self) -> Crossbar:
+        """How matrices are split onto tiles."""
+        return self.options.crossbar
 
     @property
     def tile_size(self) -> int:

@@ -38,6 +38,7 @@ import random
 import re
 import sys
 import threading
+from pathlib import Path
 
 from .. import user_cache
 from .masking import LINE_LENGTH, mask, simple, unmask
@@ -59,12 +60,15 @@ _PLACEHOLDER = "__archgen_item_{}__"
 _DIRECTIVE = re.compile(r"fmt\s*:|yapf\s*:")
 
 
-def format_module(code: str) -> str:
-    """`black.format_str(code, mode=BLACK_MODE)`, piece by piece."""
+def format_module(code: str, cache: Path | None = None) -> str:
+    """`black.format_str(code, mode=BLACK_MODE)`, piece by piece; layouts are
+    kept in the cache folder `cache` (None: none kept)."""
+    folder = _layout_folder(cache)
     if _DIRECTIVE.search(code):  # a spec's path or comment may name one: rare
-        return _black(code)
+        return _black(code, folder)
     head, code = _leading_comments(code)
-    return head + "\n\n".join(_format_piece(piece) for piece in _top_level(code))
+    pieces = _top_level(code)
+    return head + "\n\n".join(_format_piece(piece, folder) for piece in pieces)
 
 
 # A comment line black leaves as it is: "# ", printable ASCII, no trailing space,
@@ -105,14 +109,14 @@ def _top_level(code: str) -> list[str]:
     return ["".join(piece) for piece in pieces if "".join(piece).strip()]
 
 
-def _format_piece(piece: str) -> str:
+def _format_piece(piece: str, folder: user_cache.Folder | None) -> str:
     skeleton, runs = _fold(piece)
     # Pieces alike but for lines black keeps share one layout. (A NAS loop masks
     # the same classes again: small pieces' masks are kept.)
     skeleton, masked = mask(skeleton) if len(skeleton) > 20_000 else _mask(skeleton)
-    formatted = unmask(_black(skeleton), masked)
+    formatted = unmask(_black(skeleton, folder), masked)
     if formatted is None:
-        return _black(piece)
+        return _black(piece, folder)
     if not runs:
         return formatted
     lines = formatted.splitlines(keepends=True)
@@ -125,13 +129,13 @@ def _format_piece(piece: str) -> str:
             None,
         )
         if at is None or at + 1 >= len(lines) or lines[at + 1] != lines[at]:
-            return _black(piece)
+            return _black(piece, folder)
         depth = len(lines[at]) - len(lines[at].lstrip(" "))
         out += lines[index:at]
         for item in items:
-            item_lines = _item(item, depth)
+            item_lines = _item(item, depth, folder)
             if item_lines is None:
-                return _black(piece)
+                return _black(piece, folder)
             out += item_lines
         index = at + 2
     return "".join(out + lines[index:])
@@ -198,16 +202,17 @@ def _mode():
         return black.Mode(line_length=88, target_versions={black.TargetVersion.PY310})
 
 
-def _black(text: str) -> str:
+def _black(text: str, folder: user_cache.Folder | None = None) -> str:
+    """black's layout of `text`; `folder`: the layouts kept on disk (a
+    _layout_folder), or None."""
     # Only small texts are kept: the caches stay small whatever is rendered.
     if len(text) > 20_000:
         return _format(text)
-    return _black_cached(text)
+    return _black_cached(text, folder)
 
 
 @functools.lru_cache(maxsize=512)
-def _black_cached(text: str) -> str:
-    folder = _layout_folder()
+def _black_cached(text: str, folder: user_cache.Folder | None) -> str:
     if folder is None:
         return _format(text)
     key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -285,12 +290,15 @@ def _comments(code: str) -> list[str] | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def _layout_folder() -> user_cache.Folder | None:
-    """The cache folder for this layout and this black; None when there is no
-    cache, no black to key on, or the folder is not safe to use (user_cache)."""
+@functools.lru_cache(maxsize=8)
+def _layout_folder(cache: Path | None) -> user_cache.Folder | None:
+    """The layouts' folder for this layout and this black in the cache folder
+    `cache`; None when there is no cache, no black to key on, or the folder is
+    not safe to use (user_cache)."""
+    if cache is None:
+        return None
     name = layout_folder_name()
-    root = user_cache.root() if name is not None else None
+    root = user_cache.root(cache) if name is not None else None
     return root.child(name) if root is not None else None
 
 
@@ -316,7 +324,7 @@ def _prune(folder: user_cache.Folder) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _item(item: str, depth: int) -> tuple[str, ...] | None:
+def _item(item: str, depth: int, folder=None) -> tuple[str, ...] | None:
     """The lines black gives `item,` as one item of an exploded call whose items
     stand `depth` spaces in; None if black does not lay it out that way."""
     if depth % 4 or depth < 4:
@@ -327,7 +335,7 @@ def _item(item: str, depth: int) -> tuple[str, ...] | None:
     wrapper = "".join("    " * level + "if _:\n" for level in range(levels))
     pad = "    " * levels
     body = f"{pad}    {item},\n"
-    formatted = _black(f"{wrapper}{pad}_(\n{body}{body}{pad})\n")
+    formatted = _black(f"{wrapper}{pad}_(\n{body}{body}{pad})\n", folder)
     lines = formatted.splitlines(keepends=True)[levels:]
     if lines[0] != f"{pad}_(\n" or lines[-1] != f"{pad})\n":
         return None

@@ -9,7 +9,6 @@ ValueError naming the parameters, never a zero-width layer."""
 
 from __future__ import annotations
 
-from ..limits import limit
 from ..semantics.expr import free_names, substitute, to_python
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
@@ -38,7 +37,7 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
         )
     names = {name: name for name, _ in analysis.parameters}
     given = ", ".join(f"{name}={{{name}!r}}" for name in names)
-    top = limit("width")
+    top = analysis.options.limits.width
     sizes = [
         (what, guard, to_python(expr, names))
         for what, guard, expr in _sizes(analysis, set(names))
@@ -60,7 +59,7 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
             f'it must be from 1 to {top:,}")',
         ))  # fmt: skip
     if counted:
-        most = limit("params")
+        most = analysis.options.limits.params
         arguments = ", ".join(f"{name}={name}" for name in names)
         checks.append((
             f"count_parameters({arguments}) > {most}",

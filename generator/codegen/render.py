@@ -726,4 +726,4 @@ def render(
     view = build_view(analysis, backend, spec_label, options, digest)
     template = _environment().get_template(f"{backend.name}/module.py.jinja")
     code = template.render(view=view, backend=backend)
-    return format_module(code) if format else code
+    return format_module(code, analysis.options.cache) if format else code

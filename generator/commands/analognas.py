@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import __version__
 from ..analysis.result import Analysis
 from ..errors import visible
-from ..limits import limit
+from ..options import Limits
 
 GROUPS = range(1, 6)
 KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(
@@ -27,7 +27,10 @@ class NotInSpace(ValueError):
     """A configuration or spec outside the AnalogNAS search space."""
 
 
-def validate(config: dict) -> dict:
+def validate(config: dict, limits: Limits | None = None) -> dict:
+    """`config` as archgen builds it, or NotInSpace saying why not (`limits`:
+    the run's, else the environment's)."""
+    limits = Limits.from_environment() if limits is None else limits
     missing = [key for key in KEYS if key not in config]
     if missing:
         raise NotInSpace(f"missing keys: {', '.join(missing)}")
@@ -49,9 +52,9 @@ def validate(config: dict) -> dict:
                 value = int(value)
             else:
                 raise NotInSpace(f"{key} must be a whole number, got {_given(value)}")
-        if not key.startswith("widenfact") and abs(value) > limit("width"):
+        if not key.startswith("widenfact") and abs(value) > limits.width:
             raise NotInSpace(
-                f"{key} must be at most {limit('width'):,}, got {_given(value)}"
+                f"{key} must be at most {limits.width:,}, got {_given(value)}"
             )
         out[key] = value
     if not 1 <= out["M"] <= 5:
@@ -70,10 +73,8 @@ def validate(config: dict) -> dict:
         if out[f"R{m}"] < 0:
             raise NotInSpace(f"R{m} must be at least 0, got {out[f'R{m}']}")
         for key in (f"R{m}", f"B{m}"):
-            if out[key] > limit("repeat"):
-                raise NotInSpace(
-                    f"{key} must be at most {limit('repeat')}, got {out[key]}"
-                )
+            if out[key] > limits.repeat:
+                raise NotInSpace(f"{key} must be at most {limits.repeat}, got {out[key]}")
     return out
 
 
@@ -103,9 +104,11 @@ def _literal(value) -> str:
     return str(value)
 
 
-def to_spec(config: dict, name: str, source: str = "a configuration") -> str:
+def to_spec(
+    config: dict, name: str, source: str = "a configuration", limits: Limits | None = None
+) -> str:
     """A spec for `config` (validated first)."""
-    config = validate(config)
+    config = validate(config, limits)
     for m, width in enumerate(widths(config), start=1):
         if width < 1:
             raise NotInSpace(f"group {m} would have {width} channels")

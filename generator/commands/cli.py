@@ -109,6 +109,15 @@ def crossbar_of(args):
     return Crossbar(rows, cols, args.analog_bias, args.mapping)
 
 
+def options_of(args, crossbar=None):
+    """The run's Options: the environment's limits and cache, the command
+    line's include folders and tiles (`crossbar`, else the default tiles)."""
+    from ..options import DEFAULT_TILE_SIZE, Options
+
+    tiles = DEFAULT_TILE_SIZE if crossbar is None else crossbar
+    return Options.from_environment(getattr(args, "include", ()), tiles)
+
+
 def crossbar_options(args) -> list[str]:
     """The options that reproduce args' crossbar, for a generated file's header."""
     rows, cols = args.tile_size or (512, 512)
@@ -304,7 +313,7 @@ def cmd_generate(args) -> int:
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analysis = load_file(path, crossbar_of(args), args.include)
+            analysis = load_file(path, options_of(args, crossbar_of(args)))
             if isinstance(analysis, Program):  # a block library: nothing to write
                 lines.append(f"skipped {visible(path)}: a block library (no model)")
                 continue
@@ -439,7 +448,7 @@ def cmd_check(args) -> int:
     status = 0
     for path in expand(args.specs):
         try:
-            result = load_file(path, crossbar_of(args), args.include)
+            result = load_file(path, options_of(args, crossbar_of(args)))
         except ArchError as err:
             show(err)
             status = 1
@@ -490,7 +499,7 @@ def cmd_summary(args) -> int:
                 return 2
             crossbar = replace(crossbar, rows=hw.crossbar.rows, cols=hw.crossbar.cols)
     try:
-        analysis = load(args.spec, crossbar, include=args.include)
+        analysis = load(args.spec, options_of(args, crossbar))
     except ArchError as err:
         show(err)
         return 1

@@ -621,14 +621,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .cli import crossbar_of
+    from .cli import crossbar_of, options_of
     from .loading import load
 
     analyses: dict[str, Analysis] = {}
     errors: list[ArchError] = []
     for path in dict.fromkeys((args.a, args.b)):  # `diff A A` reads A once
         try:
-            analyses[path] = load(path, crossbar_of(args), include=args.include)
+            analyses[path] = load(path, options_of(args, crossbar_of(args)))
         except ArchError as err:
             errors.append(err)
     if errors:

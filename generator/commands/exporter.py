@@ -32,10 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cli import options_of
     from .loading import load
 
     try:
-        analysis = load(args.spec, 512, include=args.include)
+        analysis = load(args.spec, options_of(args))
         config = from_analysis(analysis)
         if analysis.digital:
             marks = " ".join(sorted(analysis.digital))

@@ -42,11 +42,12 @@ class _Line:
 _FILE = ("<spec>", "")  # the file being formatted: (path, source), for errors
 
 
-def format_source(source: str, path: str = "<spec>") -> str:
-    """The canonical text of a spec; raise ArchError on a syntax error."""
+def format_source(source: str, path: str = "<spec>", cache: Path | None = None) -> str:
+    """The canonical text of a spec; raise ArchError on a syntax error.
+    (`cache`: the cache folder the parser may be built from.)"""
     global _FILE
     _FILE = (path, source)
-    tree, comments = parse_tree(source, path)
+    tree, comments = parse_tree(source, path, cache)
     code = _code_lines(tree)
     rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
     # The grammar puts every statement, header and `}` on a line of its own, and
@@ -275,6 +276,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cli import options_of
+
     paths = list(
         dict.fromkeys(expand(args.specs))
     )  # a file named twice is formatted once
@@ -284,11 +287,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     changed: list[tuple[str, str, str]] = []
     problems: list[ArchError] = []
+    options = options_of(args)
     for path in paths:
         try:
-            old = read_spec(path)
+            old = read_spec(path, options.limits)
             # Newlines as parse_file reads them (universal), so errors point at the same lines.
-            new = format_source(old.replace("\r\n", "\n").replace("\r", "\n"), path)
+            universal = old.replace("\r\n", "\n").replace("\r", "\n")
+            new = format_source(universal, path, options.cache)
             # Like black: a file whose first line ends in CRLF keeps CRLF endings.
             if old.split("\n", 1)[0].endswith("\r"):
                 new = new.replace("\n", "\r\n")

@@ -112,7 +112,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.check import DEFAULT_TILE_SIZE
+    from .cli import options_of
     from .loading import expand, load, report
 
     out = Path(args.output)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     problems: list[ArchError] = []
     for path in expand(args.specs):
         try:
-            analyses.append(load(path, DEFAULT_TILE_SIZE, include=args.include))
+            analyses.append(load(path, options_of(args)))
         except ArchError as err:
             problems.append(err)
     if problems:

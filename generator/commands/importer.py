@@ -84,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from .cli import options_of
+
+    options = options_of(args)
     try:
-        text = to_spec(config, name, Path(args.config).name)
+        text = to_spec(config, name, Path(args.config).name, options.limits)
     except NotInSpace as err:
         return _refuse(args.config, f"not an AnalogNAS configuration: {err}")
     # Check before writing: what we write must be a spec archgen accepts. The
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     where = "<stdout>" if to_stdout else args.output
     try:
-        analysis = check(parse(text, where))
+        analysis = check(parse(text, where, options.cache), options)
     except ArchError as err:
         label = f"<the spec made from {args.config}>"
         relabel = [

@@ -8,9 +8,10 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from ..analysis.check import DEFAULT_TILE_SIZE, check, check_library
+from ..analysis.check import check, check_library
 from ..errors import ArchError, Diagnostic, Span
 from ..gc_pause import gc_paused
+from ..options import Options
 from ..syntax.lower import parse_file
 
 
@@ -80,10 +81,10 @@ def label(path: str, root: Path | None = None) -> str:
     return relative(path, root if root is not None else project_root("generated"))
 
 
-def load_file(path: str, tile_size: int = DEFAULT_TILE_SIZE, include=()):
+def load_file(path: str, options: Options):
     """A model spec's Analysis, or a block library's Program (a file of blocks
     and lets, no model); every problem found in one ArchError."""
-    return load(path, tile_size, libraries=True, include=include)
+    return load(path, options, libraries=True)
 
 
 def is_library(spec) -> bool:
@@ -97,21 +98,17 @@ def warn(analysis) -> None:
         print(diag.render(sources.get(diag.span.path)), file=sys.stderr)
 
 
-def load(
-    path: str,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    libraries: bool = False,
-    include: tuple[str, ...] = (),
-):
+def load(path: str, options: Options | None = None, libraries: bool = False):
     """Parse, link and check one spec; every problem found in one ArchError.
-    `include`: the folders its `use` lines may read besides its own tree (-I)."""
+    (`options` None: the environment's.)"""
+    options = Options.from_environment() if options is None else options
     with gc_paused():
-        return _load(path, tile_size, libraries, tuple(map(str, include)))
+        return _load(path, options, libraries)
 
 
-def _load(path: str, tile_size: int, libraries: bool, include: tuple[str, ...]):
+def _load(path: str, options: Options, libraries: bool):
     try:
-        spec = parse_file(path)
+        spec = parse_file(path, options)
     except ArchError as err:
         partial = getattr(err, "partial", None)
         if partial is None:
@@ -119,7 +116,7 @@ def _load(path: str, tile_size: int, libraries: bool, include: tuple[str, ...]):
         # Lowering found problems but the rest of the spec is whole: check it
         # too, so that one run reports everything.
         try:
-            check(partial, tile_size, include)
+            check(partial, options)
         except ArchError as more:
             seen = set(err.diagnostics)
             extra = [d for d in more.diagnostics if d not in seen]
@@ -132,8 +129,8 @@ def _load(path: str, tile_size: int, libraries: bool, include: tuple[str, ...]):
             ) from None
         raise
     if libraries and is_library(spec):
-        return check_library(spec, include)
-    return check(spec, tile_size, include)
+        return check_library(spec, options)
+    return check(spec, options)
 
 
 def module_name(path: str, source: str) -> str:

@@ -5,18 +5,22 @@ names.py's business, what the layers are is plan.py's."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import Diagnostic, Span, did_you_mean
-from ..limits import limit, raise_hint
 from ..syntax.ir import Func, Layer, Var, walk
 from .expr import CONSTANTS, FUNCS
 from .linker import Program, shipped
 from .plan import IMPLICIT
 
+if TYPE_CHECKING:
+    from ..options import Limits
+
 # Marks the definitions as unplannable (a chain of blocks too deep): see check.py.
 TOO_DEEP = Diagnostic("blocks nest too deep", Span("<archgen>", 0, 0), None, "note")
 
 
-def check_definitions(program: Program) -> list[Diagnostic]:
+def check_definitions(program: Program, limits: Limits) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     lets = {let.name for let in program.lets}
 
@@ -40,7 +44,7 @@ def check_definitions(program: Program) -> list[Diagnostic]:
                 _names(walk(param.default), known, error)
             known.add(param.name)
         _names(_inside(block), known, error)
-    if _cycles(program, error):
+    if _cycles(program, limits, error):
         problems.append(TOO_DEEP)
     return problems
 
@@ -61,7 +65,7 @@ def _names(nodes, known: set[str], error) -> None:
             error(f"{e.name}() takes {n} argument{'s' if n > 1 else ''}", e.span)
 
 
-def _cycles(program: Program, error) -> bool:
+def _cycles(program: Program, limits: Limits, error) -> bool:
     """Report blocks that use themselves and chains of blocks nested deeper than
     the limit; True when the blocks cannot be planned (a chain too deep).
     Iterative, so that no spec can exhaust Python's stack here."""
@@ -103,13 +107,13 @@ def _cycles(program: Program, error) -> bool:
             path.append(callee)
             pending.append(iter(calls[callee]))
     deepest = max(depth.values(), default=0)
-    if deepest > limit("depth"):
+    if deepest > limits.depth:
         name = max(depth, key=lambda n: (depth[n], n))
         error(
             f"block '{name}' nests blocks {depth[name]} deep, more than archgen builds",
             program.blocks[name].span,
             "a model this deep would exhaust Python's stack in torch; "
-            + raise_hint("depth"),
+            + limits.hint("depth"),
         )
         return True
     return False

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from ..errors import ArchError, Diagnostic
-from ..syntax.files import read_spec
 from ..syntax.ir import BlockDef, Let, Spec
-from ..syntax.lower import parse
+from ..syntax.lower import parse, parse_file
+
+if TYPE_CHECKING:
+    from ..options import Options
 
 LIBRARY = Path(__file__).resolve().parent.parent / "library"
 PRELUDE = ("resnet.arch",)  # used by every spec without saying so
@@ -36,12 +40,24 @@ def library_label(name: str) -> str:
 _SHIPPED: set[int] = set()
 
 
-@functools.lru_cache(maxsize=None)
-def _library_spec(name: str) -> Spec:
-    spec = parse((LIBRARY / name).read_text(encoding="utf-8"), library_label(name))
-    _SHIPPED.update(id(block) for block in spec.blocks)
-    _SHIPPED.add(id(spec))
-    return spec
+_LIBRARY_SPECS: dict[str, Spec] = {}
+_PARSING = threading.Lock()  # one parse per file: ids of a discarded copy could recur
+
+
+def _library_spec(name: str, cache: Path | None = None) -> Spec:
+    """A shipped library file, parsed once per process (`cache`: where the
+    parser may come from, if it is not built yet)."""
+    spec = _LIBRARY_SPECS.get(name)
+    if spec is not None:
+        return spec
+    with _PARSING:
+        if name not in _LIBRARY_SPECS:
+            text = (LIBRARY / name).read_text(encoding="utf-8")
+            spec = parse(text, library_label(name), cache)
+            _SHIPPED.update(id(block) for block in spec.blocks)
+            _SHIPPED.add(id(spec))
+            _LIBRARY_SPECS[name] = spec
+        return _LIBRARY_SPECS[name]
 
 
 @dataclass(frozen=True)
@@ -56,20 +72,25 @@ def shipped(block: BlockDef) -> bool:
     return id(block) in _SHIPPED
 
 
-def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
+def link(spec: Spec, options: Options | None = None) -> Program:
     """Resolve `spec`'s includes; raise ArchError on cycles, missing files, clashes.
 
-    A `use` reaches .arch files in the spec's own folder tree, in the `include`
-    folders (`-I DIR`) and the shipped library; nothing else on the machine."""
+    A `use` reaches .arch files in the spec's own folder tree, in the include
+    folders (`options.include`, `-I DIR`) and the shipped library; nothing
+    else on the machine. (None: the environment's options.)"""
+    if options is None:
+        from ..options import Options
+
+        options = Options.from_environment()
     roots = []  # where `use` may read (only `use` lines, the spec's first, need them)
     if spec.uses:
         roots = [os.path.realpath(Path(spec.path).parent)]
-        roots += [os.path.realpath(folder) for folder in include]
+        roots += [os.path.realpath(folder) for folder in options.include]
     problems: list[Diagnostic] = []
     sources: dict[str, str] = {spec.path: spec.source}
     # The prelude, unless the file being checked is that library file itself.
     files: list[Spec] = [
-        _library_spec(name)
+        _library_spec(name, options.cache)
         for name in PRELUDE
         if Path(spec.path).name != name
         or os.path.realpath(LIBRARY / name) != os.path.realpath(spec.path)
@@ -127,11 +148,9 @@ def link(spec: Spec, include: tuple[str, ...] = ()) -> Program:
             seen.add(key)
             try:
                 if isinstance(target, _Library):
-                    included = _library_spec(target.name)
+                    included = _library_spec(target.name, options.cache)
                 else:
-                    included = parse(
-                        read_spec(key).replace("\r\n", "\n").replace("\r", "\n"), key
-                    )
+                    included = parse_file(key, options)
             except ArchError as err:
                 problems.extend(err.diagnostics)
                 sources.update(err.sources)

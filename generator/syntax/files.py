@@ -35,10 +35,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ArchError, Diagnostic, Span, visible
-from ..limits import limit, raise_hint
+
+if TYPE_CHECKING:
+    from ..options import Limits
 
 SPEC_SUFFIX = ".arch"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -116,7 +118,7 @@ def read_regular(
         raise Unreadable(err.strerror or str(err)) from None
 
 
-def read_spec(path: str) -> str:
+def read_spec(path: str, limits: Limits) -> str:
     """The text of a spec, exactly as on disk (CRLF kept); unreadable, not a
     regular file, undecodable or longer than the line limit -> ArchError,
     located where it can be."""
@@ -127,13 +129,13 @@ def read_spec(path: str) -> str:
             [Diagnostic(f"cannot read spec: {err}", Span(path, 0, 0))]
         ) from None
     lines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-    if lines > limit("lines"):
+    if lines > limits.lines:
         raise ArchError(
             [
                 Diagnostic(
                     f"the spec has {lines:,} lines, more than archgen reads",
-                    Span(path, limit("lines") + 1, 1),
-                    raise_hint("lines"),
+                    Span(path, limits.lines + 1, 1),
+                    limits.hint("lines"),
                 )
             ]
         )

@@ -4,6 +4,9 @@ built-in statements do not take."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from lark import Token, Tree
 
 from ..errors import ArchError, Diagnostic, Span, did_you_mean
@@ -28,6 +31,9 @@ from .ir import (
     Var,
 )
 from .lower_model import ModelLowering
+
+if TYPE_CHECKING:
+    from ..options import Options
 from .parser import parse_tree
 
 MAX_EXPR_DEPTH = 64  # operators nested in one expression
@@ -35,9 +41,10 @@ MAX_DIGITS = 16  # past this a number is no width or factor, and int() gets slow
 MAX_SIGNIFICANT = 17  # of a decimal: what repr() needs to write any float exactly
 
 
-def parse(source: str, path: str = "<spec>") -> Spec:
-    """Parse and lower one file; raise ArchError listing every problem found."""
-    tree, comments = parse_tree(source, path)
+def parse(source: str, path: str = "<spec>", cache: Path | None = None) -> Spec:
+    """Parse and lower one file; raise ArchError listing every problem found.
+    `cache`: the cache folder the parser may be built from."""
+    tree, comments = parse_tree(source, path, cache)
     lowering = _Lowering(path)
     spec = lowering.file(tree, source, comments)
     if lowering.problems:
@@ -56,10 +63,16 @@ def expression(node: Tree, path: str = "<spec>", source: str = "") -> Expr:
     return expr
 
 
-def parse_file(path: str) -> Spec:
+def parse_file(path: str, options: Options | None = None) -> Spec:
+    """Read (within options.limits) and parse the spec at `path` (None: the
+    environment's options)."""
+    if options is None:
+        from ..options import Options
+
+        options = Options.from_environment()
     # Universal newlines, as a text-mode read would give: CRLF specs parse like LF ones.
-    source = read_spec(path)
-    return parse(source.replace("\r\n", "\n").replace("\r", "\n"), path)
+    source = read_spec(path, options.limits)
+    return parse(source.replace("\r\n", "\n").replace("\r", "\n"), path, options.cache)
 
 
 class _Lowering(ModelLowering):

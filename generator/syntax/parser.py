@@ -113,12 +113,20 @@ LARK_OPTIONS = dict(
 )
 
 
-@functools.lru_cache(maxsize=1)
-def _lark() -> Lark:
+# The parser, built on first use. Its tables do not depend on the cache folder
+# the first caller names, only how fast they come: built once per user and
+# grammar, not once per run.
+_BUILT: dict[str, Lark] = {}
+
+
+def _lark(cache: Path | None = None) -> Lark:
+    parser = _BUILT.get("lark")
+    if parser is not None:
+        return parser
     for place in _GRAMMAR_PLACES:
         if place.is_file():
-            # The tables are built once per user and grammar, not once per run.
-            return cached_lark(place.read_text(encoding="utf-8"), **LARK_OPTIONS)
+            text = place.read_text(encoding="utf-8")
+            return _BUILT.setdefault("lark", cached_lark(text, cache, **LARK_OPTIONS))
     raise RuntimeError(f"archgen is broken: arch.lark not found in {_GRAMMAR_PLACES}")
 
 
@@ -139,8 +147,11 @@ def grammar_path() -> Path:
 _COMMENT = re.compile(r"#[^\n]*")
 
 
-def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
-    """Parse `source`; raise ArchError with one located diagnostic on a syntax error."""
+def parse_tree(
+    source: str, path: str, cache: Path | None = None
+) -> tuple[Tree, tuple[Comment, ...]]:
+    """Parse `source`; raise ArchError with one located diagnostic on a syntax
+    error. `cache`: the cache folder the parser's tables may come from."""
     comments: list[Comment] = []
 
     def collect(token: Token) -> Token:
@@ -157,7 +168,7 @@ def parse_tree(source: str, path: str) -> tuple[Tree, tuple[Comment, ...]]:
             col += len(piece)
         return token
 
-    parser = _lark()
+    parser = _lark(cache)
     if not source.endswith("\n"):
         source += "\n"
     fast = _fast()

@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 
 import lark
 
 from .. import user_cache
-from ..user_cache import cache_dir
 
-__all__ = ["SUFFIX", "cache_dir", "cached_lark"]
+__all__ = ["SUFFIX", "cached_lark"]
 
 SUFFIX = ".lark-tables.json"
 FORMAT = "archgen lark tables json 1"
@@ -40,9 +40,10 @@ _CODE_OPTIONS = (
 )  # fmt: skip
 
 
-def cached_lark(grammar: str, **options) -> lark.Lark:
-    """`lark.Lark(grammar, **options)` (LALR), loaded from the cache when there."""
-    folder = user_cache.root()
+def cached_lark(grammar: str, cache: Path | None, **options) -> lark.Lark:
+    """`lark.Lark(grammar, **options)` (LALR), loaded from the cache folder
+    `cache` when there (None: no cache)."""
+    folder = user_cache.root(cache)
     if folder is None:
         return lark.Lark(grammar, **options)
     key = repr(

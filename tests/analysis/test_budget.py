@@ -11,7 +11,7 @@ import pytest
 from archgen.analysis import check
 from archgen.commands.cli import main
 from archgen.errors import ArchError
-from archgen.limits import DEFAULTS
+from archgen.options import Limits
 from archgen.syntax.lower import parse
 from conftest import ROOT
 
@@ -169,8 +169,8 @@ def test_the_zoo_passes_with_room():
         analysis = check(parse(source, "zoo.arch"))
         assert analysis.params_total == params
         assert activations(analysis) == acts
-        assert 10 * params < DEFAULTS["params"]
-        assert 100 * acts < DEFAULTS["activations"]
+        assert 10 * params < Limits().params
+        assert 100 * acts < Limits().activations
 
 
 def test_the_command_line_shows_the_budget_error(tmp_path, capsys):

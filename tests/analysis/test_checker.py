@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from archgen.options import Options
 from archgen.analysis import check, tiles_for
 from archgen.syntax.lower import parse, parse_file
 
@@ -11,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def analyse(name, tile_size=512):
-    return check(parse_file(str(ROOT / "specs" / f"{name}.arch")), tile_size)
+    return check(
+        parse_file(str(ROOT / "specs" / f"{name}.arch")),
+        Options.from_environment(tile_size=tile_size),
+    )
 
 
 def test_resnet32_matches_the_paper():
@@ -107,5 +111,5 @@ def test_checker_does_not_mutate_the_ir():
     spec = parse_file(str(ROOT / "specs" / "t500.arch"))
     before = repr(spec)
     check(spec)
-    check(spec, 64)
+    check(spec, Options.from_environment(tile_size=64))
     assert repr(spec) == before

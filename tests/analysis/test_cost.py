@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT
 
 import archgen
+from archgen.options import Options
 from archgen.analysis import check
 from archgen.analysis.crossbar import Crossbar, cost
 from archgen.commands.cli import main
@@ -54,7 +55,9 @@ model Hidden {
 
 
 def analysis_of(name: str, crossbar=512):
-    return check(parse_file(str(ROOT / SPECS[name])), crossbar)
+    return check(
+        parse_file(str(ROOT / SPECS[name])), Options.from_environment(tile_size=crossbar)
+    )
 
 
 def digital_model(name: str):

@@ -13,6 +13,7 @@ import re
 import pytest
 
 import archgen
+from archgen.options import Options
 from archgen.analysis import check
 from archgen.analysis.elaborate import tiles_for
 from archgen.errors import ArchError
@@ -427,7 +428,7 @@ def test_independent_errors_after_a_failed_block_are_all_reported_in_order():
 def test_check_accepts_a_parsed_spec_and_never_mutates_it():
     spec = parse(SMALL, "small.arch")
     before = repr(spec)
-    a = check(spec, 256)
+    a = check(spec, Options.from_environment(tile_size=256))
     assert a.tile_size == 256 and repr(spec) == before
     assert a.kinds == ("Inner", "Outer")  # callees before callers
 

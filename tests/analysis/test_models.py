@@ -9,6 +9,7 @@ pytest.importorskip("aihwkit")
 
 from conftest import ROOT, SHIPPED  # noqa: E402
 
+from archgen.options import Options
 from archgen.analysis import check  # noqa: E402
 from archgen.syntax.lower import parse_file  # noqa: E402
 
@@ -106,7 +107,7 @@ def test_tile_size_reaches_the_aihwkit_mapping(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("out.resnet32")
-    expected = check(parse_file(str(spec)), 128).tiles
+    expected = check(parse_file(str(spec)), Options.from_environment(tile_size=128)).tiles
     assert module.TILES == expected
     assert len(list(module.build_analog().analog_tiles())) == expected
 

@@ -1,6 +1,7 @@
 """Repeated blocks are elaborated once and moved to each path: the tree must be
 exactly the one a fresh elaboration of every block gives."""
 
+from archgen.options import Options
 from archgen.analysis import check
 from archgen.analysis.elaborate import Elaborator
 from archgen.syntax.lower import parse
@@ -106,7 +107,7 @@ model M {
 
 
 def test_shared_instances_are_per_crossbar():
-    small = check(parse(SPEC, "m.arch"), 64)
+    small = check(parse(SPEC, "m.arch"), Options.from_environment(tile_size=64))
     default = check(parse(SPEC, "m.arch"))
     assert small.tiles > default.tiles
     assert default.tiles == elaborate(SPEC, True).tiles

@@ -14,6 +14,7 @@ import pytest
 
 from archgen import user_cache
 from archgen.codegen import formatting
+from archgen.options import cache_folder
 from archgen.syntax.parser import LARK_OPTIONS, grammar_path
 from archgen.syntax.parser_cache import SUFFIX, cached_lark
 
@@ -23,6 +24,12 @@ PIECE = (
     "class A(nn.Module):\n  def __init__(self):\n    super().__init__(); self.x=[1,2]\n"
 )
 EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
+
+
+def cached_black(text: str) -> str:
+    """black's layout through the layout cache of the environment's cache folder
+    (the fixture's ARCHGEN_CACHE_DIR), as a run of archgen would get it."""
+    return formatting._black(text, formatting._layout_folder(cache_folder()))
 STRANGER = 54321  # another user's uid (root may chown to it)
 as_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root"
@@ -54,7 +61,7 @@ def fresh_black(text: str) -> str:
     """What a new run gives (only the disk remembers)."""
     formatting._layout_folder.cache_clear()
     formatting._black_cached.cache_clear()
-    return formatting._black(text)
+    return cached_black(text)
 
 
 # A layout that is the piece's own code (same AST, same comments) but not
@@ -166,7 +173,7 @@ def test_an_unsafe_cache_folder_is_ignored_and_archgen_still_works(
     assert fresh_black(PIECE) == EXPECTED  # the planted layout was not used
     grammar = grammar_path().read_text(encoding="utf-8")
     spec = T500.read_text(encoding="utf-8")
-    uncached = cached_lark(grammar, **LARK_OPTIONS).parse(spec)
+    uncached = cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec)
     assert snapshot(real) == before  # nothing read into, nothing written
     assert not list(real.glob(f"*{SUFFIX}"))
     # and the whole command line works, uncached
@@ -207,7 +214,7 @@ def test_a_symlinked_layout_folder_is_never_entered_nor_pruned_through(
     assert fresh_black(PIECE) == EXPECTED  # the victim's file was not read
     for i in range(20):
         assert fresh_black(f"x = {i}\n") == f"x = {i}\n"
-    assert formatting._layout_folder() is None
+    assert formatting._layout_folder(cache_folder()) is None
     assert snapshot(victim) == before
 
 
@@ -219,7 +226,7 @@ def test_pruning_removes_only_archgens_own_regular_files(cache, tmp_path, monkey
     victim = tmp_path / "data"
     victim.mkdir()
     cache.mkdir(mode=0o700)
-    formatting._black("y = 0\n")  # makes the layout folder
+    cached_black("y = 0\n")  # makes the layout folder
     layouts = cache / formatting.layout_folder_name()
     kept = {}
     for i in range(30):
@@ -244,8 +251,8 @@ def test_pruning_removes_only_archgens_own_regular_files(cache, tmp_path, monkey
     monkeypatch.setattr(formatting, "KEPT_LAYOUTS", 8)
     monkeypatch.setattr(formatting.random, "random", lambda: 1.0)
     for i in range(12):
-        formatting._black(f"x = {i}\n")
-    formatting._prune(formatting._layout_folder())
+        cached_black(f"x = {i}\n")
+    formatting._prune(formatting._layout_folder(cache_folder()))
     assert all(path.is_symlink() or path.exists() for path in kept)
     assert sorted(p.name for p in victim.iterdir()) == sorted(
         f"f{i}" for i in range(30)
@@ -326,7 +333,7 @@ class _Evil:
 def test_parser_tables_replaced_by_a_code_running_pickle_are_not_run(cache, tmp_path):
     grammar = grammar_path().read_text(encoding="utf-8")
     spec = T500.read_text(encoding="utf-8")
-    expected = cached_lark(grammar, **LARK_OPTIONS).parse(spec)
+    expected = cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec)
     [tables] = cache.glob(f"*{SUFFIX}")
     marker = tmp_path / "marker"
     evil = pickle.dumps({"data": _Evil(marker), "memo": _Evil(marker)})
@@ -352,7 +359,7 @@ def test_parser_tables_replaced_by_a_code_running_pickle_are_not_run(cache, tmp_
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "T500"
     assert not marker.exists()
-    assert cached_lark(grammar, **LARK_OPTIONS).parse(spec) == expected
+    assert cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec) == expected
     assert not marker.exists()
     assert tables.read_bytes().split(b"\n", 1)[1].startswith(b"{")  # JSON again
 
@@ -361,10 +368,10 @@ def test_parser_tables_replaced_by_a_code_running_pickle_are_not_run(cache, tmp_
 def test_another_users_parser_tables_are_not_read(cache):
     grammar = grammar_path().read_text(encoding="utf-8")
     spec = T500.read_text(encoding="utf-8")
-    expected = cached_lark(grammar, **LARK_OPTIONS).parse(spec)
+    expected = cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec)
     [tables] = cache.glob(f"*{SUFFIX}")
     os.chown(tables, STRANGER, STRANGER)
-    assert cached_lark(grammar, **LARK_OPTIONS).parse(spec) == expected
+    assert cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec) == expected
     assert tables.stat().st_uid == os.geteuid()  # rebuilt and written again
 
 
@@ -381,18 +388,18 @@ def test_parser_tables_naming_code_or_other_options_are_rebuilt(cache, option, v
 
     grammar = grammar_path().read_text(encoding="utf-8")
     spec = T500.read_text(encoding="utf-8")
-    expected = cached_lark(grammar, **LARK_OPTIONS).parse(spec)
+    expected = cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec)
     [tables] = cache.glob(f"*{SUFFIX}")
     data = json.loads(tables.read_bytes().split(b"\n", 1)[1])
     data["data"]["options"][option] = value
     tables.write_bytes(framed(json.dumps(data).encode()))
-    assert cached_lark(grammar, **LARK_OPTIONS).parse(spec) == expected
+    assert cached_lark(grammar, cache_folder(), **LARK_OPTIONS).parse(spec) == expected
     rewritten = json.loads(tables.read_bytes().split(b"\n", 1)[1])
     assert rewritten["data"]["options"][option] != value
 
 
 def test_the_cache_folder_is_made_private(cache):
-    folder = user_cache.root()
+    folder = user_cache.root(cache_folder())
     assert folder is not None
     assert (cache.stat().st_mode & 0o777) == 0o700
     assert folder.child("layout-x") is not None

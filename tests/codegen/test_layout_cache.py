@@ -9,12 +9,19 @@ import black
 import pytest
 
 from archgen.codegen import formatting
+from archgen.options import cache_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 PIECE = (
     "class A(nn.Module):\n  def __init__(self):\n    super().__init__(); self.x=[1,2]\n"
 )
 EXPECTED = black.format_str(PIECE, mode=formatting.BLACK_MODE)
+
+
+def cached_black(text: str) -> str:
+    """black's layout through the layout cache of the environment's cache folder
+    (the fixture's ARCHGEN_CACHE_DIR), as a run of archgen would get it."""
+    return formatting._black(text, formatting._layout_folder(cache_folder()))
 
 
 @pytest.fixture
@@ -28,27 +35,27 @@ def stored(folder: Path) -> list[Path]:
 
 
 def test_a_layout_is_stored_once_and_read_back(folder):
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
     [written] = stored(folder)
     formatting._black_cached.cache_clear()  # a new run: only the disk remembers
     before = written.stat().st_mtime_ns
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
     assert written.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("damage", [b"", b"x\n", b"0" * 64 + b"\nprint('pwned')"])
 def test_a_damaged_or_forged_entry_is_formatted_again(folder, damage):
-    formatting._black(PIECE)
+    cached_black(PIECE)
     [written] = stored(folder)
     written.write_bytes(damage)
     formatting._black_cached.cache_clear()
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
 
 
 def test_no_cache_writes_nothing(folder, monkeypatch):
     monkeypatch.setenv("ARCHGEN_NO_CACHE", "1")
     formatting._layout_folder.cache_clear()
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
     assert not folder.exists()
 
 
@@ -57,24 +64,24 @@ def test_an_unwritable_cache_still_formats(tmp_path, folder, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(blocker / "cache"))
     formatting._layout_folder.cache_clear()
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
 
 
 def test_the_folder_is_pruned_to_its_newest_half(folder, monkeypatch):
     monkeypatch.setattr(formatting, "KEPT_LAYOUTS", 8)
     monkeypatch.setattr(formatting.random, "random", lambda: 1.0)  # no prune yet
     for i in range(12):
-        formatting._black(f"x = {i}\n")
+        cached_black(f"x = {i}\n")
     layout = next(folder.glob("layout-*"))
-    formatting._prune(formatting._layout_folder())
+    formatting._prune(formatting._layout_folder(cache_folder()))
     assert len(list(layout.iterdir())) == 4
 
 
 def test_the_key_names_the_installed_black(folder, monkeypatch):
-    first = formatting._layout_folder()
+    first = formatting._layout_folder(cache_folder())
     monkeypatch.setattr(formatting, "LAYOUT", formatting.LAYOUT + " edited")
     formatting._layout_folder.cache_clear()
-    assert formatting._layout_folder() != first
+    assert formatting._layout_folder(cache_folder()) != first
 
 
 def test_a_warm_run_does_not_import_black_and_writes_the_same_module(tmp_path):
@@ -107,12 +114,12 @@ def test_a_warm_run_does_not_import_black_and_writes_the_same_module(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_in_the_cache_folder_is_a_miss_not_a_hang(folder):
-    formatting._black(PIECE)
+    cached_black(PIECE)
     [written] = stored(folder)
     written.unlink()
     os.mkfifo(written)
     formatting._black_cached.cache_clear()
-    assert formatting._black(PIECE) == EXPECTED
+    assert cached_black(PIECE) == EXPECTED
 
 
 @pytest.mark.parametrize(

@@ -174,7 +174,7 @@ def test_distinct_blocks_share_their_layouts(monkeypatch, target):
     calls = []
     real = formatting._format
     monkeypatch.setattr(formatting, "_format", lambda t: calls.append(t) or real(t))
-    monkeypatch.setattr(formatting, "_layout_folder", lambda: None)  # no cache
+    monkeypatch.setattr(formatting, "_layout_folder", lambda cache: None)  # no cache
     formatting._black_cached.cache_clear()
     formatting._item.cache_clear()
     try:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from strategies import specs  # tests/ is on sys.path through conftest.py
 
+import archgen
 from archgen.analysis import check
 from archgen.commands.cli import load, main
 from archgen.commands.diff import ArchDiff, compare, diff_json, diff_text
@@ -77,7 +78,7 @@ def test_t500_vs_resnet32_totals_are_the_checkers(capsys):
     code, out, _ = run_diff(capsys, "--json", T500, RESNET32)
     assert code == 1
     data = json.loads(out)
-    a, b = load(T500, 512), load(RESNET32, 512)
+    a, b = load(T500), load(RESNET32)
     for name in (
         "blocks",
         "conv_layers",
@@ -106,7 +107,7 @@ def test_tile_size_option_counts_tiles_at_that_size(capsys):
     code, out, _ = run_diff(capsys, "--json", "--tile-size", "256", T500, RESNET32)
     data = json.loads(out)
     assert data["a"]["tile_size"] == 256
-    assert data["totals"]["tiles"]["a"] == load(T500, 256).tiles
+    assert data["totals"]["tiles"]["a"] == archgen.load(T500, 256).tiles
 
 
 def test_mirrored_headline_reads_the_other_way(capsys):

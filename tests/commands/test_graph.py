@@ -34,7 +34,7 @@ def badges(dot: str) -> list[str]:
 
 
 def test_t500_structure():
-    a = load(T500, 512)
+    a = load(T500)
     dot = to_dot([a])
     got = labels(dot)
     # Three blocks, two branches of 1x1 -> 3x3 -> 1x1 each, a projection per block.
@@ -53,7 +53,7 @@ def test_t500_structure():
 
 
 def test_resnet32_structure():
-    a = load(RESNET32, 512)
+    a = load(RESNET32)
     dot = to_dot([a])
     got = labels(dot)
     # 15 blocks drawn as 5 clusters: x5, the strided first block of stage 2, x4, again, x4.
@@ -69,15 +69,15 @@ def test_resnet32_structure():
 
 
 def test_two_models_in_one_picture():
-    dot = to_dot([load(T500, 512), load(RESNET32, 512)])
+    dot = to_dot([load(T500), load(RESNET32)])
     assert "<B>T500</B>" in dot and "<B>ResNet32</B>" in dot
     assert labels(dot)["+"] == 3 + 5
     assert "{rank=same; m1_input; m0_input}" in dot
 
 
 def test_to_dot_is_deterministic():
-    analyses = [load(T500, 512), load(RESNET32, 512)]
-    assert to_dot(analyses) == to_dot([load(T500, 512), load(RESNET32, 512)])
+    analyses = [load(T500), load(RESNET32)]
+    assert to_dot(analyses) == to_dot([load(T500), load(RESNET32)])
 
 
 def test_quote_escapes():
@@ -212,7 +212,7 @@ EXAMPLES = SPECS / "examples"
 def test_digital_and_depthwise_convs_are_marked_and_coloured_by_where_they_run():
     from archgen.commands.graph import _groups
 
-    a = load(str(EXAMPLES / "mobilenetv2.arch"), 512)
+    a = load(str(EXAMPLES / "mobilenetv2.arch"))
     dot = to_dot([a], "analog")
     drawn = sum(len(_groups(stage.blocks)) for stage in a.stages) - 1  # ConvBNReLU6
     lines = [line for line in dot.splitlines() if "Conv 3x3 dw" in line]
@@ -224,7 +224,7 @@ def test_digital_and_depthwise_convs_are_marked_and_coloured_by_where_they_run()
 
 
 def test_a_cat_block_shows_its_arms_and_their_widths():
-    a = load(str(EXAMPLES / "inception.arch"), 512)
+    a = load(str(EXAMPLES / "inception.arch"))
     dot = to_dot([a])
     assert labels(dot)["cat"] == 2
     widths = sorted(int(w) for w in re.findall(r'-> \w+_cat \[label="(\d+)"', dot))
@@ -239,12 +239,12 @@ def test_an_absent_only_if_shortcut_draws_no_addition(tmp_path):
         "  stem conv3x3 16\n  stage 24 stride 2 {\n    InvertedResidual conv3x3 x2\n"
         "  }\n  head avgpool flatten fc\n}\n"
     )
-    dot = to_dot([load(str(spec), 512)])
+    dot = to_dot([load(str(spec))])
     assert labels(dot)["+"] == 1  # the second block only: the first strides
 
 
 def test_utilisation_colours_follow_the_tiles(tmp_path, capsys):
-    a = load(T500, 512)
+    a = load(T500)
     dot = to_dot([a], "utilisation")
     for layer in a.layers:
         if layer.analog and layer.op == "conv":

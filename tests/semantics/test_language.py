@@ -5,6 +5,7 @@ import importlib
 import pytest
 from conftest import ROOT
 
+from archgen.options import Options
 from archgen.analysis import check
 from archgen.commands.cli import main
 from archgen.errors import ArchError
@@ -265,7 +266,10 @@ def test_use_resolves_relative_to_the_including_file(tmp_path):
     )
     with pytest.raises(ArchError, match="outside the spec's folder"):
         check(parse_file(str(spec)))  # a sibling folder needs -I
-    a = check(parse_file(str(spec)), include=(str(tmp_path / "blocks"),))
+    a = check(
+        parse_file(str(spec)),
+        Options.from_environment(include=(str(tmp_path / "blocks"),)),
+    )
     assert a.stages[0].blocks[0].kind == "Twin" and a.stages[0].channels == 8
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from archgen.options import cache_folder
 from archgen.syntax.parser import LARK_OPTIONS, grammar_path
-from archgen.syntax.parser_cache import SUFFIX, cache_dir, cached_lark
+from archgen.syntax.parser_cache import SUFFIX, cached_lark
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAMMAR = grammar_path().read_text(encoding="utf-8")
 SPEC = (ROOT / "specs" / "resnet32.arch").read_text(encoding="utf-8")
-EXPECTED = cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC)
+EXPECTED = cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC)
 
 
 @pytest.fixture
@@ -34,10 +35,10 @@ def whole_file(path: Path) -> bool:
 
 
 def test_the_first_run_writes_the_tables_and_the_next_reads_them(folder):
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
     [written] = tables(folder)
     before = written.stat().st_mtime_ns
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
     assert written.stat().st_mtime_ns == before  # read, not rebuilt
     assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
 
@@ -49,10 +50,10 @@ def test_the_tables_are_json_and_parse_every_shipped_spec_as_built_ones(folder):
 
     import lark
 
-    cached_lark(GRAMMAR, **LARK_OPTIONS)
+    cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS)
     [written] = tables(folder)
     json.loads(written.read_bytes().split(b"\n", 1)[1])  # JSON, not a pickle
-    loaded = cached_lark(GRAMMAR, **LARK_OPTIONS)
+    loaded = cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS)
     built = lark.Lark(GRAMMAR, **LARK_OPTIONS)
     specs = sorted((ROOT / "specs").rglob("*.arch"))
     assert len(specs) >= 3
@@ -62,8 +63,8 @@ def test_the_tables_are_json_and_parse_every_shipped_spec_as_built_ones(folder):
 
 
 def test_another_grammar_gets_other_tables(folder):
-    cached_lark(GRAMMAR, **LARK_OPTIONS)
-    cached_lark(GRAMMAR + "\n// edited\n", **LARK_OPTIONS)
+    cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS)
+    cached_lark(GRAMMAR + "\n// edited\n", cache_folder(), **LARK_OPTIONS)
     assert len(tables(folder)) == 2
 
 
@@ -73,11 +74,11 @@ def test_another_grammar_gets_other_tables(folder):
     ids=["empty", "garbage", "bad-payload", "truncated"],
 )
 def test_a_damaged_file_is_rebuilt(folder, damage):
-    cached_lark(GRAMMAR, **LARK_OPTIONS)
+    cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS)
     [written] = tables(folder)
     whole = written.read_bytes()
     written.write_bytes(whole[: len(whole) // 2] if damage is None else damage)
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
     assert whole_file(written)  # and written again, whole
 
 
@@ -86,7 +87,7 @@ def test_an_unwritable_cache_folder_falls_back_to_building(tmp_path, monkeypatch
     blocker.write_text("not a folder")
     # Root may write anywhere, so read-only is a folder that cannot be made.
     monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(blocker / "cache"))
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
     assert blocker.read_text() == "not a folder"
 
 
@@ -97,7 +98,7 @@ def test_a_read_only_cache_folder_falls_back_to_building(folder):
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+        assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
         assert tables(folder) == []
     finally:
         folder.chmod(0o700)
@@ -105,8 +106,8 @@ def test_a_read_only_cache_folder_falls_back_to_building(folder):
 
 def test_caching_can_be_turned_off(folder, monkeypatch):
     monkeypatch.setenv("ARCHGEN_NO_CACHE", "1")
-    assert cache_dir() is None
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cache_folder() is None
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
     assert not folder.exists()
 
 
@@ -127,4 +128,4 @@ def test_concurrent_first_runs_all_parse_and_leave_one_whole_file(folder):
     [written] = tables(folder)
     assert sorted(p.name for p in folder.iterdir()) == [written.name]
     assert whole_file(written)
-    assert cached_lark(GRAMMAR, **LARK_OPTIONS).parse(SPEC) == EXPECTED
+    assert cached_lark(GRAMMAR, cache_folder(), **LARK_OPTIONS).parse(SPEC) == EXPECTED
