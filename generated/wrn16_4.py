@@ -153,12 +153,21 @@ def count_parameters(k: int = 4, num_classes: int = 10) -> int:
 
 def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     """Refuse model parameters the spec describes no model for: each must be a
-    number of its kind, and every width it sets from 1 to the width limit."""
+    number of its kind, every width it sets from 1 to the width limit, and the
+    model's parameter count within archgen's budget."""
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be a whole number (int), not {k!r}")
+    if not -(10**15) <= k <= 10**15:
+        raise ValueError(
+            "k must be from -10**15 to 10**15 (archgen's bound on numbers)"
+        )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):
         raise TypeError(
             f"num_classes must be a whole number (int), not {num_classes!r}"
+        )
+    if not -(10**15) <= num_classes <= 10**15:
+        raise ValueError(
+            "num_classes must be from -10**15 to 10**15 (archgen's bound on numbers)"
         )
     if not 1 <= 16 * k <= 1048576:
         raise ValueError(
@@ -176,9 +185,10 @@ def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
         raise ValueError(
             f"k={k!r}, num_classes={num_classes!r} makes the width of fc {num_classes}; it must be from 1 to 1,048,576"
         )
-    if count_parameters(k=k, num_classes=num_classes) > 2000000000:
+    count = count_parameters(k=k, num_classes=num_classes)
+    if count > 2000000000:
         raise ValueError(
-            f"k={k!r}, num_classes={num_classes!r} makes a model of {count_parameters(k=k, num_classes=num_classes):,} parameters, more than archgen builds (2,000,000,000)"
+            f"k={k!r}, num_classes={num_classes!r} makes a model of {count:,} parameters, more than archgen builds (2,000,000,000)"
         )
 
 

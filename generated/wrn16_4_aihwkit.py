@@ -36,6 +36,22 @@ TILE_UTILISATION = 0.2554
 ANALOG_MVMS = 13_505
 
 
+def conv2d(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
+    """An AnalogConv2d, or an nn.Conv2d where rpu_config is None:
+    in the model count_parameters() counts."""
+    if rpu_config is None:
+        return nn.Conv2d(*args, **kwargs)
+    return AnalogConv2d(*args, rpu_config=rpu_config, **kwargs)
+
+
+def linear(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
+    """An AnalogLinear, or an nn.Linear where rpu_config is None:
+    in the model count_parameters() counts."""
+    if rpu_config is None:
+        return nn.Linear(*args, **kwargs)
+    return AnalogLinear(*args, rpu_config=rpu_config, **kwargs)
+
+
 class WideBasic(nn.Module):
     """WideBasic, as defined in wrn16_4.arch."""
 
@@ -47,14 +63,14 @@ class WideBasic(nn.Module):
         stride: int = 1,
         *,
         drop: float = 0.3,
-        rpu_config: RPUConfigBase,
+        rpu_config: RPUConfigBase | None,
     ) -> None:
         super().__init__()
         padding = kernel_size // 2
         self.residual = AnalogSequential(
             nn.BatchNorm2d(in_channels),
             nn.ReLU(inplace=True),
-            AnalogConv2d(
+            conv2d(
                 in_channels,
                 out_channels,
                 kernel_size=kernel_size,
@@ -66,7 +82,7 @@ class WideBasic(nn.Module):
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
             nn.Dropout(drop),
-            AnalogConv2d(
+            conv2d(
                 out_channels,
                 out_channels,
                 kernel_size=kernel_size,
@@ -77,7 +93,7 @@ class WideBasic(nn.Module):
         )
         self.shortcut: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = AnalogConv2d(
+            self.shortcut = conv2d(
                 in_channels,
                 out_channels,
                 kernel_size=1,
@@ -102,7 +118,7 @@ class BNReLU(nn.Module):
     The pre-activation net ends with a BN and a ReLU before pooling.
     """
 
-    def __init__(self, in_channels: int, *, rpu_config: RPUConfigBase) -> None:
+    def __init__(self, in_channels: int, *, rpu_config: RPUConfigBase | None) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
@@ -123,13 +139,11 @@ class WRN16x4(AnalogContainerBase, nn.Module):
     """
 
     def __init__(
-        self, *, k: int = 4, num_classes: int = 10, rpu_config: RPUConfigBase
+        self, *, k: int = 4, num_classes: int = 10, rpu_config: RPUConfigBase | None
     ) -> None:
         super().__init__()
         self.stem = AnalogSequential(
-            AnalogConv2d(
-                3, 16, kernel_size=3, padding=1, bias=False, rpu_config=rpu_config
-            ),
+            conv2d(3, 16, kernel_size=3, padding=1, bias=False, rpu_config=rpu_config),
         )
         self.stage1 = AnalogSequential(
             WideBasic(16, 16 * k, rpu_config=rpu_config),
@@ -148,7 +162,7 @@ class WRN16x4(AnalogContainerBase, nn.Module):
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.fc = AnalogLinear(64 * k, num_classes, rpu_config=rpu_config)
+        self.fc = linear(64 * k, num_classes, rpu_config=rpu_config)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
@@ -162,14 +176,37 @@ class WRN16x4(AnalogContainerBase, nn.Module):
         return x
 
 
+def count_parameters(k: int = 4, num_classes: int = 10) -> int:
+    """The model's parameter count at these values, without allocating it: built
+    on torch's meta device with rpu_config=None, so with torch layers of the
+    analog ones' shapes (aihwkit's tiles need real memory). The analog model has
+    these parameters and one more (analog_ctx) per tile."""
+    import torch
+
+    with torch.device("meta"):
+        return sum(
+            p.numel()
+            for p in WRN16x4(k=k, num_classes=num_classes, rpu_config=None).parameters()
+        )
+
+
 def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     """Refuse model parameters the spec describes no model for: each must be a
-    number of its kind, and every width it sets from 1 to the width limit."""
+    number of its kind, every width it sets from 1 to the width limit, and the
+    model's parameter count within archgen's budget."""
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be a whole number (int), not {k!r}")
+    if not -(10**15) <= k <= 10**15:
+        raise ValueError(
+            "k must be from -10**15 to 10**15 (archgen's bound on numbers)"
+        )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):
         raise TypeError(
             f"num_classes must be a whole number (int), not {num_classes!r}"
+        )
+    if not -(10**15) <= num_classes <= 10**15:
+        raise ValueError(
+            "num_classes must be from -10**15 to 10**15 (archgen's bound on numbers)"
         )
     if not 1 <= 16 * k <= 1048576:
         raise ValueError(
@@ -186,6 +223,11 @@ def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     if not 1 <= num_classes <= 1048576:
         raise ValueError(
             f"k={k!r}, num_classes={num_classes!r} makes the width of fc {num_classes}; it must be from 1 to 1,048,576"
+        )
+    count = count_parameters(k=k, num_classes=num_classes)
+    if count > 2000000000:
+        raise ValueError(
+            f"k={k!r}, num_classes={num_classes!r} makes a model of {count:,} parameters, more than archgen builds (2,000,000,000)"
         )
 
 

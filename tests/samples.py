@@ -54,3 +54,26 @@ latency_ns = 1.0
 adc_energy_pj = 1.0
 dac_energy_pj = 1.0
 """
+
+# Model parameters: a width factor for two stages and the number of classes.
+WIDE = """param num_classes = 10
+param k = 4
+let w = 16 * k
+use "resnet.arch"
+
+model Wide {
+  input 3x16x16
+  classes num_classes
+  stem conv3x3 16
+  stage w {
+    BasicBlock x2
+  }
+  stage w * 2 stride 2 {
+    BasicBlock
+  }
+  stage 24 {
+    BottleneckBlock
+  }
+  head avgpool flatten fc 32 relu fc
+}
+"""

@@ -31,9 +31,11 @@ class Backend:
     preset_returns: str = ""
     preset_imports: tuple[str, ...] = ()
     training_imports: tuple[str, ...] = ()  # ... and training_rpu_config()
-    # Its model can be built on torch's meta device (no memory): build() then
-    # checks the parameter budget at the values given (aihwkit's tiles cannot).
-    counts_on_meta: bool = False
+    # count_parameters() builds the model on torch's meta device (no memory), so
+    # build() checks the parameter budget at the values given. aihwkit's tiles
+    # cannot be built there: its model is counted with this keyword (rpu_config
+    # None: every layer the torch layer of the analog one's shape).
+    count_kwarg: str = ""
 
 
 _TORCH_LAYERS = Classes("nn.Conv2d", "nn.Linear", "")
@@ -58,7 +60,6 @@ TORCH = Backend(
     training_imports=(
         "from aihwkit.simulator.configs import WeightClipType, WeightModifierType",
     ),
-    counts_on_meta=True,
 )
 
 AIHWKIT = Backend(
@@ -83,6 +84,7 @@ AIHWKIT = Backend(
         "from torch import Tensor, nn",
     ),
     preset_returns=" -> RPUConfigBase",
+    count_kwarg="rpu_config=None",
 )
 
 # Imports a module makes only when it needs them: what needs them (a group

@@ -9,32 +9,25 @@ ValueError naming the parameters, never a zero-width layer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..semantics.expr import MAX_MAGNITUDE as MAGNITUDE
 from ..semantics.expr import free_names, substitute, to_python
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
 
 
-def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
-    """(condition, exception) source lines: each parameter of its kind, then
-    each size it decides, then (`counted`: the module defines
-    count_parameters()) the parameter budget. Every text here is an
+def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
+    """(condition, exception) source lines: each parameter of its kind and
+    within archgen's bound on numbers (so no check below overflows, and a
+    NaN is no number), then each size it decides. Every text here is an
     identifier, a module path or an expression archgen printed."""
     if not analysis.parameters:
         return ()
     checks: list[tuple[str, str]] = []
     for name, value in analysis.parameters:
-        if isinstance(value, float):
-            condition = (
-                f"isinstance({name}, bool) or not isinstance({name}, (int, float))"
-            )
-            kind = "a number"
-        else:
-            condition = f"isinstance({name}, bool) or not isinstance({name}, int)"
-            kind = "a whole number (int)"
-        checks.append(
-            (condition, f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")')
-        )
+        checks += _number_checks(name, isinstance(value, float))
     names = {name: name for name, _ in analysis.parameters}
     given = ", ".join(f"{name}={{{name}!r}}" for name in names)
     top = analysis.options.limits.width
@@ -58,15 +51,56 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
             f'ValueError(f"{given} makes {what} {{{text}}}; '
             f'it must be from 1 to {top:,}")',
         ))  # fmt: skip
-    if counted:
-        most = analysis.options.limits.params
-        arguments = ", ".join(f"{name}={name}" for name in names)
-        checks.append((
-            f"count_parameters({arguments}) > {most}",
-            f'ValueError(f"{given} makes a model of {{count_parameters({arguments}):,}} '
-            f'parameters, more than archgen builds ({most:,})")',
-        ))  # fmt: skip
     return tuple(checks)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The parameter budget's check, as source: `count = {call}`, then
+    `if count > {most}: raise {error}` (the count is made once)."""
+
+    call: str
+    most: int
+    error: str
+
+
+def budget_check(analysis) -> Budget | None:
+    """The check of the parameter count at the values given, in a module with
+    model parameters (count_parameters() counts without allocating)."""
+    if not analysis.parameters:
+        return None
+    names = [name for name, _ in analysis.parameters]
+    given = ", ".join(f"{name}={{{name}!r}}" for name in names)
+    most = analysis.options.limits.params
+    return Budget(
+        call=f"count_parameters({', '.join(f'{name}={name}' for name in names)})",
+        most=most,
+        error=(
+            f'ValueError(f"{given} makes a model of {{count:,}} parameters, '
+            f'more than archgen builds ({most:,})")'
+        ),
+    )
+
+
+def _number_checks(name: str, real: bool) -> list[tuple[str, str]]:
+    """A parameter is a number of its kind (a bool is none), within archgen's
+    bound on numbers: no check after it overflows, NaN and infinity fail it.
+    That message shows no value (str() of a long enough int raises)."""
+    if real:
+        kind, types = "a number", "(int, float)"
+        top = f"{MAGNITUDE:.0e}"  # 1e+15
+        bound = f"{name} must be a finite number from -{top} to {top}"
+    else:
+        kind, types = "a whole number (int)", "int"
+        top = f"10**{len(str(MAGNITUDE)) - 1}"
+        bound = f"{name} must be from -{top} to {top} (archgen's bound on numbers)"
+    return [
+        (
+            f"isinstance({name}, bool) or not isinstance({name}, {types})",
+            f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")',
+        ),
+        (f"not -{top} <= {name} <= {top}", f'ValueError("{bound}")'),
+    ]
 
 
 def _sizes(analysis, params: set[str]):

@@ -37,7 +37,7 @@ from ..semantics.plan import (
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import OPTIONAL_IMPORTS, Backend
 from .namespace import LOOP, WIDTH, namespace
-from .parameter_checks import parameter_checks
+from .parameter_checks import Budget, budget_check, parameter_checks
 from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
@@ -73,6 +73,7 @@ class ModelView:
     parameters: str  # the model parameters, as keyword-only arguments with defaults
     arguments: str  # ... passed on by name
     parameter_checks: tuple[tuple[str, str], ...]  # (condition, exception) lines
+    budget: Budget | None  # the parameter count's check, after them
     attributes: tuple[
         tuple[str, tuple[str, ...] | str], ...
     ]  # expr or Sequential items
@@ -530,9 +531,12 @@ def build_view(
     model = analysis.model
     marks = analysis.digital
     # A backend whose layers differ when a class is built digital (aihwkit) builds
-    # every layer through its digital-capable spelling when some instance is.
+    # every layer through its digital-capable spelling when some instance is, and
+    # when count_parameters() builds the model with every layer digital.
     digital = backend.digital_layers != backend.layers and (
-        _kept_instances(analysis) or _kept_calls(analysis)
+        _kept_instances(analysis)
+        or _kept_calls(analysis)
+        or bool(backend.count_kwarg and analysis.parameters)
     )
     writer = _ClassWriter(analysis, backend, digital)
     classes = []
@@ -624,7 +628,8 @@ def build_view(
         init_params=f", *, {init_params}" if init_params else "",
         parameters=", ".join(parameters),
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
-        parameter_checks=parameter_checks(analysis, backend.counts_on_meta),
+        parameter_checks=parameter_checks(analysis),
+        budget=budget_check(analysis),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=analysis.off_crossbars,

@@ -16,30 +16,9 @@ from archgen.analysis import check
 from archgen.commands.cli import main
 from archgen.errors import ArchError
 from archgen.syntax.lower import parse
+from samples import WIDE
 
 torch = pytest.importorskip("torch")
-
-WIDE = """param num_classes = 10
-param k = 4
-let w = 16 * k
-use "resnet.arch"
-
-model Wide {
-  input 3x16x16
-  classes num_classes
-  stem conv3x3 16
-  stage w {
-    BasicBlock x2
-  }
-  stage w * 2 stride 2 {
-    BasicBlock
-  }
-  stage 24 {
-    BottleneckBlock
-  }
-  head avgpool flatten fc 32 relu fc
-}
-"""
 
 FLAT = """param c = 8
 param num_classes = 5
