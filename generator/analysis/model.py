@@ -286,7 +286,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                         f"classes depends on model parameter '{name}', but the last "
                         f"'{layer.op}' has a fixed width",
                         layer.span,
-                        "write just `fc`; it takes the number of classes",
+                        f"write just `{layer.op}`; it takes the number of classes",
                     )
             if spec.classifier and not layer.args:
                 written = model.classes
@@ -312,10 +312,10 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                     width = self.value(args["out"], self.lets)
                     if width != classes:
                         self.fail(
-                            f"the last '{layer.op}' gives {width} outputs but the model has "
-                            f"classes {classes}",
+                            f"the last '{layer.op}' gives {width} outputs but the "
+                            f"model has classes {classes}",
                             layer.span,
-                            "write just `fc`; it takes the number of classes",
+                            f"write just `{layer.op}`; it takes the number of classes",
                         )
                 if shape is None:
                     for expr in args.values():

@@ -58,7 +58,7 @@ def _name_tests(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def test_the_scan_sees_a_name_test():
-    source = 'a = layer.op in ("conv", "linear")\nb = node.name == "fc"\nc = OPS["bn"]\n'
+    source = 'a = x.op in ("conv", "linear")\nb = node.name == "fc"\nc = OPS["bn"]\n'
     assert [text for _, text in _name_tests(ast.parse(source))] == [
         "conv", "linear", "fc", "bn"]  # fmt: skip
 
@@ -181,7 +181,8 @@ def test_a_new_op_is_counted_from_its_facts(toy_ops):
     assert rows["classify"]["out_channels"] == 5  # the bare classifier took classes
     assert a.conv_layers == 2 and a.params_analog == 3 * 8 + 8 * 8 + 8 * 5 + 5
     table = summary_table(a).splitlines()
-    assert all("analog" in line for line in table if line.startswith(("stem.0", "classify")))
+    lines = [line for line in table if line.startswith(("stem.0", "classify"))]
+    assert len(lines) == 2 and all(" analog " in line for line in lines)
     dot = to_dot([a])
     assert "Proj 1x1" not in dot and dot.count("Proj") == 2  # a stem and a block conv
     assert "Classify" in dot
