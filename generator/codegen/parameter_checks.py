@@ -10,7 +10,7 @@ ValueError naming the parameters, never a zero-width layer."""
 from __future__ import annotations
 
 from ..limits import limit
-from ..semantics.expr import free_names, substitute, to_python
+from ..semantics.expr import PRECEDENCE, free_names, substitute, to_python
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
@@ -39,8 +39,11 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
     names = {name: name for name, _ in analysis.parameters}
     given = ", ".join(f"{name}={{{name}!r}}" for name in names)
     top = limit("width")
+    # Each width is written into `1 <= width <= top`: a looser one (`a if c else
+    # b`) keeps its parentheses, or Python reads `(1 <= a) if c else (b <= top)`.
+    operand = PRECEDENCE["<="] + 1
     sizes = [
-        (what, guard, to_python(expr, names))
+        (what, guard, to_python(expr, names, parent=operand))
         for what, guard, expr in _sizes(analysis, set(names))
     ]
     always = {text for _, guard, text in sizes if guard is None}
