@@ -220,7 +220,7 @@ class Elaborator:
             what = (labels or {}).get(name) or param.label or name
             values[name] = self.typed(value, param.kind, what, expr.span, param.minimum)
         if (
-            call.op == "flatten"
+            op.flattens
             and self.open
             and len(shape) == 3
             and shape[1:] != (1, 1)

@@ -108,6 +108,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             args = {"kernel": Num(stem.kernel, stem.kernel_span), "out": stem.channels}
             if stem.stride is not None:
                 args["stride"] = stem.stride
+            # `stem convKxK C` is the language's shorthand for these three ops.
             layers = [
                 Layer("conv", tuple(_arg(k, v) for k, v in args.items()), span),
                 Layer("bn", (), span),
@@ -164,7 +165,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                     exprs["out"] = self.width = self.sym(expr)
                 elif name != "in":
                     self.fixed(expr, f"the {path}'s {call.op} {name}")
-            if call.op == "flatten":
+            if OPS[call.op].flattens:
                 self.flat(current)
             children.append(with_exprs(child, exprs))
             current = child.out_shape
@@ -248,7 +249,9 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
 
     def head(self, model: Model, shape: Shape | None, nodes: list[Node]):
         ops = model.head
-        fcs = [op for op in ops if op.op == "fc"]
+        # The classifier layers; the last one's width is the model's classes.
+        fcs = [op for op in ops if op.op in OPS and OPS[op.op].classifier]
+        last = fcs[-1] if fcs else None
         classes = None
         if model.classes is not None:
             try:
@@ -274,44 +277,44 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             seen[layer.op] = seen.get(layer.op, 0) + 1
             name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
             written = layer.args[0].value if layer.args else None
-            if layer.op == "fc" and layer is fcs[-1] and layer.args:
+            if layer is last and layer.args:
                 found = self.sym(model.classes)
                 if found is not None and self.sym(written) is None:
                     name = sorted(free_names(found))[0]
                     self.report(
                         f"classes depends on model parameter '{name}', but the last "
-                        "'fc' has a fixed width",
+                        f"'{layer.op}' has a fixed width",
                         layer.span,
-                        "write just `fc`; it takes the number of classes",
+                        f"write just `{layer.op}`; it takes the number of classes",
                     )
-            if layer.op == "fc" and not layer.args:
+            if spec.classifier and not layer.args:
                 written = model.classes
-                if layer is not fcs[-1]:
-                    self.report("a hidden 'fc' needs its width", layer.span,
-                                "write it like `fc 256`")  # fmt: skip
+                if layer is not last:
+                    self.report(f"a hidden '{layer.op}' needs its width", layer.span,
+                                f"write it like `{layer.op} 256`")  # fmt: skip
                     shape = None
                     continue
                 if classes is None:
                     self.report(
-                        "the last 'fc' needs the number of classes",
+                        f"the last '{layer.op}' needs the number of classes",
                         layer.span,
-                        "write `fc 10`, or add `classes 10` to the model",
+                        f"write `{layer.op} 10`, or add `classes 10` to the model",
                     )
                     shape = None
                     continue
-                layer = Layer("fc", (_arg("out", Num(max(classes, 1), layer.span)),),
-                              layer.span)  # fmt: skip
+                width = _arg("out", Num(max(classes, 1), layer.span))
+                layer = Layer(layer.op, (width,), layer.span)
             try:
                 bound = bind(spec, layer, self.fail)
                 args, given = bound
-                if layer.op == "fc" and layer is fcs[-1] and classes and classes > 0:
+                if layer is last and classes and classes > 0:
                     width = self.value(args["out"], self.lets)
                     if width != classes:
                         self.fail(
-                            f"the last 'fc' gives {width} outputs but the model has "
-                            f"classes {classes}",
+                            f"the last '{layer.op}' gives {width} outputs but the "
+                            f"model has classes {classes}",
                             layer.span,
-                            "write just `fc`; it takes the number of classes",
+                            f"write just `{layer.op}`; it takes the number of classes",
                         )
                 if shape is None:
                     for expr in args.values():

@@ -15,6 +15,7 @@ from ..semantics.expr import (
     substitute,
     to_arch,
 )
+from ..semantics.ops import OPS
 from ..semantics.params import fixed_use
 from ..syntax.ir import BinOp, BlockCall, Expr, Num
 from .elaborate import Failed
@@ -133,17 +134,18 @@ class ParameterWidths:
     def head_exprs(self, node: Node, op: str, args: dict, written, shape) -> Node:
         """What a model parameter sets in a head layer: an fc's widths (`written`:
         the fc's width as the spec wrote it, `classes` for a bare last fc)."""
+        classifier = OPS[op].classifier
         exprs = {}
         for name, expr in args.items():
             if name == "in":
                 exprs["in"] = self.width
-            elif name == "out" and op == "fc":
+            elif name == "out" and classifier:
                 exprs["out"] = self.sym(written)
             else:
                 self.fixed(expr, f"{node.path}'s {name}")
-        if op == "flatten":
+        if OPS[op].flattens:
             self.flat(shape)
-        elif op == "fc":
+        elif classifier:
             self.width = exprs["out"]
         return with_exprs(node, exprs)
 

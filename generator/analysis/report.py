@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import visible
+from ..semantics.ops import op_called
 from .counting import PROFILES, counted_macs
 from .result import Analysis, Layer
 
@@ -91,7 +92,7 @@ def layer_json(layer: Layer, a: Analysis, count: str, hw: Profile | None) -> dic
         "line": layer.line,
     }
     if hw is not None:
-        digital = macs - analog if layer.op in ("conv", "linear") else 0
+        digital = macs - analog if op_called(layer.op).analog_capable else 0
         out["energy_pj"] = hw.energy_pj(cost, digital)
         out["latency_ns"] = hw.latency_ns(cost)
     return out
@@ -165,7 +166,7 @@ def summary_table(
             f"{row['macs']:,}" if row["macs"] else "",
             (
                 ("analog" if layer.analog else "digital")
-                if layer.op in ("conv", "linear")
+                if op_called(layer.op).analog_capable
                 else ""
             ),
             str(layer.tiles) if layer.tiles else "",

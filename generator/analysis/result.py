@@ -54,7 +54,7 @@ class ConvInfo:
     path: str = ""
     groups: int = 1
     analog: bool = True
-    op: str = "conv"  # or avgpool / maxpool (kernel 0: global)
+    op: str = "conv"  # a convolution or a pooling op (kernel 0: global)
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class Analysis:
 
     @cached_property
     def conv_layers(self) -> int:
-        return sum(1 for n in self.leaves if n.name == "conv")
+        return sum(1 for n in self.leaves if OPS[n.name].convolution)
 
     @property
     def stem(self) -> tuple[StemLayer, ...]:
@@ -252,11 +252,11 @@ class Analysis:
         for node in self.root.children:
             if node.kind != "op":
                 continue
-            fc = node.name == "fc"
+            fc = OPS[node.name].classifier
             out.append(
                 HeadLayer(
                     node.path,
-                    "linear" if fc else node.name,
+                    OPS[node.name].called,
                     _plain_args(node),
                     node.arg("in") if fc else None,
                     node.out_shape[0] if fc else None,
@@ -304,14 +304,14 @@ def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:
 
 def _row(node: Node) -> Layer:
     values = dict(node.args)
-    op = "linear" if node.name == "fc" else node.name
-    reads = OPS[node.name].reads_width
+    op = OPS[node.name]
+    reads = op.reads_width
     return Layer(
         path=node.path,
-        op=op,
+        op=op.called,
         out_shape=node.out_shape,
         kernel=values.get("kernel"),
-        stride=values.get("stride") if node.name != "fc" else None,
+        stride=values.get("stride"),
         in_channels=values.get("in") if reads else None,
         out_channels=values.get("out", values.get("in")) if reads else None,
         params=node.weights,
@@ -327,13 +327,13 @@ def layers_of(node: Node) -> list[ConvInfo]:
     """The convs and pools under `node`, in order."""
     layers = []
     for n in node.leaves():
-        if n.name in ("conv", "avgpool", "maxpool"):
+        op = OPS[n.name]
+        if op.convolution or op.pooling:
             args = dict(n.args)  # once, not once per argument read
-            conv = n.name == "conv"
             layers.append(
                 ConvInfo(
                     args.get("kernel") or 0,
-                    args.get("out") if conv else n.out_shape[0],
+                    n.out_shape[0],
                     args.get("stride") or 1,
                     n.path,
                     n.groups,
@@ -367,10 +367,6 @@ def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
     return False
 
 
-def _convs(node: Node) -> list[ConvInfo]:
-    return [layer for layer in layers_of(node) if layer.op == "conv"]
-
-
 def block_record(
     node: Node,
     plan: ClassPlan,
@@ -398,7 +394,7 @@ def block_record(
             arms.append((attribute.name, child.out_shape[0], tuple(layers)))
         if role.conditional:
             projection = True
-            shortcut += [c for c in layers if c.op == "conv"]
+            shortcut += [c for c in layers if OPS[c.op].convolution]
         elif not branch:
             branch = layers
         branches = max(branches, copies)
@@ -407,7 +403,7 @@ def block_record(
     residual = bool(residuals)
     if not residual:
         branch = layers_of(node)  # one chain: all its layers are "the branch"
-    drawn, branch = branch, [c for c in branch if c.op == "conv"]
+    drawn, branch = branch, [c for c in branch if OPS[c.op].convolution]
     identity = residual and _adds_its_input(node, plan)
     stacked = [s for s in joins if s.group.drawing == "stacked"]
     if residual or len(stacked) != 1:

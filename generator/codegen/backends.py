@@ -92,7 +92,7 @@ AIHWKIT = Backend(
 OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
     ("torch", "import torch"),
-    ("shift", "from torch.nn import functional as F"),
+    ("Shift", "from torch.nn import functional as F"),  # an op's helper class
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (TORCH, AIHWKIT)}

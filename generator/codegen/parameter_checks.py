@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..semantics.expr import MAX_MAGNITUDE as MAGNITUDE
-from ..semantics.expr import free_names, substitute, to_python
+from ..semantics.expr import PRECEDENCE, free_names, substitute, to_python
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
@@ -31,8 +31,11 @@ def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
     names = {name: name for name, _ in analysis.parameters}
     given = ", ".join(f"{name}={{{name}!r}}" for name in names)
     top = analysis.options.limits.width
+    # Each width is written into `1 <= width <= top`: a looser one (`a if c else
+    # b`) keeps its parentheses, or Python reads `(1 <= a) if c else (b <= top)`.
+    operand = PRECEDENCE["<="] + 1
     sizes = [
-        (what, guard, to_python(expr, names))
+        (what, guard, to_python(expr, names, parent=operand))
         for what, guard, expr in _sizes(analysis, set(names))
     ]
     always = {text for _, guard, text in sizes if guard is None}

@@ -84,7 +84,9 @@ class ModelView:
     ]  # marked layers inside blocks, rebuilt digital
     helpers: bool  # conv2d()/linear(): layers that are analog unless rpu_config is None
     square: bool  # square tiles: one TILE_SIZE
-    uses_shift: bool  # the module defines the Shift helper class
+    # The helper classes the ops it uses need (an Op's `helper`), defined in
+    # templates/common/classes.py.jinja.
+    op_helpers: frozenset[str]
     init: str | None  # "he", or None for PyTorch's default initialisation
 
 
@@ -288,8 +290,8 @@ class _ClassWriter:
         return f"{self.backend.sequential}({items})"
 
     def op(self, op: str, args: dict[str, str], classes: Classes, inplace=False) -> str:
-        if op == "shift":
-            self.uses.add("shift")
+        if OPS[op].helper:
+            self.uses.add(OPS[op].helper)
         if inplace and OPS[op].inplace:
             args = {**args, "inplace": "True"}
         return OPS[op].ctor(args, classes)
@@ -636,7 +638,9 @@ def build_view(
         replaced=replaced,
         helpers=digital,
         square=analysis.crossbar.square,
-        uses_shift="shift" in writer.uses,
+        op_helpers=frozenset(
+            op.helper for op in OPS.values() if op.helper and op.helper in writer.uses
+        ),
         init=model.init,
     )
 

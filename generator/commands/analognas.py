@@ -161,6 +161,8 @@ def from_analysis(analysis: Analysis) -> dict:
             f"the space is for {'x'.join(map(str, INPUT))} inputs and {CLASSES} classes, "
             f"this model maps {'x'.join(map(str, model.input))} to {'x'.join(map(str, analysis.output))}"
         )
+    # The search space's fixed stem and head, op by op (its own layout, not facts
+    # about the ops: a new op is simply not in the space).
     stem = [(s.op, dict(s.args)) for s in analysis.stem]
     if [op for op, _ in stem] != ["conv", "bn"] or {
         k: stem[0][1][k] for k in ("kernel", "stride", "padding", "groups", "bias")

@@ -17,7 +17,7 @@ from itertools import zip_longest
 
 from ..analysis.result import Analysis, BlockInstance, StageInstance
 from ..errors import ArchError, visible
-from ..semantics.ops import describe
+from ..semantics.ops import OPS, describe, op_called
 from .loading import show
 
 TOTALS = {  # Analysis property -> label in the text table
@@ -213,18 +213,8 @@ def _layers(analysis: Analysis, path: str) -> str:
         if not node.path.startswith(path + "."):
             continue
         args = dict(node.args)
-        if node.name == "conv":
-            k = args["kernel"]
-            extra = [f" groups {args['groups']}"] if args["groups"] != 1 else []
-            extra += (
-                [f" padding {args['padding']}"] if args["padding"] != k // 2 else []
-            )
-            extra += [" bias"] if args["bias"] else []
-            parts.append(f"conv{k}x{k}{''.join(extra)}")
-        elif node.name == "fc":
-            parts.append("fc")
-        else:
-            parts.append(describe(node.name, args))
+        words = OPS[node.name].words
+        parts.append(words(args) if words else describe(node.name, args))
     return ", ".join(parts)
 
 
@@ -238,7 +228,9 @@ def _stem(analysis: Analysis) -> dict[str, Value] | None:
     """The stem's first conv and its layer sequence, evaluated."""
     if not analysis.stem:
         return None
-    conv = next((dict(s.args) for s in analysis.stem if s.op == "conv"), {})
+    conv = next(
+        (dict(s.args) for s in analysis.stem if OPS[s.op].convolution), {}
+    )
     return {
         "kernel": conv.get("kernel", 0),
         "channels": analysis.stem[-1].in_channels if not conv else conv["out"],
@@ -249,14 +241,19 @@ def _stem(analysis: Analysis) -> dict[str, Value] | None:
 
 def _head(analysis: Analysis) -> str:
     return " ".join(
-        f"fc {h.out_features}" if h.op == "linear" else _plain_op(h.op, dict(h.args))
+        (
+            f"{op_called(h.op).name} {h.out_features}"
+            if h.out_features is not None
+            else _plain_op(op_called(h.op).name, dict(h.args))
+        )
         for h in analysis.head
     )
 
 
 def _plain_op(op: str, args: dict) -> str:
-    """A stem or head layer in words; its widths are other fields (conv, fc)."""
-    return op if op in ("conv", "linear", "bn") else describe(op, args)
+    """A stem or head layer in words; a convolution's kernel, width and stride
+    are the stem's own fields (an fc's width the head's), so it is named bare."""
+    return op if OPS[op].convolution else describe(op, args)
 
 
 def _block_call(block: BlockInstance) -> str:

@@ -19,7 +19,7 @@ from ..analysis.report import short
 from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
 from ..errors import ArchError, visible
 from ..semantics.groups import GROUPS
-from ..semantics.ops import OPS
+from ..semantics.ops import OPS, op_called
 from ..syntax.files import write_or_print
 
 FORMATS = ("svg", "png", "dot")
@@ -65,8 +65,7 @@ class _Paint:
 
 def _label(layer) -> str:
     """A head layer's name in the picture, as its op defines it."""
-    op = OPS["fc" if layer.op == "linear" else layer.op]
-    return op.label(dict(layer.args))
+    return op_called(layer.op).label(dict(layer.args))
 
 
 def _output(text: str) -> str:
@@ -301,13 +300,14 @@ class _Dot:
 
 def _layer(dot: _Dot, name: str, layer: ConvInfo, paint: _Paint) -> None:
     """A conv (depthwise or grouped ones say so; digital ones are dashed) or a pool."""
-    if layer.op != "conv":
-        title = OPS[layer.op].label({})
+    op = OPS[layer.op]
+    if not op.convolution:
+        title = op.label({})
         size = f"{layer.kernel}x{layer.kernel}" if layer.kernel else "global"
         dot.node(name, label=_html(f"{title} {size}", _conv_detail(layer.out_channels, layer.stride)),
                  fillcolor=POOL_FILL)  # fmt: skip
         return
-    title = OPS["conv"].label({"kernel": layer.kernel})
+    title = op.label({"kernel": layer.kernel})
     if layer.groups > 1:
         title += " dw" if layer.groups == layer.out_channels else f" g{layer.groups}"
     style = "rounded,filled" if layer.analog else "rounded,filled,dashed"
@@ -337,7 +337,8 @@ def _model(dot: _Dot, m: int, a: Analysis, paint: _Paint) -> str:
     )
     # The stem's convs, as the figure draws it ("Conv SxS"); BN and ReLU go unsaid.
     stem = a.part("stem")
-    convs = [c for c in layers_of(stem) if c.op == "conv"] if stem is not None else []
+    layers = layers_of(stem) if stem is not None else []
+    convs = [c for c in layers if OPS[c.op].convolution]
     for s, conv in enumerate(convs):
         node = f"m{m}_stem{s}"
         _layer(dot, node, conv, paint)
@@ -350,9 +351,9 @@ def _model(dot: _Dot, m: int, a: Analysis, paint: _Paint) -> str:
             g += 1
     for h, layer in enumerate(a.head):
         name = f"m{m}_h{h}"
-        detail = str(layer.out_features) if layer.op == "linear" else None
+        detail = str(layer.out_features) if layer.out_features is not None else None
         fill, style = "#e9e9e9", "rounded,filled"
-        if layer.op == "linear":
+        if op_called(layer.op).analog_capable:
             analog = a.node(layer.name).analog
             fill = (
                 paint.fill(ConvInfo(0, 0, 1, layer.name, analog=analog))
@@ -360,7 +361,7 @@ def _model(dot: _Dot, m: int, a: Analysis, paint: _Paint) -> str:
                 else fill
             )
             style = style if analog else style + ",dashed"
-            detail = detail if analog else f"{detail}, digital"
+            detail = detail if analog else ", ".join(filter(None, (detail, "digital")))
         dot.node(name, label=_html(_label(layer), detail), fillcolor=fill, style=style)
         dot.edge(prev, name)
         prev = name

@@ -219,11 +219,15 @@ def to_arch(expr: Expr, parent: int = 0) -> str:
 
 
 def to_python(
-    expr: Expr, names: dict[str, str], constants: dict[str, object] | None = None
+    expr: Expr,
+    names: dict[str, str],
+    constants: dict[str, object] | None = None,
+    parent: int = 0,
 ) -> str:
     """Python source for `expr`. `names` maps the spec's names to the Python names
     in scope; `constants` (the lets) are inlined. A part without free names is
-    folded to its value, so `3 // 2` never reaches the generated code."""
+    folded to its value, so `3 // 2` never reaches the generated code. `parent`:
+    the PRECEDENCE of what it is written into (parentheses when it binds looser)."""
     constants = constants or {}
 
     def fold(e: Expr) -> tuple[Expr, bool]:
@@ -252,7 +256,7 @@ def to_python(
             return names[name]
         raise AssertionError(f"no Python name for '{name}'")
 
-    return _print(fold(expr)[0], name_of, lambda num: repr(num.value))
+    return _print(fold(expr)[0], name_of, lambda num: repr(num.value), parent)
 
 
 def _arch_literal(num: Num) -> str:

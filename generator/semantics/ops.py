@@ -6,6 +6,14 @@ and `matrix`; the renderer reads `ctor`; graph and summary read `label`. An op
 that reads its input width (conv, fc, bn) is given it as the argument `in`, so
 the width written into the constructor is the one the elaborator checks
 against the data that really flows in.
+
+What the other modules ask of an op is a field here too, never a test of its
+name: whether it sits on crossbars (`analog_capable`), is a convolution or a
+pooling window (`convolution`, `pooling`: drawn by graph, listed by diff),
+is the classifier (`classifier`: the last one takes `classes`), flattens
+(`flattens`), what torch and the summary call it (`torch_name`), how diff
+words it (`words`) and the helper class a generated module defines for it
+(`helper`).
 """
 
 from __future__ import annotations
@@ -75,10 +83,36 @@ class Op:
     counts: dict[str, Callable[[Values, Shape, Shape, int], int]] = field(
         default_factory=dict
     )
+    # A convolution: a conv box in the figure, one of a block's convs in diff
+    # and graph, counted in `conv_layers`.
+    convolution: bool = False
+    # A pooling window (`kernel`; None: global): drawn among a block's layers.
+    pooling: bool = False
+    # The classifier: in the head, the last one's width (`out`, its first
+    # argument) is the model's `classes`; summary and diff show its features.
+    classifier: bool = False
+    flattens: bool = False  # a C x H x W map in, its C * H * W values out
+    torch_name: str = ""  # what torch (and the summary's rows) call it; "": name
+    # How diff words it among a block's layers; None: as a spec writes it.
+    words: Callable[[Values], str] | None = None
+    # A class the generated module defines for it (codegen/templates/common/
+    # classes.py.jinja) and the optional imports that class needs.
+    helper: str = ""
 
     @functools.cached_property
     def param_named(self) -> dict[str, Param]:
         return {p.name: p for p in self.params}
+
+    @property
+    def analog_capable(self) -> bool:
+        """Its weights are a matrix that sits on crossbar tiles (unless kept
+        digital): the summary's "runs on" column, the profile's digital MACs."""
+        return self.matrix is not None
+
+    @property
+    def called(self) -> str:
+        """Its name in torch and in summary rows: `linear` for `fc`."""
+        return self.torch_name or self.name
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,16 @@ def _conv_ctor(a: dict[str, str], cls: Classes) -> str:
 
 _CONV_PLAIN = (("stride", "1"), ("padding", "0"), ("groups", "1"))
 
+
+def _conv_words(v: Values) -> str:
+    """conv3x3, then what a block's other fields miss: groups, unusual padding
+    and a bias (its widths and stride are fields of their own)."""
+    k = v["kernel"]
+    extra = [f" groups {v['groups']}"] if v["groups"] != 1 else []
+    extra += [f" padding {v['padding']}"] if v["padding"] != k // 2 else []
+    extra += [" bias"] if v["bias"] else []
+    return f"conv{k}x{k}{''.join(extra)}"
+
 CONV = Op(
     "conv",
     params=(
@@ -193,6 +237,8 @@ CONV = Op(
     aliases=("conv2d", "convolution"),
     # torchinfo: every weight and bias, a conv's times its output positions
     counts={"torchinfo": lambda v, i, o, m: m + (math.prod(o) if v["bias"] else 0)},
+    convolution=True,
+    words=_conv_words,
 )
 
 
@@ -227,6 +273,9 @@ FC = Op(
     label=lambda v: "FC",
     aliases=("linear", "dense"),
     counts={"torchinfo": lambda v, i, o, m: m + (o[0] if v["bias"] else 0)},
+    classifier=True,
+    torch_name="linear",
+    words=lambda v: "fc",  # its widths are the block's fields
 )
 
 
@@ -336,6 +385,7 @@ def _pool(name: str, cls: str) -> Op:
         derive={"stride": lambda e: e["kernel"]},
         aliases=(f"{name}2d", f"adaptive{name}2d"),
         counts=_AVGPOOL_COUNTS if name == "avgpool" else {},
+        pooling=True,
     )
 
 
@@ -383,12 +433,14 @@ OPS: dict[str, Op] = {
             shape=lambda v, s: (math.prod(s),),
             ctor=lambda a, c: "nn.Flatten()",
             label=lambda v: "Flatten",
+            flattens=True,
         ),
         Op(
             "shift",
             shape=_shift_shape,
             ctor=lambda a, c: "Shift()",
             label=lambda v: "Shift",
+            helper="Shift",
         ),
         Op(  # no parameters and no MACs; the identity in eval mode
             "dropout",
@@ -436,6 +488,11 @@ def _value(expr) -> object:
     from .expr import evaluate
 
     return evaluate(expr, {})
+
+
+def op_called(name: str) -> Op:
+    """The op a summary row or head record names by its torch name (`linear`)."""
+    return next(op for op in OPS.values() if op.called == name)
 
 
 # What people write from PyTorch habit, and the op it means here.

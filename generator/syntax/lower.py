@@ -112,6 +112,7 @@ class _Lowering(ModelLowering):
         return int(text)
 
     def kernel(self, token: Token) -> int:
+        # `conv3x3` is a keyword of the language (stem and block lines), not an op.
         height, width = (
             self.whole(n, token) for n in str(token)[len("conv") :].split("x")
         )

@@ -267,3 +267,36 @@ def test_layers_kept_digital_inside_blocks_follow_the_parameters(tmp_path):
     with torch.no_grad():
         model.eval()
         assert model(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
+
+
+def test_a_conditional_width_is_checked_whole():
+    """A width that is `a if c else b` keeps its parentheses in `1 <= ... <= top`
+    (without them Python reads `(1 <= a) if c else (b <= top)`: build refused
+    the defaults)."""
+    import archgen
+
+    source = """param w = 12
+block Cell() {
+  sum {
+    wide if in != out and out > 4 {
+      conv(1, out)
+    }
+    proj only if in == out {
+    }
+  }
+  conv(3, out)
+}
+model Net {
+  classes 10
+  input 3x8x8
+  stem conv1x1 w
+  stage w {
+    Cell
+  }
+  head avgpool flatten fc
+}
+"""
+    analysis = archgen.loads(source, "cond.arch")
+    assert "1 <= (w if " in archgen.render(analysis)
+    model = archgen.build(analysis)  # the defaults pass their own check
+    assert sum(p.numel() for p in model.parameters()) == analysis.params_total
