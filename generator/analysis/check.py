@@ -96,18 +96,18 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
     lets, plans, problems = prepare(program)
     if _errors(problems):  # expanding broken definitions would only repeat these
         _raise(problems, program)
-    symbolic, found = parameters(program)
-    problems += found + check_blocks(plans, symbolic)
-    problems += check_parameter_names(program, plans, symbolic)
+    parametric, found = parameters(program)
+    problems += found + check_blocks(plans, parametric)
+    problems += check_parameter_names(program, plans, parametric)
     if _errors(problems):
         _raise(problems, program)
     defaults = {  # the model parameters: name -> default value
         let.name: lets[let.name]
         for let in program.lets
-        if let.param and let.name in symbolic
+        if let.param and let.name in parametric.depends
     }
     elaborator = ModelElaborator(program, plans, lets, crossbar)
-    elaborator.symbolic = symbolic
+    elaborator.parametric = parametric
     elaborator.parameters = defaults
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
@@ -137,6 +137,7 @@ def check(spec, tile_size: int | Crossbar = DEFAULT_TILE_SIZE, include=()) -> An
         digital=elaborator.digital,
         kept=kept,
         parameters=tuple(defaults.items()),
+        parametric=parametric,
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
 

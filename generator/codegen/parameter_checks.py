@@ -11,19 +11,49 @@ from __future__ import annotations
 
 from ..limits import limit
 from ..semantics.expr import free_names, substitute, to_python
+from ..semantics.names import let_locals
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
 
 
-def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
-    """(condition, exception) source lines: each parameter of its kind, then
-    each size it decides, then (`counted`: the module defines
-    count_parameters()) the parameter budget. Every text here is an
-    identifier, a module path or an expression archgen printed."""
+def python_names(analysis) -> dict[str, str]:
+    """The Python name of each model parameter (its own) and of each let
+    computed from one (a local of the model's `__init__` and of
+    `check_parameters()`, named by semantics/names.py)."""
+    names = {name: name for name, _ in analysis.parameters}
+    lets = analysis.parametric.lets
+    if lets:
+        taken = {*names, *analysis.plans, analysis.name}
+        names.update(let_locals([let.name for let in lets], taken))
+    return names
+
+
+def constants(analysis, names: dict[str, str]) -> dict[str, object]:
+    """The plain lets, whose values generated code writes in their place."""
+    return {k: v for k, v in analysis.values.items() if k not in names}
+
+
+def let_lines(analysis, exprs, names: dict[str, str]) -> tuple[str, ...]:
+    """`name = value` for each let computed from a parameter that `exprs`
+    read, directly or through other lets, in order: the locals a generated
+    function computes once, before it uses them."""
+    plain = constants(analysis, names)
+    return tuple(
+        f"{names[let.name]} = {to_python(let.value, names, plain)}"
+        for let in analysis.parametric.needed(exprs)
+    )
+
+
+def parameter_checks(analysis, counted: bool) -> tuple[str, ...]:
+    """The body of check_parameters(), as source lines: each parameter checked
+    for its kind, the lets the checks read, then each size a parameter decides,
+    then (`counted`: the module defines count_parameters()) the parameter
+    budget. Every text here is an identifier, a module path or an expression
+    archgen printed."""
     if not analysis.parameters:
         return ()
-    checks: list[tuple[str, str]] = []
+    lines: list[str] = []
     for name, value in analysis.parameters:
         if isinstance(value, float):
             condition = (
@@ -33,15 +63,19 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
         else:
             condition = f"isinstance({name}, bool) or not isinstance({name}, int)"
             kind = "a whole number (int)"
-        checks.append(
-            (condition, f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")')
+        lines += _raise(
+            condition, f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")'
         )
-    names = {name: name for name, _ in analysis.parameters}
-    given = ", ".join(f"{name}={{{name}!r}}" for name in names)
+    names = python_names(analysis)
+    plain = constants(analysis, names)
+    given = ", ".join(f"{name}={{{name}!r}}" for name, _ in analysis.parameters)
     top = limit("width")
+    found = list(_sizes(analysis, set(names)))
+    lines += let_lines(
+        analysis, [e for _, guard, expr in found for e in (guard, expr)], names
+    )
     sizes = [
-        (what, guard, to_python(expr, names))
-        for what, guard, expr in _sizes(analysis, set(names))
+        (what, guard, to_python(expr, names, plain)) for what, guard, expr in found
     ]
     always = {text for _, guard, text in sizes if guard is None}
     seen: set[str] = set()
@@ -50,24 +84,28 @@ def parameter_checks(analysis, counted: bool) -> tuple[tuple[str, str], ...]:
         if guard is not None:
             if text in always:
                 continue  # checked wherever it is built
-            test = f"({to_python(guard, names)}) and {test}"
+            test = f"({to_python(guard, names, plain)}) and {test}"
         if test in seen:
             continue
         seen.add(test)
-        checks.append((
+        lines += _raise(
             test,
             f'ValueError(f"{given} makes {what} {{{text}}}; '
             f'it must be from 1 to {top:,}")',
-        ))  # fmt: skip
+        )
     if counted:
         most = limit("params")
-        arguments = ", ".join(f"{name}={name}" for name in names)
-        checks.append((
+        arguments = ", ".join(f"{name}={name}" for name, _ in analysis.parameters)
+        lines += _raise(
             f"count_parameters({arguments}) > {most}",
             f'ValueError(f"{given} makes a model of {{count_parameters({arguments}):,}} '
             f'parameters, more than archgen builds ({most:,})")',
-        ))  # fmt: skip
-    return tuple(checks)
+        )
+    return tuple(lines)
+
+
+def _raise(condition: str, error: str) -> list[str]:
+    return [f"if {condition}:", f"    raise {error}"]
 
 
 def _sizes(analysis, params: set[str]):

@@ -81,6 +81,32 @@ def problem(name: str, role: str) -> str | None:
     return None
 
 
+def let_locals(lets, taken) -> dict[str, str]:
+    """Python names for the lets computed from a model parameter, which the
+    model's `__init__` and `check_parameters()` compute as locals: the let's
+    own name where it hides nothing those functions use (`taken`: the model
+    parameters and the module's classes; the names the module writes itself,
+    builtins, keywords), else with "_" appended until it hides nothing (a
+    name starting with "_" is prefixed with "let")."""
+    names = namespace()
+    used = set(taken)
+    chosen: dict[str, str] = {}
+    for name in lets:
+        python = f"let{name}" if name.startswith("_") else name
+        while (
+            python in used
+            or python in names.everything
+            or python in BUILTINS
+            or python in IMPLICIT_PYTHON
+            or keyword.iskeyword(python)
+            or keyword.issoftkeyword(python)
+        ):
+            python += "_"
+        used.add(python)
+        chosen[name] = python
+    return chosen
+
+
 def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnostic]:
     """Blocks, their parameters, lets, classes and attributes (the model's own
     name: check_model_names)."""
