@@ -25,7 +25,8 @@ def python_names(analysis) -> dict[str, str]:
     lets = analysis.parametric.lets
     if lets:
         taken = {*names, *analysis.plans, analysis.name}
-        names.update(let_locals([let.name for let in lets], taken))
+        every = {let.name for let in analysis.program.lets}
+        names.update(let_locals([let.name for let in lets], taken, every))
     return names
 
 

@@ -81,20 +81,23 @@ def problem(name: str, role: str) -> str | None:
     return None
 
 
-def let_locals(lets, taken) -> dict[str, str]:
+def let_locals(lets, taken, spec_lets) -> dict[str, str]:
     """Python names for the lets computed from a model parameter, which the
     model's `__init__` and `check_parameters()` compute as locals: the let's
     own name where it hides nothing those functions use (`taken`: the model
     parameters and the module's classes; the names the module writes itself,
-    builtins, keywords), else with "_" appended until it hides nothing (a
-    name starting with "_" is prefixed with "let")."""
+    builtins, keywords) and is no other let's name (`spec_lets`: every let),
+    else with "_" appended until it is so (and without the leading "_" of a
+    name that has one: Python's private names)."""
     names = namespace()
-    used = set(taken)
     chosen: dict[str, str] = {}
+    used: set[str] = set()
     for name in lets:
-        python = f"let{name}" if name.startswith("_") else name
+        python = name.lstrip("_") or "let"
         while (
             python in used
+            or python in taken
+            or (python in spec_lets and python != name)
             or python in names.everything
             or python in BUILTINS
             or python in IMPLICIT_PYTHON

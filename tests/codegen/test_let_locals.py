@@ -73,12 +73,51 @@ def test_the_issues_chain_of_forty_doubling_lets_checks_fast_and_builds():
         module["build"](k=0)
 
 
+NAMES = """param k = 2
+let _w = 8 * k
+let Chain = _w + 1
+let BasicBlock = Chain + 1
+let self = BasicBlock * 2
+let nn = self + _w
+let super = nn - 1
+let w = 3
+model Chain {
+  input 3x8x8
+  classes 10
+  stem conv3x3 super
+  stage self * w {
+    BasicBlock
+  }
+  head avgpool flatten fc
+}
+"""
+
+
 def test_a_let_named_like_what_the_module_uses_gets_a_fresh_local():
-    source = chain_spec().replace("a3", "nn").replace("a2", "super")
-    code = archgen.render(archgen.loads(source), format=False)
-    assert "        nn_ = super_ + super_\n" in code
-    module = _module(source)
-    _counted(module["build"](k=3), archgen.loads(source.replace("k = 2", "k = 3")))
+    # the model's class, a block's class, `self`, `nn`, `super`, a private name
+    code = archgen.render(archgen.loads(NAMES))
+    init = code[code.index("super().__init__()", code.index("class Chain(")) :]
+    assert init.startswith(
+        "super().__init__()\n        w_ = 8 * k\n        Chain_ = w_ + 1\n"
+        "        BasicBlock_ = Chain_ + 1\n        self_ = BasicBlock_ * 2\n"
+        "        nn_ = self_ + w_\n        super_ = nn_ - 1\n"
+    ), init[:300]
+    assert "BasicBlock(super_, self_ * 3)" in code  # the plain let `w` is written 3
+    module = _module(NAMES)
+    for k in (1, 3):
+        _counted(
+            module["build"](k=k), archgen.loads(NAMES.replace("k = 2", f"k = {k}"))
+        )
+
+
+def test_a_plain_let_beside_a_parameter_is_written_as_its_value():
+    # was an internal error: check_parameters() had no name for `base`
+    source = NAMES.replace("stem conv3x3 super", "stem conv3x3 w * k")
+    code = archgen.render(archgen.loads(source))
+    assert "    if not 1 <= 3 * k <= 1048576:\n" in code
+    _counted(
+        _module(source)["build"](k=4), archgen.loads(source.replace("k = 2", "k = 4"))
+    )
 
 
 def test_a_stage_at_the_width_a_let_repeats_takes_a_block_that_keeps_it():
@@ -137,7 +176,10 @@ def let_dags(draw) -> tuple[str, list[dict[str, int]]]:
     if draw(st.booleans()):
         lines += ["  stage same {", "    R", "  }"]
     lines += ["  stage w2 stride 2 {", "    BasicBlock x2", "  }"]
-    lines += ["  head avgpool flatten fc(w3) relu fc(10)", "}"]
+    if draw(st.booleans()):  # the classes from a let too
+        lines += ["  classes w3", "  head avgpool flatten fc(w2) relu fc", "}"]
+    else:
+        lines += ["  head avgpool flatten fc(w3) relu fc(10)", "}"]
     lines.insert(len(params), "block R() {\n  bn\n  relu\n}")
     return "\n".join(lines) + "\n", values
 
