@@ -25,10 +25,14 @@ class ParameterWidths:
     def sym(self, expr: Expr | None) -> Expr | None:
         """`expr` as the generated code writes it (in the model parameters and
         the lets computed from them), where it depends on one."""
+        if expr is None or not self.parametric.depends:  # the common case, at once
+            return None
         return expr if self.parametric.dependent(expr) else None
 
     def fixed(self, expr: Expr | None, what: str) -> None:
         """`what` must not depend on a model parameter."""
+        if expr is None or not self.parametric.depends:  # the common case, at once
+            return
         found = self.parametric.parameters_of(expr)
         if found:
             diag = fixed_use(min(found), what, expr.span)
