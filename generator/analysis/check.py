@@ -90,18 +90,18 @@ def check(spec, options: Options | None = None) -> Analysis:
     lets, plans, problems = prepare(program, options)
     if _errors(problems):  # expanding broken definitions would only repeat these
         _raise(problems, program)
-    symbolic, found = parameters(program)
-    problems += found + check_blocks(plans, symbolic)
-    problems += check_parameter_names(program, plans, symbolic)
+    parametric, found = parameters(program)
+    problems += found + check_blocks(plans, parametric)
+    problems += check_parameter_names(program, plans, parametric)
     if _errors(problems):
         _raise(problems, program)
     defaults = {  # the model parameters: name -> default value
         let.name: lets[let.name]
         for let in program.lets
-        if let.param and let.name in symbolic
+        if let.param and let.name in parametric.depends
     }
     elaborator = ModelElaborator(program, plans, lets, options)
-    elaborator.symbolic = symbolic
+    elaborator.parametric = parametric
     elaborator.parameters = defaults
     nodes, output, stages = elaborator.model(model)
     problems += elaborator.problems
@@ -131,6 +131,7 @@ def check(spec, options: Options | None = None) -> Analysis:
         digital=elaborator.digital,
         kept=kept,
         parameters=tuple(defaults.items()),
+        parametric=parametric,
         warnings=tuple(d for d in problems if d.severity == "warning"),
     )
 

@@ -99,8 +99,10 @@ class DigitalMarks:
             nested = dependent is not None
             if parent.exprs and not nested:
                 dependent = {name for name, _ in parent.exprs}
-                used = set().union(*(free_names(e) for _, e in parent.exprs))
-                parameter = min(used & self.symbolic.keys(), default=None)
+                used = set().union(
+                    *(self.parametric.parameters_of(e) for _, e in parent.exprs)
+                )
+                parameter = min(used, default=None)
             if dependent is None:
                 continue
             attribute = next(

@@ -7,12 +7,7 @@ from __future__ import annotations
 import math
 
 from ..errors import Span, did_you_mean
-from ..semantics.expr import (
-    EvalError,
-    Unknown,
-    evaluate,
-    free_names,
-)
+from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.ops import OPS
 from ..semantics.plan import OpCall, bind
 from ..syntax.ir import Arg, Layer, Model, Num
@@ -278,9 +273,9 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
             written = layer.args[0].value if layer.args else None
             if layer is last and layer.args:
-                found = self.sym(model.classes)
-                if found is not None and self.sym(written) is None:
-                    name = sorted(free_names(found))[0]
+                found = self.parametric.parameters_of(model.classes)
+                if found and self.sym(written) is None:
+                    name = min(found)
                     self.report(
                         f"classes depends on model parameter '{name}', but the last "
                         f"'{layer.op}' has a fixed width",

@@ -7,16 +7,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..semantics.expr import (
-    EvalError,
-    Unknown,
-    evaluate,
-    free_names,
-    substitute,
-    to_arch,
-)
+from ..semantics.expr import EvalError, Unknown, evaluate, to_arch
 from ..semantics.ops import OPS
-from ..semantics.params import fixed_use
+from ..semantics.params import Parametric, fixed_use
 from ..syntax.ir import BinOp, BlockCall, Expr, Num
 from .elaborate import Failed
 from .tree import Node, Shape
@@ -25,24 +18,25 @@ from .tree import Node, Shape
 class ParameterWidths:
     """A ModelElaborator's model-parameter checks (model.py)."""
 
-    symbolic: dict[str, Expr] = {}  # model parameters and lets computed from them
+    parametric: Parametric = Parametric()  # model parameters, lets computed from them
     parameters: dict[str, object] = {}  # the model parameters' default values
     width: Expr | None = None  # the channels flowing here, where a parameter sets them
+    _doubled: tuple[dict, dict] | None = None  # other_widths' binding and its lets
 
     def sym(self, expr: Expr | None) -> Expr | None:
-        """`expr` in model parameters, where it depends on one."""
-        if expr is None or not self.symbolic:
+        """`expr` as the generated code writes it (in the model parameters and
+        the lets computed from them), where it depends on one."""
+        if expr is None or not self.parametric.depends:  # the common case, at once
             return None
-        if free_names(expr) & self.symbolic.keys():
-            return substitute(expr, self.symbolic)
-        return None
+        return expr if self.parametric.dependent(expr) else None
 
     def fixed(self, expr: Expr | None, what: str) -> None:
         """`what` must not depend on a model parameter."""
-        found = self.sym(expr)
-        if found is not None:
-            name = sorted(free_names(found))[0]
-            diag = fixed_use(name, what, expr.span)
+        if expr is None or not self.parametric.depends:  # the common case, at once
+            return
+        found = self.parametric.parameters_of(expr)
+        if found:
+            diag = fixed_use(min(found), what, expr.span)
             self.report(diag.message, diag.span, diag.hint)
 
     def flat(self, shape: Shape) -> None:
@@ -58,7 +52,9 @@ class ParameterWidths:
         plan = self.plans[node.name]
         names = {p.name for p in plan.params}
         text = to_arch(plan.width)
-        same_width = text == "out" or (text == "in" and _arch(self.width) == _arch(out))
+        same_width = text == "out" or (
+            text == "in" and self.parametric.same(self.width, out)
+        )
         if not same_width:
             self.report(
                 f"{call.kind} gives {text} channels, not the stage's width: a model "
@@ -76,12 +72,7 @@ class ParameterWidths:
         class must still build, give `out` channels and keep its feature-map
         size (a block that works only when in == out, or strides by its width,
         cannot take a parameter's width)."""
-        doubled = {
-            name: 2 * value
-            for name, value in self.parameters.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-        }
-        env = {**self.lets, **doubled}
+        doubled, env = self.doubled()
         try:
             widths = [
                 evaluate(given[k], env) if given[k] is not None else default
@@ -131,6 +122,18 @@ class ParameterWidths:
                 hint,
             )
 
+    def doubled(self) -> tuple[dict, dict]:
+        """The doubled parameters other_widths tries, and every let at them:
+        evaluated once per check, whatever the number of block lines."""
+        if self._doubled is None:
+            doubled = {
+                name: 2 * value
+                for name, value in self.parameters.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+            }
+            self._doubled = doubled, self.parametric.evaluated(self.lets, doubled)
+        return self._doubled
+
     def head_exprs(self, node: Node, op: str, args: dict, written, shape) -> Node:
         """What a model parameter sets in a head layer: an fc's widths (`written`:
         the fc's width as the spec wrote it, `classes` for a bare last fc)."""
@@ -154,7 +157,3 @@ def with_exprs(node: Node, exprs: dict[str, Expr | None]) -> Node:
     """`node` carrying what a model parameter sets of its arguments (None: nothing)."""
     found = tuple((k, v) for k, v in exprs.items() if v is not None)
     return replace(node, exprs=found) if found else node
-
-
-def _arch(expr: Expr | None) -> str | None:
-    return None if expr is None else to_arch(expr)

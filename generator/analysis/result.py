@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from functools import cached_property
 
 from ..errors import Diagnostic
 from ..semantics.linker import Program
 from ..semantics.ops import OPS
+from ..semantics.params import Parametric
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.groups import GROUPS
 from ..semantics.plan import ClassPlan, Flag, Join
@@ -130,6 +131,7 @@ class Analysis:
     warnings: tuple[Diagnostic, ...] = ()
     kept: frozenset[str] = frozenset()  # instances of `digital` lines in blocks
     parameters: tuple[tuple[str, object], ...] = ()  # `param` lines: name, default
+    parametric: Parametric = field(default_factory=Parametric)  # ... and their lets
 
     @cached_property
     def off_crossbars(self) -> tuple[str, ...]:

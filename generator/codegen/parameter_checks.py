@@ -13,30 +13,70 @@ from dataclasses import dataclass
 
 from ..semantics.expr import MAX_MAGNITUDE as MAGNITUDE
 from ..semantics.expr import PRECEDENCE, free_names, substitute, to_python
+from ..semantics.names import let_locals
 from ..semantics.ops import OPS
 from ..semantics.plan import Call, OpCall, calls_in
 from ..syntax.ir import BinOp, Num
 
 
-def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
-    """(condition, exception) source lines: each parameter of its kind and
-    within archgen's bound on numbers (so no check below overflows, and a
-    NaN is no number), then each size it decides. Every text here is an
-    identifier, a module path or an expression archgen printed."""
+def python_names(analysis) -> dict[str, str]:
+    """The Python name of each model parameter (its own) and of each let
+    computed from one (a local of the model's `__init__` and of
+    `check_parameters()`, named by semantics/names.py)."""
+    names = {name: name for name, _ in analysis.parameters}
+    lets = analysis.parametric.lets
+    if lets:
+        taken = {*names, *analysis.plans, analysis.name}
+        every = {let.name for let in analysis.program.lets}
+        names.update(let_locals([let.name for let in lets], taken, every))
+    return names
+
+
+def constants(analysis, names: dict[str, str]) -> dict[str, object]:
+    """The plain lets, whose values generated code writes in their place."""
+    return {k: v for k, v in analysis.values.items() if k not in names}
+
+
+def let_lines(analysis, exprs, names: dict[str, str]) -> tuple[str, ...]:
+    """`name = value` for each let computed from a parameter that `exprs`
+    read, directly or through other lets, in order: the locals a generated
+    function computes once, before it uses them."""
+    plain = constants(analysis, names)
+    return tuple(
+        f"{names[let.name]} = {to_python(let.value, names, plain)}"
+        for let in analysis.parametric.needed(exprs)
+    )
+
+
+def parameter_checks(analysis) -> tuple[str, ...]:
+    """The body of check_parameters(), as source lines: each parameter checked
+    for its kind and within archgen's bound on numbers (so no check below
+    overflows, and a NaN is no number), the lets the checks read, then each
+    size a parameter decides (the budget is budget_check's). Every text here
+    is an identifier, a module path or an expression archgen printed."""
     if not analysis.parameters:
         return ()
-    checks: list[tuple[str, str]] = []
+    lines: list[str] = []
     for name, value in analysis.parameters:
-        checks += _number_checks(name, isinstance(value, float))
-    names = {name: name for name, _ in analysis.parameters}
-    given = ", ".join(f"{name}={{{name}!r}}" for name in names)
+        lines += [
+            line
+            for condition, error in _number_checks(name, isinstance(value, float))
+            for line in _raise(condition, error)
+        ]
+    names = python_names(analysis)
+    plain = constants(analysis, names)
+    given = ", ".join(f"{name}={{{name}!r}}" for name, _ in analysis.parameters)
     top = analysis.options.limits.width
+    found = list(_sizes(analysis, set(names)))
+    lines += let_lines(
+        analysis, [e for _, guard, expr in found for e in (guard, expr)], names
+    )
     # Each width is written into `1 <= width <= top`: a looser one (`a if c else
     # b`) keeps its parentheses, or Python reads `(1 <= a) if c else (b <= top)`.
     operand = PRECEDENCE["<="] + 1
     sizes = [
-        (what, guard, to_python(expr, names, parent=operand))
-        for what, guard, expr in _sizes(analysis, set(names))
+        (what, guard, to_python(expr, names, plain, parent=operand))
+        for what, guard, expr in found
     ]
     always = {text for _, guard, text in sizes if guard is None}
     seen: set[str] = set()
@@ -45,16 +85,20 @@ def parameter_checks(analysis) -> tuple[tuple[str, str], ...]:
         if guard is not None:
             if text in always:
                 continue  # checked wherever it is built
-            test = f"({to_python(guard, names)}) and {test}"
+            test = f"({to_python(guard, names, plain)}) and {test}"
         if test in seen:
             continue
         seen.add(test)
-        checks.append((
+        lines += _raise(
             test,
             f'ValueError(f"{given} makes {what} {{{text}}}; '
             f'it must be from 1 to {top:,}")',
-        ))  # fmt: skip
-    return tuple(checks)
+        )
+    return tuple(lines)
+
+
+def _raise(condition: str, error: str) -> list[str]:
+    return [f"if {condition}:", f"    raise {error}"]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ from ..semantics.plan import (
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
 from .backends import OPTIONAL_IMPORTS, Backend
 from .namespace import LOOP, WIDTH, namespace
-from .parameter_checks import Budget, budget_check, parameter_checks
+from .parameter_checks import (
+    Budget,
+    budget_check,
+    constants,
+    let_lines,
+    parameter_checks,
+    python_names,
+)
 from .figures import FIGURES
 from .inplace import in_place
 from .formatting import format_module
@@ -72,8 +79,9 @@ class ModelView:
     init_params: str
     parameters: str  # the model parameters, as keyword-only arguments with defaults
     arguments: str  # ... passed on by name
-    parameter_checks: tuple[tuple[str, str], ...]  # (condition, exception) lines
+    parameter_checks: tuple[str, ...]  # the body of check_parameters()
     budget: Budget | None  # the parameter count's check, after them
+    lets: tuple[str, ...]  # `name = value`: the lets the model's __init__ computes
     attributes: tuple[
         tuple[str, tuple[str, ...] | str], ...
     ]  # expr or Sequential items
@@ -148,6 +156,17 @@ class _ClassWriter:
         self.classes: Classes = backend.digital_layers if digital else backend.layers
         self.init_param = backend.init_param_digital if digital else backend.init_param
         self.uses: set[str] = set()
+
+    @functools.cached_property
+    def model_names(self) -> dict[str, str]:
+        """The Python names of the model parameters and of the lets computed
+        from them, in the model class."""
+        return python_names(self.analysis)
+
+    @functools.cached_property
+    def model_constants(self) -> dict[str, object]:
+        """The plain lets: the model class writes their values."""
+        return constants(self.analysis, self.model_names)
 
     def write(self, plan: ClassPlan) -> ClassView:
         self.ip = in_place(plan, self.analysis.plans)
@@ -497,9 +516,7 @@ def _model_module(writer: _ClassWriter, node: Node, kept: bool, inplace: bool) -
     backend = writer.backend
     args = {k: _value(v) for k, v in node.args}
     for name, expr in node.exprs:  # what a model parameter sets
-        names = {p: p for p, _ in writer.analysis.parameters}
-        lets = {k: v for k, v in writer.analysis.values.items() if k not in names}
-        args[name] = to_python(expr, names, lets)
+        args[name] = to_python(expr, writer.model_names, writer.model_constants)
     if node.kind == "op":
         kept = OPS[node.name].matrix is not None and not node.analog
         classes = backend.kept_layers if kept else writer.classes
@@ -632,6 +649,7 @@ def build_view(
         arguments=", ".join(f"{name}={name}" for name, _ in analysis.parameters),
         parameter_checks=parameter_checks(analysis),
         budget=budget_check(analysis),
+        lets=_model_lets(analysis, writer),
         attributes=tuple(attributes),
         forward=tuple(forward),
         digital=analysis.off_crossbars,
@@ -643,6 +661,20 @@ def build_view(
         ),
         init=model.init,
     )
+
+
+def _model_lets(analysis: Analysis, writer: _ClassWriter) -> tuple[str, ...]:
+    """The lets the model class's arguments read, computed once at the top of
+    its __init__ (torchvision's `width = ...`)."""
+    if not analysis.parametric.lets:
+        return ()
+    exprs = [
+        expr
+        for top in analysis.root.children
+        for node in (top, *top.children)
+        for _, expr in node.exprs
+    ]
+    return let_lines(analysis, exprs, writer.model_names)
 
 
 def _kept_instances(analysis: Analysis) -> bool:

@@ -81,6 +81,35 @@ def problem(name: str, role: str) -> str | None:
     return None
 
 
+def let_locals(lets, taken, spec_lets) -> dict[str, str]:
+    """Python names for the lets computed from a model parameter, which the
+    model's `__init__` and `check_parameters()` compute as locals: the let's
+    own name where it hides nothing those functions use (`taken`: the model
+    parameters and the module's classes; the names the module writes itself,
+    builtins, keywords) and is no other let's name (`spec_lets`: every let),
+    else with "_" appended until it is so (and without the leading "_" of a
+    name that has one: Python's private names)."""
+    names = namespace()
+    chosen: dict[str, str] = {}
+    used: set[str] = set()
+    for name in lets:
+        python = name.lstrip("_") or "let"
+        while (
+            python in used
+            or python in taken
+            or (python in spec_lets and python != name)
+            or python in names.everything
+            or python in BUILTINS
+            or python in IMPLICIT_PYTHON
+            or keyword.iskeyword(python)
+            or keyword.issoftkeyword(python)
+        ):
+            python += "_"
+        used.add(python)
+        chosen[name] = python
+    return chosen
+
+
 def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnostic]:
     """Blocks, their parameters, lets, classes and attributes (the model's own
     name: check_model_names)."""

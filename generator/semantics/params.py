@@ -11,26 +11,100 @@ uses are located errors; archgen checks the model at the defaults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..errors import Diagnostic
-from ..syntax.ir import Expr, Var
-from .expr import free_names, larger_than, substitute
+from ..syntax.ir import Expr, Let, Num, Var, children
+from .expr import BROKEN, EvalError, Unknown, evaluate, free_names, to_arch
 from .names import problem
-from .plan import ARM_INPUT, IMPLICIT, MAX_WIDTH_TERMS, ClassPlan, module_names
+from .plan import ARM_INPUT, IMPLICIT, ClassPlan, module_names
 
 
-def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
-    """name -> its expression in parameters only, for every parameter and every
-    let computed from one; and the problems of the declarations.
+@dataclass
+class Parametric:
+    """What depends on the model parameters: the parameters and the lets
+    computed from them (`let w = 16 * k`). A let stays a name: the generated
+    code computes it once, as a local of the model's `__init__` (and of
+    `check_parameters()`), and the checker evaluates it once per binding of
+    the parameters, so a chain of lets costs work linear in its length."""
 
-    Each let is substituted once, into the already substituted lets before it,
-    so the expressions share their parts and the work is linear in the number of
-    lets. Read as a tree (as the generated code writes it, and as evaluating or
-    printing it walks it) a chain such as `let a1 = a0 + a0` doubles with each
-    let: past MAX_WIDTH_TERMS nodes that let is an error, and stands for itself
-    from then on (its dependants are not reported again)."""
-    symbolic: dict[str, Expr] = {}
+    # name -> the parameters it depends on (a parameter: itself)
+    depends: dict[str, frozenset[str]] = field(default_factory=dict)
+    lets: tuple[Let, ...] = ()  # the lets computed from a parameter, in order
+    reads: dict[str, frozenset[str]] = field(default_factory=dict)  # let -> names
+    _keys: dict = field(default_factory=dict, repr=False)  # shape -> its key
+    _let_keys: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.depends)
+
+    def dependent(self, expr: Expr | None) -> set[str]:
+        """The names in `expr` that depend on a model parameter."""
+        if not self.depends or expr is None:
+            return set()
+        return free_names(expr) & self.depends.keys()
+
+    def parameters_of(self, expr: Expr | None) -> set[str]:
+        """The model parameters `expr` depends on, through lets or directly."""
+        return set().union(*(self.depends[n] for n in self.dependent(expr)))
+
+    def needed(self, exprs) -> list[Let]:
+        """The lets `exprs` read, directly or through other lets, in order: the
+        locals a generated function computes before it uses them."""
+        wanted = set().union(*(self.dependent(e) for e in exprs))
+        for let in reversed(self.lets):
+            if let.name in wanted:
+                wanted |= self.reads[let.name]
+        return [let for let in self.lets if let.name in wanted]
+
+    def evaluated(self, lets: dict[str, object], binding: dict[str, object]):
+        """The lets at other values of the parameters (`binding`): each let
+        computed from one evaluated once, in order, the others as in `lets`; a
+        let that cannot be computed there is BROKEN."""
+        env = {**lets, **binding}
+        for let in self.lets:
+            try:
+                env[let.name] = evaluate(let.value, env)
+            except (EvalError, Unknown):
+                env[let.name] = BROKEN
+        return env
+
+    def same(self, left: Expr | None, right: Expr | None) -> bool:
+        """Whether two expressions print alike once every let computed from a
+        parameter is written out: each let's shape is interned once, so this
+        is linear in the lets although the written-out trees double with each
+        let of a chain (`let a1 = a0 + a0`)."""
+        if left is None or right is None:
+            return left is right
+        if not self.lets:
+            return to_arch(left) == to_arch(right)
+        if not self._let_keys:
+            for let in self.lets:  # in order: each reads only interned lets
+                self._let_keys[let.name] = self._key(let.value)
+        return self._key(left) == self._key(right)
+
+    def _key(self, expr: Expr) -> int:
+        kind = type(expr)
+        if kind is Var:
+            if expr.name in self._let_keys:
+                return self._let_keys[expr.name]
+            shape = (Var, expr.name)
+        elif kind is Num:
+            shape = (Num, to_arch(expr))
+        else:
+            label = getattr(expr, "op", getattr(expr, "name", None))
+            shape = (kind, label, *map(self._key, children(expr)))
+        return self._keys.setdefault(shape, len(self._keys))
+
+
+def parameters(program) -> tuple[Parametric, list[Diagnostic]]:
+    """What depends on the model parameters, and the problems of the
+    declarations. Each let is read once: it depends on the parameters its
+    names depend on (never substituted into the lets after it)."""
+    depends: dict[str, frozenset[str]] = {}
+    reads: dict[str, frozenset[str]] = {}
+    lets: list[Let] = []
     problems: list[Diagnostic] = []
-    too_large: set[str] = set()  # reported, and so are the lets computed from them
     for let in program.lets:
         if let.param:
             if let.span.path != program.spec.path:
@@ -43,36 +117,21 @@ def parameters(program) -> tuple[dict[str, Expr], list[Diagnostic]]:
                     )
                 )
                 continue
-            symbolic[let.name] = Var(let.name, let.span)
-        elif (names := free_names(let.value)) & symbolic.keys():
-            expr = substitute(let.value, symbolic)
-            if names & too_large or larger_than(expr, MAX_WIDTH_TERMS):
-                if not names & too_large:
-                    problems.append(_too_large(let))
-                too_large.add(let.name)
-                expr = Var(let.name, let.span)
-            symbolic[let.name] = expr
-    return symbolic, problems
+            depends[let.name] = frozenset((let.name,))
+        elif depends and (names := free_names(let.value) & depends.keys()):
+            depends[let.name] = frozenset().union(*(depends[n] for n in names))
+            reads[let.name] = frozenset(names)
+            lets.append(let)
+    return Parametric(depends, tuple(lets), reads), problems
 
 
-def _too_large(let) -> Diagnostic:
-    return Diagnostic(
-        f"let '{let.name}' grows to an expression of more than {MAX_WIDTH_TERMS} "
-        "terms in the model parameters",
-        let.span,
-        "the generated code writes a let that depends on a `param` as an "
-        "expression of the parameters; compute it in fewer steps (e.g. "
-        "`let w = 8 * k`, not `let w = a + a` chained)",
-    )
-
-
-def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnostic]:
+def check_names(program, plans: dict[str, ClassPlan], parametric) -> list[Diagnostic]:
     """A parameter is a keyword argument of the model's __init__ and of build():
     a Python name that hides nothing they use."""
     problems: list[Diagnostic] = []
     model = program.spec.model.name if program.spec.model else None
     for let in program.lets:
-        if not let.param or let.name not in symbolic:
+        if not let.param or let.name not in parametric.depends:
             continue
         why = problem(let.name, "model parameter")
         if why is None and (let.name in plans or let.name == model):
@@ -89,11 +148,11 @@ def check_names(program, plans: dict[str, ClassPlan], symbolic) -> list[Diagnost
 
 
 def check_blocks(
-    plans: dict[str, ClassPlan], symbolic: dict[str, Expr]
+    plans: dict[str, ClassPlan], parametric: Parametric
 ) -> list[Diagnostic]:
     """No block reads a parameter, not even through a let."""
     problems: list[Diagnostic] = []
-    if not symbolic:
+    if not parametric:
         return problems
     seen: set[tuple[str, str]] = set()  # (block, name): the first use only
     for plan in plans.values():
@@ -104,7 +163,7 @@ def check_blocks(
         # A block's own names (its parameters, in, out, ...) hide the lets.
         own = {p.name for p in plan.params} | set(IMPLICIT) | {ARM_INPUT}
         for names, span in uses:
-            for name in sorted((names - own) & symbolic.keys()):
+            for name in sorted((names - own) & parametric.depends.keys()):
                 if (plan.block, name) not in seen:
                     seen.add((plan.block, name))
                     problems.append(_inside_block(name, plan.block, span))
