@@ -61,15 +61,6 @@ def as_written(source: str, path: str = "<spec>") -> Spec:
     return spec
 
 
-def expression(node: Tree, path: str = "<spec>", source: str = "") -> Expr:
-    """One expression subtree of a parse, as IR (fmt prints it with expr.to_arch)."""
-    lowering = _Lowering(path)
-    expr = lowering.expr(node)
-    if lowering.problems:
-        raise ArchError(lowering.problems, source)
-    return expr
-
-
 def parse_file(path: str) -> Spec:
     # Universal newlines, as a text-mode read would give: CRLF specs parse like LF ones.
     source = read_spec(path)
