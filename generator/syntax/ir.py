@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
+from .. import traversal
 from ..errors import Span
 
 # -- expressions -------------------------------------------------------------------
@@ -436,11 +437,7 @@ def children(node) -> tuple:
 def walk(node):
     """`node` and every node inside it, parents before children, in source
     order. Iterative: no nesting a spec can write exhausts Python's stack."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(children(current)))
+    return traversal.walk(node, children)
 
 
 def rebuild(node, change):
