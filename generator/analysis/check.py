@@ -158,14 +158,9 @@ def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:
     callers, and the parts a `digital` line in a block keeps digital."""
     order: dict[str, None] = {}  # first use first (a dict: thousands of blocks)
     kept: list[str] = []
-
-    def visit(node: Node) -> None:
-        for child in node.children:
-            visit(child)
+    for node in root.post_order():
         if node.kept:
             kept.append(node.path)
         if node.kind == "class":
             order.setdefault(plans[node.name].block)
-
-    visit(root)
     return tuple(order), frozenset(kept)

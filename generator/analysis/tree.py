@@ -5,7 +5,9 @@ class, diff, graph) reads this tree; none works a width out again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
+from .. import traversal
 from ..errors import Span
 
 Shape = tuple[int, ...]
@@ -59,12 +61,26 @@ class Node:
         })  # fmt: skip
 
     def walk(self):
-        """Every node, in module order (iterative: trees can be deep)."""
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
+        """Every node, parents first, in module order (iterative: trees can
+        be deep)."""
+        return traversal.walk(self, _children)
+
+    def post_order(self):
+        """Every node after the nodes inside it (the classes a class uses
+        before it), in module order."""
+        return traversal.post_order(self, _children)
+
+    def at(self, path: str) -> Node | None:
+        """The node at module path `path` inside this one (or this one): the
+        walk enters only the nodes on the way there."""
+        on_the_way = path + "."
+
+        def towards(node: Node) -> tuple[Node, ...]:
+            return tuple(
+                c for c in node.children if on_the_way.startswith(c.path + ".")
+            )
+
+        return next((n for n in traversal.walk(self, towards) if n.path == path), None)
 
     def leaves(self):
         """The layers: op nodes, in module order."""
@@ -76,3 +92,6 @@ class Node:
 
     def arg(self, name: str, default=None):
         return dict(self.args).get(name, default)
+
+
+_children = attrgetter("children")  # what is inside a node: read by the traversal

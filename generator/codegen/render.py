@@ -730,15 +730,9 @@ def _accessor(path: str) -> str:
 
 def _used_plans(analysis: Analysis) -> list[ClassPlan]:
     """The classes the model instantiates, each after the classes it uses."""
-    order: dict[str, None] = {}  # first use first (a dict: thousands of classes)
-
-    def visit(node: Node) -> None:
-        for child in node.children:
-            visit(child)
-        if node.kind == "class":
-            order.setdefault(node.name)
-
-    visit(analysis.root)
+    order = dict.fromkeys(  # first use first (a dict: thousands of classes)
+        node.name for node in analysis.root.post_order() if node.kind == "class"
+    )
     return [analysis.plans[name] for name in order]
 
 

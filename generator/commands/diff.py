@@ -209,9 +209,8 @@ def _layers(analysis: Analysis, path: str) -> str:
     """The layers under a block, in words: what the fields above miss (widths and
     strides of convs they do see, so those are left out; pools keep theirs)."""
     parts = []
-    for node in analysis.root.leaves():
-        if not node.path.startswith(path + "."):
-            continue
+    block = analysis.root.at(path)
+    for node in block.leaves() if block is not None else ():
         args = dict(node.args)
         words = OPS[node.name].words
         parts.append(words(args) if words else describe(node.name, args))

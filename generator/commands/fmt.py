@@ -1,9 +1,13 @@
 """`archgen fmt`: rewrite .arch specs in one canonical layout, keeping every comment.
 
-The formatter reads the Lark tree and the comments of `parser.parse_tree`, never the
-checker's result: a spec with semantic errors (an unknown block, say) still formats,
-and only a syntax error stops it. Tokens are printed as written and in the order
-written, so formatting changes layout, never meaning.
+The formatter prints the IR of the file as written (`lower.as_written`: what
+`check` reports as a duplicate, an unknown option or block is kept) and the
+comments of the parse, never the checker's result: a spec with semantic errors
+still formats, and only a syntax error (or an expression the IR cannot hold
+exactly) stops it. The IR keeps the statements in the order written and every
+token as written (numbers, kernels, shapes, options), so formatting changes
+layout, never meaning. One printer per node kind, on the IR's Visitor: a node
+kind without one is refused, never skipped.
 """
 
 from __future__ import annotations
@@ -15,13 +19,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lark import Token, Tree
-
 from ..errors import ArchError, visible, visible_diff
 from ..semantics.expr import ATOM, to_arch
+from ..syntax import ir
 from ..syntax.files import Output, read_spec, write_outputs
-from ..syntax.lower import expression
-from ..syntax.parser import parse_tree
+from ..syntax.lower import as_written
 from .loading import expand, report
 
 INDENT = "  "
@@ -37,35 +39,38 @@ class _Line:
     text: str
     opens: bool = False  # ends with `{`: no blank line right after it
     closes: bool = False  # a `}`: no blank line right before it
-
-
-_FILE = ("<spec>", "")  # the file being formatted: (path, source), for errors
+    row: int | None = None  # the source row of its node's span (a `}` has none)
 
 
 def format_source(source: str, path: str = "<spec>", cache: Path | None = None) -> str:
     """The canonical text of a spec; raise ArchError on a syntax error.
     (`cache`: the cache folder the parser may be built from.)"""
-    global _FILE
-    _FILE = (path, source)
-    tree, comments = parse_tree(source, path, cache)
-    code = _code_lines(tree)
+    spec = as_written(source, path, cache)
+    code = _Printer().lines(spec)
     rows = source.split("\n")  # not splitlines(): a comment may hold \f or \u2028
     # The grammar puts every statement, header and `}` on a line of its own, and
-    # everything else is blank or a comment: the n-th row holding code is the n-th line.
+    # everything else is blank or a comment: the n-th row holding code is the
+    # n-th line (the row its node's span names; a `}` has no node).
     code_rows = [
         n for n, row in enumerate(rows, 1) if row.lstrip(_SPACE)[:1] not in ("", "#")
     ]
-    if len(code_rows) != len(code):
+    if len(code_rows) != len(code) or any(
+        line.row not in (None, n) for n, line in zip(code_rows, code)
+    ):
         raise RuntimeError(
             f"archgen fmt is broken: {len(code)} code lines, {len(code_rows)} in {path}"
         )
-    line_at = dict(zip(code_rows, code))
-    comment_at = {c.line: c.text for c in comments}
+    return _layout(dict(zip(code_rows, code)), spec.comments, len(rows))
 
+
+def _layout(line_at: dict[int, _Line], comments, last: int) -> str:
+    """The code lines at their rows, with the comments, indented; blank rows
+    kept one at most, none after `{` or before `}`."""
+    comment_at = {c.line: c.text for c in comments}
     # Code lines (with their trailing comment), whole-line comments (str) and
     # blank lines (None), at most one blank in a row and none after `{` or before `}`.
     entries: list[_Line | str | None] = []
-    for n in range(1, len(rows) + 1):
+    for n in range(1, last + 1):
         if n in line_at:
             line = line_at[n]
             if n in comment_at:
@@ -95,165 +100,142 @@ def format_source(source: str, path: str = "<spec>", cache: Path | None = None) 
     return "\n".join(reversed(out)) + "\n"
 
 
-def _code_lines(tree: Tree) -> list[_Line]:
-    """Every line of code of the file, in source order."""
-    lines: list[_Line] = []
-    for item in tree.children:
-        if item.data == "use":
-            lines.append(_Line(0, f"use {item.children[0]}"))
-        elif item.data in ("let", "model_param"):
-            name, value = item.children
-            word = "param" if item.data == "model_param" else "let"
-            lines.append(_Line(0, f"{word} {name} = {_expr(value)}"))
-        elif item.data == "block_def":
-            name, *rest = item.children
-            params = [p for p in rest if isinstance(p, Tree) and p.data == "param"]
-            body = [c for c in rest if isinstance(c, Tree) and c.data != "param"]
-            lines.append(
-                _Line(
-                    0,
-                    f"block {name}({', '.join(_param(p) for p in params)}) {{",
-                    opens=True,
-                )
-            )
-            lines += _body(body, 1)
-            lines.append(_Line(0, "}", closes=True))
-        else:
-            lines += _model(item)
-    return lines
+class _Printer(ir.Visitor):
+    """Every line of code of a file, in source order: one `visit_` per node kind
+    that is a line (or opens one, with its body inside); the parts of a line
+    (parameters, arguments, options, expressions) are spelt by the functions
+    below. A node kind without a printer is refused, never skipped."""
+
+    def __init__(self) -> None:
+        self.out: list[_Line] = []
+        self.depth = 0
+
+    def lines(self, spec: ir.Spec) -> list[_Line]:
+        self.visit(spec)
+        return self.out
+
+    def generic_visit(self, node) -> None:
+        raise NotImplementedError(f"archgen fmt cannot print a {type(node).__name__}")
+
+    def line(self, node, text: str) -> None:
+        self.out.append(_Line(self.depth, text, row=node.span.line))
+
+    def nested(self, node, head: str, body) -> None:
+        """`head {`, the body's lines one level in, `}`."""
+        self.out.append(_Line(self.depth, head + " {", opens=True, row=node.span.line))
+        self.depth += 1
+        for child in body:
+            self.visit(child)
+        self.depth -= 1
+        self.out.append(_Line(self.depth, "}", closes=True))
+
+    # -- files ----------------------------------------------------------------------
+    def visit_Spec(self, node: ir.Spec) -> None:
+        for item in node.items:
+            self.visit(item)
+
+    def visit_Use(self, node: ir.Use) -> None:
+        self.line(node, f'use "{node.target}"')
+
+    def visit_Let(self, node: ir.Let) -> None:
+        word = "param" if node.param else "let"
+        self.line(node, f"{word} {node.name} = {_expr(node.value)}")
+
+    # -- block definitions ------------------------------------------------------------
+    def visit_BlockDef(self, node: ir.BlockDef) -> None:
+        params = ", ".join(map(_param, node.params))
+        self.nested(node, f"block {node.name}({params})", node.body)
+
+    def visit_Layer(self, node: ir.Layer) -> None:
+        self.line(node, ("digital " if node.kept else "") + _layer(node))
+
+    def visit_Section(self, node: ir.Section) -> None:
+        self.nested(node, node.name + _condition(node), node.body)
+
+    def visit_Group(self, node: ir.Group) -> None:
+        self.nested(node, node.kind, node.arms)  # sum / cat / mul
+
+    def visit_Arm(self, node: ir.Arm) -> None:
+        head = node.name
+        if node.count is not None:
+            # The count is one atom: a compound keeps its parentheses.
+            head += f" * {_expr(node.count, ATOM)}"
+        self.nested(node, head + _condition(node), node.body)
+
+    # -- the model --------------------------------------------------------------------
+    def visit_Model(self, node: ir.Model) -> None:
+        self.nested(node, f"model {node.name}", node.statements)
+
+    def visit_Input(self, node: ir.Input) -> None:
+        self.line(node, f"input {node.text}")
+
+    def visit_Classes(self, node: ir.Classes) -> None:
+        self.line(node, f"classes {_expr(node.value)}")
+
+    def visit_Stem(self, node: ir.Stem) -> None:
+        if node.kernel is None:  # `stem { layers }`
+            self.nested(node, "stem", node.body)
+            return
+        kernel = node.kernel_text or f"conv{node.kernel}x{node.kernel}"
+        words = ["stem", kernel, _expr(node.channels), *map(_option, node.options)]
+        self.line(node, " ".join(words))
+
+    def visit_Stage(self, node: ir.Stage) -> None:
+        words = ["stage", _expr(node.channels), *map(_option, node.options)]
+        self.nested(node, " ".join(words), node.body)
+
+    def visit_Repeat(self, node: ir.Repeat) -> None:
+        call = node.block
+        options = [_option(option) for option in call.options]
+        if node.x_at is not None:  # `x n`, where it was written among the options
+            options.insert(node.x_at, _option(ir.Option("x", node.count, node.span)))
+        words = [call.kind, *filter(None, [call.kernel_text]), *options]
+        self.line(node, " ".join(words + [node.token] if node.token else words))
+
+    def visit_Head(self, node: ir.Head) -> None:
+        self.line(node, " ".join(["head", *map(_layer, node.layers)]))
+
+    def visit_Digital(self, node: ir.Digital) -> None:
+        self.line(node, " ".join(["digital", *(mark.path for mark in node.marks)]))
+
+    def visit_Init(self, node: ir.Init) -> None:
+        self.line(node, f"init {node.name}")
 
 
-def _model(model: Tree) -> list[_Line]:
-    name, *statements = model.children
-    lines = [_Line(0, f"model {name} {{", opens=True)]
-    for statement in statements:
-        kind = statement.data
-        if kind == "stage":
-            channels, *rest = statement.children
-            options = [_option(c) for c in rest if c.data == "option"]
-            lines.append(
-                _Line(
-                    1, " ".join(["stage", _expr(channels), *options]) + " {", opens=True
-                )
-            )
-            lines += [_Line(2, _block_line(c)) for c in rest if c.data == "block"]
-            lines.append(_Line(1, "}", closes=True))
-        elif kind == "stem_body":
-            lines.append(_Line(1, "stem {", opens=True))
-            lines += _body(list(statement.children), 2)
-            lines.append(_Line(1, "}", closes=True))
-        elif kind == "stem":
-            kernel, channels, *options = statement.children
-            lines.append(
-                _Line(
-                    1,
-                    " ".join(
-                        ["stem", str(kernel), _expr(channels), *map(_option, options)]
-                    ),
-                )
-            )
-        elif kind == "head":
-            lines.append(
-                _Line(1, " ".join(["head", *map(_head_op, statement.children)]))
-            )
-        elif kind == "digital":
-            paths = (".".join(map(str, p.children)) for p in statement.children)
-            lines.append(_Line(1, " ".join(["digital", *paths])))
-        elif kind == "input":
-            lines.append(_Line(1, f"input {statement.children[0]}"))
-        elif kind == "init":
-            lines.append(_Line(1, f"init {statement.children[0]}"))
-        else:  # classes
-            lines.append(_Line(1, f"classes {_expr(statement.children[0])}"))
-    lines.append(_Line(0, "}", closes=True))
-    return lines
+def _layer(node: ir.Layer) -> str:
+    """`conv(3, out)`, `bn`, or a head's `fc 10`."""
+    if node.parens:
+        return f"{node.op}({', '.join(map(_arg, node.args))})"
+    if node.args:  # `fc 10`: a head op's one number, without parentheses
+        return f"{node.op} {_expr(node.args[0].value)}"
+    return node.op
 
 
-def _body(items: list[Tree], depth: int) -> list[_Line]:
-    lines: list[_Line] = []
-    for item in items:
-        if item.data in ("layer", "kept"):
-            layer = item.children[0] if item.data == "kept" else item
-            name, call = layer.children
-            prefix = "digital " if item.data == "kept" else ""
-            lines.append(_Line(depth, f"{prefix}{name}{_call(call)}"))
-            continue
-        if item.data == "section":
-            name, condition, *body = item.children
-            lines += _nested(f"{name}{_condition(condition)}", body, depth)
-            continue
-        lines.append(_Line(depth, f"{item.data} {{", opens=True))  # sum / cat / mul
-        for arm in item.children:
-            name, count, condition, *body = arm.children
-            head = str(name)
-            if count is not None:
-                # The count is one atom: a compound keeps its parentheses.
-                head += f" * {_expr(count, ATOM)}"
-            lines += _nested(head + _condition(condition), body, depth + 1)
-        lines.append(_Line(depth, "}", closes=True))
-    return lines
+def _arg(node: ir.Arg) -> str:
+    value = _expr(node.value)
+    return value if node.name is None else f"{node.name}={value}"
 
 
-def _nested(head: str, body: list[Tree], depth: int) -> list[_Line]:
-    return [
-        _Line(depth, head + " {", opens=True),
-        *_body(body, depth + 1),
-        _Line(depth, "}", closes=True),
-    ]
+def _param(node: ir.Param) -> str:
+    default = "" if node.default is None else f" = {_expr(node.default)}"
+    return f"{node.name}: {node.type}{default}"
 
 
-def _condition(node: Tree | None) -> str:
-    if node is None:
-        return ""
-    only = "only " if node.data == "only_when" else ""
-    return f" {only}if {_expr(node.children[0])}"
-
-
-def _param(node: Tree) -> str:
-    name, type_, default = node.children
-    return f"{name}: {type_}" + ("" if default is None else f" = {_expr(default)}")
-
-
-def _call(call: Tree | None) -> str:
-    if call is None:
-        return ""
-    parts = []
-    for arg in call.children:
-        if arg is None:
-            continue
-        if arg.data == "kwarg":
-            parts.append(f"{arg.children[0]}={_expr(arg.children[1])}")
-        else:
-            parts.append(_expr(arg))
-    return f"({', '.join(parts)})"
-
-
-def _option(node: Tree) -> str:
-    name, value = node.children
+def _option(node: ir.Option) -> str:
     # An option's value is one atom: a compound expression keeps its parentheses.
-    return f"{name} {_expr(value, ATOM)}"
+    return f"{node.name} {_expr(node.value, ATOM)}"
 
 
-def _block_line(node: Tree) -> str:
-    parts = []
-    for child in node.children:
-        parts.append(_option(child) if isinstance(child, Tree) else str(child))
-    return " ".join(parts)
+def _condition(node: ir.Section | ir.Arm) -> str:
+    if node.condition is None:
+        return ""
+    return f" {'only ' if node.only else ''}if {_expr(node.condition)}"
 
 
-def _head_op(node: Tree) -> str:
-    name, value = node.children
-    if value is None:
-        return str(name)
-    if isinstance(value, Token):
-        return f"{name} {value}"
-    return f"{name}{_call(value)}"
-
-
-def _expr(node: Tree, parent: int = 0) -> str:
+def _expr(node: ir.Expr, parent: int = 0) -> str:
     """An expression as the one printer writes it: single spaces around
     operators, numbers as written, only the parentheses it needs."""
-    return to_arch(expression(node, *_FILE), parent)
+    return to_arch(node, parent)
 
 
 # -- command line ---------------------------------------------------------------

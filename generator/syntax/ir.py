@@ -8,8 +8,10 @@ names, and nothing here knows about shapes or torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
+from .. import traversal
 from ..errors import Span
 
 # -- expressions -------------------------------------------------------------------
@@ -100,6 +102,7 @@ class Layer:
     args: tuple[Arg, ...]
     span: Span
     kept: bool = False  # `digital conv(...)`: never on crossbars
+    parens: bool = False  # written with parentheses: `conv()`, `fc(10)`; not `fc 10`
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Section:
     condition: Expr | None
     body: tuple["Node", ...]
     span: Span
+    only: bool = False  # written `only if`: an error (that is for arms), kept for fmt
 
 
 Node = Union[Layer, Group, Section]
@@ -166,16 +170,43 @@ class Option:
     span: Span
 
 
+def _option(options: tuple[Option, ...], name: str) -> Expr | None:
+    """The value of the first option called `name`, None when none is."""
+    return next((o.value for o in options if o.name == name), None)
+
+
+@dataclass(frozen=True)
+class Input:
+    """`input 3x32x32`: channels x height x width."""
+
+    shape: tuple[int, ...]
+    span: Span  # of the shape
+    text: str  # as written, for fmt: `3x32x32`
+
+
+@dataclass(frozen=True)
+class Classes:
+    """`classes 10`: the width of the head's last fc."""
+
+    value: Expr
+    span: Span
+
+
 @dataclass(frozen=True)
 class Stem:
     """`stem conv5x5 48 stride 1` (conv, BN, ReLU) or `stem { layers }`."""
 
     kernel: int | None
     channels: Expr | None
-    stride: Expr | None
+    options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Layer, ...]
     span: Span
     kernel_span: Span
+    kernel_text: str | None = None  # `conv5x5` as written, for fmt
+
+    @property
+    def stride(self) -> Expr | None:
+        return _option(self.options, "stride")
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,7 @@ class BlockCall:
     options: tuple[Option, ...]
     span: Span
     kernel_span: Span | None
+    kernel_text: str | None = None  # `conv3x3` as written, for fmt
 
 
 @dataclass(frozen=True)
@@ -197,6 +229,10 @@ class Repeat:
     block: BlockCall
     count: "Expr"
     span: Span
+    # How it was written, for fmt: the `xN` word at the end of the line, and
+    # where an `x n` option stood among the block's options (before options[x_at]).
+    token: str | None = None
+    x_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,32 +240,105 @@ class Stage:
     """`stage 32 stride 2 { ... }`: blocks at one width; the first one strides."""
 
     channels: Expr
-    stride: Expr | None
+    options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Repeat, ...]
+    span: Span
+
+    @property
+    def stride(self) -> Expr | None:
+        return _option(self.options, "stride")
+
+
+@dataclass(frozen=True)
+class Head:
+    """`head avgpool flatten fc 10`."""
+
+    layers: tuple[Layer, ...]
     span: Span
 
 
 @dataclass(frozen=True)
 class DigitalMark:
-    """`digital stem fc stage1.0`: modules kept off the crossbars."""
+    """One path of a `digital` line: a module kept off the crossbars."""
 
     path: str
     span: Span
 
 
 @dataclass(frozen=True)
-class Model:
-    name: str
-    input: tuple[int, ...]
-    classes: Expr | None
-    stem: Stem | None
-    stages: tuple[Stage, ...]
-    head: tuple[Layer, ...]
-    digital: tuple[DigitalMark, ...]
+class Digital:
+    """`digital stem fc stage1.0`: modules kept off the crossbars."""
+
+    marks: tuple[DigitalMark, ...]
     span: Span
-    input_span: Span
-    init: str | None = None  # how weights start: "he", or None for PyTorch's default
-    init_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Init:
+    """`init he`: how weights start."""
+
+    name: str
+    span: Span
+
+
+Statement = Input | Classes | Stem | Stage | Head | Digital | Init
+
+
+@dataclass(frozen=True)
+class Model:
+    """`model Name { statements }`, the statements in the order written. What
+    the checker reads (one input, the stages, ...) is read off them: a
+    statement given twice is an error, and `lower.parse` keeps only the first."""
+
+    name: str
+    statements: tuple[Statement, ...]
+    span: Span
+
+    def _first(self, kind: type):
+        return next((s for s in self.statements if type(s) is kind), None)
+
+    @cached_property
+    def input(self) -> tuple[int, ...]:
+        found = self._first(Input)
+        return () if found is None else found.shape
+
+    @cached_property
+    def input_span(self) -> Span:
+        found = self._first(Input)
+        return self.span if found is None else found.span
+
+    @cached_property
+    def classes(self) -> Expr | None:
+        found = self._first(Classes)
+        return None if found is None else found.value
+
+    @cached_property
+    def stem(self) -> Stem | None:
+        return self._first(Stem)
+
+    @cached_property
+    def stages(self) -> tuple[Stage, ...]:
+        return tuple(s for s in self.statements if type(s) is Stage)
+
+    @cached_property
+    def head(self) -> tuple[Layer, ...]:
+        found = self._first(Head)
+        return () if found is None else found.layers
+
+    @cached_property
+    def digital(self) -> tuple[DigitalMark, ...]:
+        return tuple(m for s in self.statements if type(s) is Digital for m in s.marks)
+
+    @cached_property
+    def init(self) -> str | None:
+        """How weights start: "he", or None for PyTorch's default."""
+        found = self._first(Init)
+        return None if found is None else found.name
+
+    @cached_property
+    def init_span(self) -> Span | None:
+        found = self._first(Init)
+        return None if found is None else found.span
 
 
 # -- files -------------------------------------------------------------------------
@@ -256,17 +365,34 @@ class Comment:
     text: str
 
 
+Item = Use | Let | BlockDef | Model
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One parsed .arch file (a model file or a block library)."""
+    """One parsed .arch file (a model file or a block library): its items in
+    the order written. `lower.parse` keeps the first model only (a file holds one)."""
 
     path: str
     source: str
-    uses: tuple[Use, ...]
-    lets: tuple[Let, ...]
-    blocks: tuple[BlockDef, ...]
-    model: Model | None
+    items: tuple[Item, ...]
     comments: tuple[Comment, ...] = ()
+
+    @cached_property
+    def uses(self) -> tuple[Use, ...]:
+        return tuple(i for i in self.items if type(i) is Use)
+
+    @cached_property
+    def lets(self) -> tuple[Let, ...]:
+        return tuple(i for i in self.items if type(i) is Let)
+
+    @cached_property
+    def blocks(self) -> tuple[BlockDef, ...]:
+        return tuple(i for i in self.items if type(i) is BlockDef)
+
+    @cached_property
+    def model(self) -> Model | None:
+        return next((i for i in self.items if type(i) is Model), None)
 
 
 # -- traversal ---------------------------------------------------------------------
@@ -276,10 +402,10 @@ class Spec:
 
 _IR_TYPES = (
     Num, Var, BinOp, Unary, Func, Cond, Param, Arg, Layer, Arm, Group, Section,
-    BlockDef, Option, Stem, BlockCall, Repeat, Stage, DigitalMark, Model, Let, Use,
-    Spec,
+    BlockDef, Option, Input, Classes, Stem, BlockCall, Repeat, Stage, Head,
+    DigitalMark, Digital, Init, Model, Let, Use, Spec,
 )  # fmt: skip
-_TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node"}
+_TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node", "Statement", "Item"}
 
 
 def _child_fields(kind: type) -> tuple[str, ...]:
@@ -311,11 +437,7 @@ def children(node) -> tuple:
 def walk(node):
     """`node` and every node inside it, parents before children, in source
     order. Iterative: no nesting a spec can write exhausts Python's stack."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(children(current)))
+    return traversal.walk(node, children)
 
 
 def rebuild(node, change):

@@ -54,13 +54,19 @@ def parse(source: str, path: str = "<spec>", cache: Path | None = None) -> Spec:
     return spec
 
 
-def expression(node: Tree, path: str = "<spec>", source: str = "") -> Expr:
-    """One expression subtree of a parse, as IR (fmt prints it with expr.to_arch)."""
-    lowering = _Lowering(path)
-    expr = lowering.expr(node)
-    if lowering.problems:
-        raise ArchError(lowering.problems, source)
-    return expr
+def as_written(source: str, path: str = "<spec>", cache: Path | None = None) -> Spec:
+    """The file as written, for `archgen fmt`: what `parse` reports and leaves
+    out (a duplicate, an unknown option, a second model, ...) is kept where it
+    stands, and only what the IR cannot hold exactly raises ArchError: a
+    syntax error, an expression nested too deep or an overlong number in one.
+    (`cache`: the cache folder the parser may be built from.)"""
+    tree, comments = parse_tree(source, path, cache)
+    lowering = _Lowering(path, keep=True)
+    spec = lowering.file(tree, source, comments)
+    if lowering.unprintable:
+        where = sorted(lowering.unprintable, key=lambda d: (d.span.line, d.span.column))
+        raise ArchError(where, source)
+    return spec
 
 
 def parse_file(path: str, options: Options | None = None) -> Spec:
@@ -76,11 +82,15 @@ def parse_file(path: str, options: Options | None = None) -> Spec:
 
 
 class _Lowering(ModelLowering):
-    def __init__(self, path: str):
+    def __init__(self, path: str, keep: bool = False):
         self.path = path
         self.problems: list[Diagnostic] = []
         self.depth = 0
         self.too_deep = False
+        # keep: lower what is written even where it is an error (as_written);
+        # the problems of expressions are then `unprintable` too.
+        self.keep = keep
+        self.unprintable: list[Diagnostic] = []
 
     # -- helpers -------------------------------------------------------------------
     def span(self, node: Tree | Token) -> Span:
@@ -139,15 +149,17 @@ class _Lowering(ModelLowering):
                     or f"{owner} takes: {', '.join(allowed) or 'no options'}"
                 )
                 self.error(f"unknown option '{key}' for {owner}", name, hint)
-                continue
-            if key in seen:
+                if not self.keep:
+                    continue
+            elif key in seen:
                 self.error(
                     f"duplicate option '{key}'",
                     name,
                     f"first given at line {seen[key].line}; keep one",
                 )
-                continue
-            seen[key] = self.span(name)
+                if not self.keep:
+                    continue
+            seen.setdefault(key, self.span(name))
             out.append(Option(key, self.expr(value), self.span(node)))
         return tuple(out)
 
@@ -155,6 +167,7 @@ class _Lowering(ModelLowering):
     def expr(self, node: Tree | Token) -> Expr:
         # Every stage walks expressions recursively: bound their depth here, once.
         self.depth += 1
+        known = len(self.problems)
         try:
             # Operators count, not the number or name at the bottom: 64 nested
             # operators (the documented limit) are fine, the 65th is not.
@@ -173,6 +186,8 @@ class _Lowering(ModelLowering):
             self.depth -= 1
             if self.depth == 0:
                 self.too_deep = False
+                if self.keep and len(self.problems) > known:
+                    self.unprintable += self.problems[known:]
 
     def _expr(self, node: Tree | Token) -> Expr:
         kind = node.data
@@ -204,28 +219,31 @@ class _Lowering(ModelLowering):
 
     # -- files -----------------------------------------------------------------------
     def file(self, tree: Tree, source: str, comments) -> Spec:
-        uses, lets, blocks, models = [], [], [], []
+        items: list = []
+        models: list[tuple[int, Tree]] = []  # where each stands among the items
         for item in tree.children:
             if item.data == "use":
-                uses.append(Use(str(item.children[0])[1:-1], self.span(item)))
+                items.append(Use(str(item.children[0])[1:-1], self.span(item)))
             elif item.data in ("let", "model_param"):
                 name, value = item.children
                 param = item.data == "model_param"
-                lets.append(Let(str(name), self.expr(value), self.span(name), param))
+                items.append(Let(str(name), self.expr(value), self.span(name), param))
             elif item.data == "block_def":
-                blocks.append(self.block_def(item))
+                items.append(self.block_def(item))
             else:
-                models.append(item)
-        for extra in models[1:]:
+                models.append((len(items), item))
+        for _, extra in models[1:]:
             self.error(
                 "a file holds one model",
                 extra.children[0],
-                f"the first is at line {models[0].meta.line}",
+                f"the first is at line {models[0][1].meta.line}",
             )
-        model = self.model(models[0]) if models else None
-        return Spec(
-            self.path, source, tuple(uses), tuple(lets), tuple(blocks), model, comments
-        )
+        # The model last, as its problems come after the other items'; the
+        # first only, unless `keep`.
+        lowered = [(at, self.model(m)) for at, m in models[: None if self.keep else 1]]
+        for at, model in reversed(lowered):
+            items.insert(at, model)
+        return Spec(self.path, source, tuple(items), comments)
 
     # -- block definitions ---------------------------------------------------------
     def block_def(self, node: Tree) -> BlockDef:
@@ -235,7 +253,8 @@ class _Lowering(ModelLowering):
             pname, ptype, default = p.children
             if any(q.name == str(pname) for q in params):
                 self.error(f"duplicate parameter '{pname}'", pname)
-                continue
+                if not self.keep:
+                    continue
             params.append(
                 Param(
                     str(pname),
@@ -262,7 +281,9 @@ class _Lowering(ModelLowering):
 
     def layer(self, node: Tree, kept: bool = False) -> Layer:
         name, call = node.children
-        return Layer(str(name), self.call(call), self.span(node), kept)
+        return Layer(
+            str(name), self.call(call), self.span(node), kept, call is not None
+        )
 
     def condition(self, node: Tree | None) -> tuple[Expr | None, bool]:
         if node is None:
@@ -280,7 +301,7 @@ class _Lowering(ModelLowering):
             )
         if not body:
             self.error(f"empty section '{name}'", name, "a section holds layers")
-        return Section(str(name), expr, self.body(body), self.span(name))
+        return Section(str(name), expr, self.body(body), self.span(name), only)
 
     def call(self, call: Tree | None) -> tuple[Arg, ...]:
         if call is None:
@@ -293,7 +314,8 @@ class _Lowering(ModelLowering):
                 key, value = a.children
                 if any(x.name == str(key) for x in args):
                     self.error(f"duplicate argument '{key}'", key)
-                    continue
+                    if not self.keep:
+                        continue
                 args.append(Arg(str(key), self.expr(value), self.span(a)))
             else:
                 if any(x.name is not None for x in args):
@@ -302,7 +324,8 @@ class _Lowering(ModelLowering):
                         a,
                         "put positional arguments first",
                     )
-                    continue
+                    if not self.keep:
+                        continue
                 args.append(Arg(None, self.expr(a), self.span(a)))
         return tuple(args)
 

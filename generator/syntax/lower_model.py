@@ -11,7 +11,12 @@ from ..errors import did_you_mean
 from .ir import (
     Arg,
     BlockCall,
+    Classes,
+    Digital,
     DigitalMark,
+    Head,
+    Init,
+    Input,
     Layer,
     Model,
     Num,
@@ -32,15 +37,10 @@ class ModelLowering:
 
     # -- the model -------------------------------------------------------------------
     def model(self, node: Tree) -> Model:
-        name_token, *statements = node.children
+        name_token, *nodes = node.children
         first: dict[str, Tree] = {}
-        stages: list[Stage] = []
-        digital: list[DigitalMark] = []
-        input_shape: tuple[int, ...] = ()
-        input_span = self.span(name_token)
-        classes = stem = init = init_span = None
-        head: tuple[Layer, ...] = ()
-        for statement in statements:
+        statements: list = []
+        for statement in nodes:
             kind = "stem" if statement.data == "stem_body" else statement.data
             if kind not in ("stage", "digital"):
                 if kind in first:
@@ -50,55 +50,48 @@ class ModelLowering:
                         statement,
                         f"'{kind}' was already given at line {line}",
                     )
-                    continue
-                first[kind] = statement
-            if kind == "input":
-                input_shape, input_span = self.shape(statement.children[0]), self.span(
-                    statement.children[0]
-                )
-            elif kind == "classes":
-                classes = self.expr(statement.children[0])
-            elif statement.data == "stem":
-                stem = self.stem(statement)
-            elif statement.data == "stem_body":
-                stem = self.stem_body(statement)
-            elif kind == "stage":
-                stages.append(self.stage(statement))
-            elif kind == "head":
-                head = tuple(self.head_op(op) for op in statement.children)
-            elif kind == "init":
-                token = statement.children[0]
-                init, init_span = str(token), self.span(token)
-                if init not in INITS:
-                    self.error(
-                        f"unknown init '{init}'",
-                        token,
-                        did_you_mean(init, INITS) or f"known: {', '.join(INITS)}",
-                    )
-            elif kind == "digital":
-                for path in statement.children:
-                    digital.append(
-                        DigitalMark(".".join(map(str, path.children)), self.span(path))
-                    )
+                    if not self.keep:
+                        continue
+                first.setdefault(kind, statement)
+            statements.append(self.statement(kind, statement))
         if "input" not in first:
             self.error(
                 f"model '{name_token}' has no input shape",
                 name_token,
                 "add a line like `input 3x32x32` (channels x height x width)",
             )
-        return Model(
-            name=str(name_token),
-            input=input_shape,
-            classes=classes,
-            stem=stem,
-            stages=tuple(stages),
-            head=head,
-            digital=tuple(digital),
-            span=self.span(name_token),
-            input_span=input_span,
-            init=init,
-            init_span=init_span,
+        return Model(str(name_token), tuple(statements), self.span(name_token))
+
+    def statement(self, kind: str, statement: Tree):
+        if kind == "input":
+            token = statement.children[0]
+            return Input(self.shape(token), self.span(token), str(token))
+        if kind == "classes":
+            return Classes(self.expr(statement.children[0]), self.span(statement))
+        if statement.data == "stem":
+            return self.stem(statement)
+        if statement.data == "stem_body":
+            return self.stem_body(statement)
+        if kind == "stage":
+            return self.stage(statement)
+        if kind == "head":
+            layers = tuple(self.head_op(op) for op in statement.children)
+            return Head(layers, self.span(statement))
+        if kind == "init":
+            token = statement.children[0]
+            init = str(token)
+            if init not in INITS:
+                self.error(
+                    f"unknown init '{init}'",
+                    token,
+                    did_you_mean(init, INITS) or f"known: {', '.join(INITS)}",
+                )
+            return Init(init, self.span(token))
+        marks = tuple(  # digital
+            DigitalMark(".".join(map(str, path.children)), self.span(path))
+            for path in statement.children
         )
+        return Digital(marks, self.span(statement))
 
     def shape(self, token: Token) -> tuple[int, ...]:
         dims = tuple(self.whole(n, token) for n in str(token).split("x"))
@@ -112,14 +105,15 @@ class ModelLowering:
 
     def stem(self, node: Tree) -> Stem:
         kernel, channels, *options = node.children
-        opts = {o.name: o.value for o in self.options(options, STEM_OPTIONS, "stem")}
+        lowered = self.options(options, STEM_OPTIONS, "stem")  # problems first
         return Stem(
             kernel=self.kernel(kernel),
             channels=self.expr(channels),
-            stride=opts.get("stride"),
+            options=lowered,
             body=(),
             span=self.span(node),
             kernel_span=self.span(kernel),
+            kernel_text=str(kernel),
         )
 
     def stem_body(self, node: Tree) -> Stem:
@@ -138,13 +132,14 @@ class ModelLowering:
                 node,
                 "write layers like `conv(7, 32, padding=1)` inside the braces",
             )
-        return Stem(None, None, None, layers, self.span(node), self.span(node))
+        kept = body if self.keep else layers
+        return Stem(None, None, (), kept, self.span(node), self.span(node))
 
     def stage(self, node: Tree) -> Stage:
         channels, *rest = node.children
         options = [c for c in rest if c.data == "option"]
         blocks = [c for c in rest if c.data == "block"]
-        opts = {o.name: o.value for o in self.options(options, STAGE_OPTIONS, "stage")}
+        lowered = self.options(options, STAGE_OPTIONS, "stage")
         if not blocks:
             self.error(
                 "stage has no blocks",
@@ -153,21 +148,23 @@ class ModelLowering:
             )
         return Stage(
             channels=self.expr(channels),
-            stride=opts.get("stride"),
+            options=lowered,
             body=tuple(self.block(b) for b in blocks),
             span=self.span(node),
         )
 
     def block(self, node: Tree) -> Repeat:
         kind, *rest = node.children
-        kernel = kernel_span = None
+        kernel = kernel_span = kernel_text = token = None
         count, count_span = 1, self.span(node)
         option_nodes = []
         for child in rest:
             if isinstance(child, Token) and child.type == "KERNEL":
                 kernel, kernel_span = self.kernel(child), self.span(child)
+                kernel_text = str(child)
             elif isinstance(child, Token) and child.type == "REPEAT":
                 count, count_span = self.whole(str(child)[1:], child), self.span(child)
+                token = str(child)
                 if count == 0:
                     self.error(
                         "x0 repeats the block zero times",
@@ -179,30 +176,29 @@ class ModelLowering:
                 option_nodes.append(child)
         options = self.options(option_nodes, None, str(kind))
         repeat = Num(count, count_span)
-        for option in options:
-            if option.name != "x":
-                continue
-            if any(isinstance(c, Token) and c.type == "REPEAT" for c in rest):
+        x_at = None
+        for at, option in enumerate(options):
+            if option.name != "x" or x_at is not None:
+                continue  # (a second `x` is kept only by `keep`: an error)
+            if token is not None:
                 self.error(
                     "the repetition is written twice",
                     option.span,
                     "keep one: `x4` or `x n`",
                 )
-            repeat, count_span = option.value, option.span
-        options = tuple(o for o in options if o.name != "x")
-        call = BlockCall(str(kind), kernel, options, self.span(kind), kernel_span)
-        return Repeat(call, repeat, count_span)
+            repeat, count_span, x_at = option.value, option.span, at
+        options = tuple(o for at, o in enumerate(options) if at != x_at)
+        call = BlockCall(
+            str(kind), kernel, options, self.span(kind), kernel_span, kernel_text
+        )
+        return Repeat(call, repeat, count_span, token, x_at)
 
     def head_op(self, node: Tree) -> Layer:
         name, value = node.children
         if isinstance(value, Token):  # `fc 10`
-            args: tuple[Arg, ...] = (
-                Arg(
-                    None,
-                    Num(self.whole(str(value), value), self.span(value)),
-                    self.span(value),
-                ),
-            )
+            number = Num(self.whole(str(value), value), self.span(value), str(value))
+            args: tuple[Arg, ...] = (Arg(None, number, self.span(value)),)
         else:
             args = self.call(value)
-        return Layer(str(name), args, self.span(node))
+        return Layer(str(name), args, self.span(node), parens=value is not None
+                     and not isinstance(value, Token))  # fmt: skip
