@@ -30,7 +30,13 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
         self.digital = frozenset(mark.path for mark in model.digital)
         shape: Shape | None = model.input
         if len(shape) != 3 or min(shape) <= 0:
-            if len(shape) == 3:
+            if len(shape) != 3:  # lowering said so; a partial check must not pass
+                self.report(
+                    f"input shape {'x'.join(map(str, shape))} has {len(shape)} dimensions",
+                    model.input_span,
+                    "write channels x height x width, like 3x32x32",
+                )
+            else:
                 self.report(
                     f"input shape {'x'.join(map(str, shape))} has a zero dimension",
                     model.input_span,

@@ -97,7 +97,7 @@ class ModelLowering:
         dims = tuple(self.whole(n, token) for n in str(token).split("x"))
         if len(dims) != 3:
             self.error(
-                f"input shape {token} has {len(dims)} dimensions",
+                f"input shape {'x'.join(map(str, dims))} has {len(dims)} dimensions",
                 token,
                 "write channels x height x width, like 3x32x32",
             )
