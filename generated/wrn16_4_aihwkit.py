@@ -194,13 +194,13 @@ def check_parameters(*, k: int = 4, num_classes: int = 10) -> None:
     """Refuse model parameters the spec describes no model for: each must be a
     number of its kind, every width it sets from 1 to the width limit, and the
     model's parameter count within archgen's budget."""
-    if isinstance(k, bool) or not isinstance(k, int):
+    if type(k) is not int:
         raise TypeError(f"k must be a whole number (int), not {k!r}")
     if not -(10**15) <= k <= 10**15:
         raise ValueError(
             "k must be from -10**15 to 10**15 (archgen's bound on numbers)"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+    if type(num_classes) is not int:
         raise TypeError(
             f"num_classes must be a whole number (int), not {num_classes!r}"
         )

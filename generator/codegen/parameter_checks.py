@@ -68,8 +68,11 @@ def parameter_checks(analysis) -> tuple[str, ...]:
     given = ", ".join(f"{name}={{{name}!r}}" for name, _ in analysis.parameters)
     top = analysis.options.limits.width
     found = list(_sizes(analysis, set(names)))
-    lines += let_lines(
-        analysis, [e for _, guard, expr in found for e in (guard, expr)], names
+    lines += _bounded(
+        let_lines(
+            analysis, [e for _, guard, expr in found for e in (guard, expr)], names
+        ),
+        given,
     )
     # Each width is written into `1 <= width <= top`: a looser one (`a if c else
     # b`) keeps its parentheses, or Python reads `(1 <= a) if c else (b <= top)`.
@@ -95,6 +98,31 @@ def parameter_checks(analysis) -> tuple[str, ...]:
             f'it must be from 1 to {top:,}")',
         )
     return tuple(lines)
+
+
+def _bounded(computed: tuple[str, ...], given: str) -> list[str]:
+    """The lets computed from the parameters, each held to archgen's bound on
+    numbers as soon as it is computed (a chain of lets that squares stops at
+    the first past it, never computing a number of millions of digits), and a
+    division by zero or a float overflow among them a ValueError naming the
+    parameters."""
+    if not computed:
+        return []
+    top = f"10**{len(str(MAGNITUDE)) - 1}"
+    body: list[str] = []
+    for line in computed:
+        name = line.split(" = ", 1)[0]
+        body += [line, *_raise(
+            f"not -{top} <= {name} <= {top}",
+            f'ValueError(f"{given} makes {name} larger than archgen\'s '
+            f'bound on numbers ({top})")',
+        )]  # fmt: skip
+    return [
+        "try:",
+        *(f"    {line}" for line in body),
+        "except (ZeroDivisionError, OverflowError):",
+        f'    raise ValueError(f"{given} makes a let divide by zero or overflow") from None',
+    ]
 
 
 def _raise(condition: str, error: str) -> list[str]:
@@ -134,16 +162,18 @@ def _number_checks(name: str, real: bool) -> list[tuple[str, str]]:
     bound on numbers: no check after it overflows, NaN and infinity fail it.
     That message shows no value (str() of a long enough int raises)."""
     if real:
-        kind, types = "a number", "(int, float)"
+        kind, types = "a number", "not in (int, float)"
         top = f"{MAGNITUDE:.0e}"  # 1e+15
         bound = f"{name} must be a finite number from -{top} to {top}"
     else:
-        kind, types = "a whole number (int)", "int"
+        kind, types = "a whole number (int)", "is not int"
         top = f"10**{len(str(MAGNITUDE)) - 1}"
         bound = f"{name} must be from -{top} to {top} (archgen's bound on numbers)"
     return [
         (
-            f"isinstance({name}, bool) or not isinstance({name}, {types})",
+            # Exactly int or float: a subclass (bool among them) may compute
+            # otherwise than the check saw.
+            f"type({name}) {types}",
             f'TypeError(f"{name} must be {kind}, not {{{name}!r}}")',
         ),
         (f"not -{top} <= {name} <= {top}", f'ValueError("{bound}")'),
