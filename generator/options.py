@@ -96,6 +96,9 @@ class Options:
         if not isinstance(self.limits, Limits):
             raise TypeError(f"limits must be a Limits, not {self.limits!r}")
         if self.cache is not None:
+            if not isinstance(self.cache, (str, os.PathLike)) or not str(self.cache):
+                # "" would be Path("."): a cache in whatever folder archgen runs from
+                raise ValueError(f"cache must be a folder or None, not {self.cache!r}")
             object.__setattr__(self, "cache", Path(self.cache))
 
     @classmethod

@@ -81,6 +81,8 @@ def test_the_environment_is_read_on_every_call_and_parsed_once(monkeypatch, tmp_
         (lambda: Options(include="blocks"), TypeError),  # one path, not a list
         (lambda: Options(crossbar=512), TypeError),
         (lambda: Options(limits={"params": 5}), TypeError),
+        (lambda: Options(cache=""), ValueError),  # not the working folder
+        (lambda: Options(cache=5), ValueError),
         (lambda: Limits(params=0), ValueError),
         (lambda: Limits(lines=True), ValueError),
         (lambda: Limits(depth=2.5), ValueError),
