@@ -38,7 +38,7 @@ def test_the_readme_shows_every_zoo_spec_as_computed():
     readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     start = readme.index(HEADER[0])
     shown = readme[start : start + len(table())]
-    assert shown == table()
+    assert shown == table(), "paste the output of: python tests/zoo/test_readme_table.py"
     after = readme[start + len(shown)] if start + len(shown) < len(readme) else ""
     assert not after.startswith("|"), "a row for a spec that is not in specs/zoo/"
 
