@@ -203,35 +203,45 @@ def real_path(path: str | os.PathLike) -> str:
     chain of 2,000 links was a RecursionError, and a folder of them quadratic
     work): past 40 links the path as written, which the system then refuses
     to open as it follows no more."""
-    path = os.fspath(path)
     if os.name != "posix":
         return os.path.realpath(path)
-    given = os.path.join(os.getcwd(), path)
-    pending = given.split(os.sep)[::-1]
-    resolved, links = os.sep, 0
+    resolved = resolve(path)
+    return resolved if resolved is not None else os.path.abspath(path)
+
+
+def resolve(
+    path: str | os.PathLike,
+    check: Callable[[str, os.stat_result | None], bool] | None = None,
+) -> str | None:
+    """The real path of `path`, its links followed one by one as the system
+    follows them; `check(step, lstat or None if missing)` sees every folder and
+    link on the way. None past 40 links, or when `check` says no."""
+    pending = os.path.join(os.getcwd(), os.fspath(path)).split(os.sep)[::-1]
+    here, links = os.sep, 0
     while pending:
         name = pending.pop()
         if name in ("", "."):
             continue
         if name == "..":
-            resolved = os.path.dirname(resolved)
+            here = os.path.dirname(here)
             continue
-        candidate = os.path.join(resolved, name)
+        step = os.path.join(here, name)
         try:
-            linked = stat.S_ISLNK(os.lstat(candidate).st_mode)
+            info = os.lstat(step)
         except OSError:  # missing (or unreadable): kept as written, as realpath does
-            linked = False
-        if not linked:
-            resolved = candidate
+            info = None
+        if check is not None and not check(step, info):
+            return None
+        if info is None or not stat.S_ISLNK(info.st_mode):
+            here = step
             continue
         links += 1
         if links > _MAX_LINKS:
-            return os.path.normpath(given)
-        target = os.readlink(candidate)
-        if os.path.isabs(target):
-            resolved = os.sep
+            return None
+        target = os.readlink(step)
+        here = os.sep if os.path.isabs(target) else here
         pending.extend(target.split(os.sep)[::-1])
-    return resolved
+    return here
 
 
 def _walk(folder: str, onerror: Callable[[OSError], None]):

@@ -112,8 +112,14 @@ def test_a_deep_spec_folder_is_walked(tmp_path, capsys):
         os.mkdir(deep)
     deep = Path(deep)
     (deep / "t500.arch").write_bytes(T500.read_bytes())
-    assert main(["check", str(tmp_path / "a")]) == 0
-    assert "t500.arch: ok: T500: 426,106 params" in capsys.readouterr().out
+    try:
+        assert main(["check", str(tmp_path / "a")]) == 0
+        assert "t500.arch: ok: T500: 426,106 params" in capsys.readouterr().out
+    finally:  # shutil.rmtree (pytest's clean-up) recurses per level too
+        (deep / "t500.arch").unlink()
+        for _ in range(1100):
+            os.rmdir(deep)
+            deep = deep.parent
 
 
 # 5. (medium) A chain of 1,500 committed links (l1500.arch -> l1499.arch ...):
@@ -141,3 +147,25 @@ def test_real_path_is_realpath_within_the_systems_link_limit(tmp_path):
     os.symlink(str(tmp_path / "up" / ".." / "d" / "f"), tmp_path / "abs")
     for path in ("abs", "up/../d", "up/./x/../f", "missing/../d", ".", "/"):
         assert files.real_path(tmp_path / path) == os.path.realpath(tmp_path / path)
+
+
+# 6. (medium) `XDG_CACHE_HOME=/tmp/xdg` not made yet: mallory made /tmp/xdg a
+# link to the victim's ~/src, whose `archgen` checkout (the victim's, 0755)
+# then passed as the cache folder, and archgen wrote its tables into it. The
+# way to the cache folder is now checked as ssh checks the way to a key.
+@as_root
+def test_a_cache_reached_through_another_users_link_is_not_used(tmp_path):
+    from generator import user_cache
+
+    src = tmp_path / "src"
+    (src / "archgen").mkdir(parents=True, mode=0o755)
+    os.symlink(src, tmp_path / "xdg")
+    assert user_cache.root(tmp_path / "xdg" / "archgen") is not None  # ours: used
+    os.lchown(tmp_path / "xdg", STRANGER, STRANGER)
+    assert user_cache.root(tmp_path / "xdg" / "archgen") is None
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)  # others may write, not sticky: not used
+    assert user_cache.root(shared / "archgen") is None
+    os.chmod(shared, 0o1777)  # sticky, like /tmp: used
+    assert user_cache.root(shared / "archgen") is not None
