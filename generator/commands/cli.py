@@ -36,11 +36,12 @@ MODULE_COMMANDS = {
     ),
     "export": (
         ".exporter",
-        "write the AnalogNAS configuration (JSON) of a spec that fits the search "
-        "space",
+        "write the AnalogNAS configuration (JSON) of a spec that fits the search space",
     ),
 }
 TARGETS = ("torch", "aihwkit", "all")
+
+
 def __getattr__(name: str):
     # `from archgen.commands.cli import load` keeps working without importing the
     # checker at start-up.
@@ -341,7 +342,11 @@ def cmd_generate(args) -> int:
                 break
             try:
                 text = render(
-                    analysis, backend, label(path, root), options, digest_of(path)
+                    analysis,
+                    backend,
+                    label(path, root),
+                    options,
+                    digest_of(path, analysis.options.limits),
                 )
             except ArchError as err:
                 problems.append(err)
