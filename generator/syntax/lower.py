@@ -21,6 +21,7 @@ from .ir import (
     Group,
     Layer,
     Let,
+    Name,
     Num,
     Option,
     Param,
@@ -280,10 +281,23 @@ class _Lowering(ModelLowering):
         return tuple(items)
 
     def layer(self, node: Tree, kept: bool = False) -> Layer:
-        name, call = node.children
+        name, call, named = node.children
         return Layer(
-            str(name), self.call(call), self.span(node), kept, call is not None
-        )
+            str(name), self.call(call), self.span(node), kept, call is not None,
+            self.name(named),
+        )  # fmt: skip
+
+    def name(self, node: Tree | None) -> Name | None:
+        """`as conv1`, `as features.1`, `as a."b-0"`; `inline` (no parts)."""
+        if node is None:
+            return None
+        if node.data == "inline":
+            return Name((), "inline", self.span(node))
+        parts = tuple(str(t)[1:-1] if t.type == "STRING" else str(t)
+                      for t in node.children)  # fmt: skip
+        quoted = tuple(t.type == "STRING" for t in node.children)
+        text = ".".join(str(t) for t in node.children)
+        return Name(parts, f"as {text}", self.span(node), quoted)
 
     def condition(self, node: Tree | None) -> tuple[Expr | None, bool]:
         if node is None:
@@ -332,8 +346,15 @@ class _Lowering(ModelLowering):
     def group(self, node: Tree) -> Group:
         arms = []
         for arm in node.children:
-            name, count, condition, *body = arm.children
+            name, count, condition, inline, *body = arm.children
             expr, only = self.condition(condition)
+            if inline is not None and (count is not None or condition is not None):
+                self.error(
+                    f"an `inline` arm cannot be {'counted' if count else 'conditional'}",
+                    inline,
+                    "its layers would be built or skipped one by one: drop `inline` "
+                    "and let the arm be an attribute of its own",
+                )
             arms.append(
                 Arm(
                     str(name),
@@ -342,6 +363,7 @@ class _Lowering(ModelLowering):
                     self.body(body),
                     self.span(name),
                     only,
+                    inline is not None,
                 )
             )
         names = [a.name for a in arms]
