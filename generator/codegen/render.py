@@ -58,7 +58,9 @@ class ClassView:
     doc: str
     params: str  # __init__ parameters after self
     init: tuple[str, ...]  # statements of __init__ after super().__init__()
-    forward: tuple[str, ...]
+    forward: tuple[str, ...]  # empty: nn.Sequential's own
+    before: tuple[str, ...] = ()  # statements of __init__ before it
+    super_args: str = ""  # its arguments: a sequential block's layers
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,12 @@ class _ClassWriter:
             text = plain(expr)
             return hoisted.get(text, text)
 
+        if plan.sequential:  # an nn.Sequential of its layers, as torchvision's
+            items = [self.module(a.value, py, a.name in self.ip.activations)
+                     for a in plan.attributes]  # fmt: skip
+            return ClassView(plan.name, self.backend.sequential, self.doc(plan),
+                             self.params(plan, py), (), (), tuple(init),
+                             ", ".join(items))  # fmt: skip
         for attribute in plan.attributes:
             if isinstance(attribute.value, Flag):
                 init.append(
@@ -261,6 +269,16 @@ class _ClassWriter:
                 continue
             forward += self.step(step, rename)
         forward.append(f"return {plan.result}")
+        return ClassView(
+            name=plan.name,
+            bases="nn.Module",
+            doc=self.doc(plan),
+            params=self.params(plan, py),
+            init=tuple(init),
+            forward=tuple(forward),
+        )
+
+    def doc(self, plan: ClassPlan) -> str:
         block = self.analysis.program.blocks[plan.block]
         if plan.arm is None:
             doc = f"{block.name}, as defined in {Path(block.path).name}."
@@ -269,14 +287,7 @@ class _ClassWriter:
                 doc += f"\n\n{about}\n"
         else:
             doc = f"One '{plan.arm}' arm of a {block.name}."
-        return ClassView(
-            name=plan.name,
-            bases="nn.Module",
-            doc=docstring(doc),
-            params=self.params(plan, py),
-            init=tuple(init),
-            forward=tuple(forward),
-        )
+        return docstring(doc)
 
     def params(self, plan: ClassPlan, py) -> str:
         """Widths, kernel and stride by position; a block's own options by keyword."""

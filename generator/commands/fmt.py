@@ -144,7 +144,8 @@ class _Printer(ir.Visitor):
     # -- block definitions ------------------------------------------------------------
     def visit_BlockDef(self, node: ir.BlockDef) -> None:
         params = ", ".join(map(_param, node.params))
-        self.nested(node, f"block {node.name}({params})", node.body)
+        head = " ".join([f"block {node.name}({params})", *_name(node.layout)])
+        self.nested(node, head, node.body)
 
     def visit_Layer(self, node: ir.Layer) -> None:
         self.line(node, ("digital " if node.kept else "") + _layer(node))

@@ -182,6 +182,8 @@ def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnosti
             )
         classes.setdefault(plan.name, plan.span)
         for attribute in plan.attributes:
+            if plan.sequential:  # "0", "1", ...: entries of the nn.Sequential
+                continue
             own = attribute.role is not None and not attribute.role.inline
             what = "arm name" if own else f"attribute of {plan.name}"
             bad(attribute.name, "attribute", what, attribute.span)

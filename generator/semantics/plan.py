@@ -166,6 +166,7 @@ class ClassPlan:
     width: Expr  # output channels, as an expression of the parameters
     span: Span
     inline: tuple[tuple[str, Span], ...] = ()  # `inline` arms (locals of forward)
+    sequential: bool = False  # an nn.Sequential: its attributes are "0", "1", ...
 
     def param(self, name: str) -> ClassParam | None:
         return next((p for p in self.params if p.name == name), None)
@@ -299,7 +300,11 @@ class _Builder:
 
     # -- the class -----------------------------------------------------------------
     def build(self, body, start: Expr) -> ClassPlan | None:
-        self.names = _class_names(body, self.error)
+        sequential = self.arm is None and self.block.sequential
+        if sequential:
+            self.names = _numbered(body, self.error)
+        else:
+            self.names = _class_names(body, self.error)
         width, result = self.sequence(body, start, "x")
         if self.failed:
             return None
@@ -320,6 +325,7 @@ class _Builder:
             width=width,
             span=self.arm.span if self.arm else self.block.span,
             inline=tuple(self.inline.items()),
+            sequential=sequential,
         )
         if self.arm is not None:
             taken = self.planner.plans.get(self.cls)
@@ -789,6 +795,27 @@ def module_names(module: Module | Flag) -> set[str]:
     if isinstance(module, Repeated):
         return module_names(module.call) | free_names(module.count)
     return set().union(*(module_names(m) for m in module.items))
+
+
+def _numbered(body, error) -> dict[int, str | None]:
+    """A sequential block's layers: "0", "1", ... (the ones that build a module)."""
+    names: dict[int, str | None] = {}
+    for node in body:
+        if not isinstance(node, Layer):
+            error(
+                f"a sequential block holds layers and block calls, not a "
+                f"{'section' if isinstance(node, Section) else node.kind}",
+                node.span,
+                "define the block without `as sequential`, or the group in a block "
+                "of its own",
+            )
+            continue
+        if node.name is not None:
+            error("the layers of a sequential block are numbered", node.name.span,
+                  f"drop `{node.name.text}`")  # fmt: skip
+        module = node.op not in OPS or OPS[node.op].module
+        names[id(node)] = str(sum(1 for n in names.values() if n)) if module else None
+    return names
 
 
 def _class_names(body, error) -> dict[int, str | None]:

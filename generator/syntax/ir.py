@@ -170,6 +170,13 @@ class BlockDef:
     body: tuple[Node, ...]
     span: Span
     path: str  # the file it was defined in
+    # `block Name() as sequential { ... }`: an nn.Sequential whose layers are
+    # numbered (torchvision's Conv2dNormActivation); None: a class of attributes
+    layout: Name | None = None
+
+    @property
+    def sequential(self) -> bool:
+        return self.layout is not None
 
 
 # -- the model ---------------------------------------------------------------------

@@ -264,8 +264,18 @@ class _Lowering(ModelLowering):
                     self.span(p),
                 )
             )
-        body = self.body([c for c in rest if isinstance(c, Tree) and c.data != "param"])
-        return BlockDef(str(name), tuple(params), body, self.span(name), self.path)
+        body = self.body([c for c in rest if isinstance(c, Tree)
+                          and c.data not in ("param", "named")])  # fmt: skip
+        layout = self.name(next((c for c in rest if isinstance(c, Tree)
+                                 and c.data == "named"), None))  # fmt: skip
+        if layout is not None and layout.parts != ("sequential",):
+            self.error(
+                f"a block is written `as sequential` or without `as`, not `{layout.text}`",
+                layout.span,
+                "`as sequential`: an nn.Sequential whose layers are numbered",
+            )
+        return BlockDef(str(name), tuple(params), body, self.span(name), self.path,
+                        layout)  # fmt: skip
 
     def body(self, nodes: list[Tree]) -> tuple:
         items = []

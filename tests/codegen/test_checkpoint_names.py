@@ -109,6 +109,66 @@ def test_every_name_feature_gives_its_keys():
     assert len(list(analog.analog_tiles())) == analysis.tiles
 
 
+SEQUENTIAL = """\
+block ConvBN(groups: int = 1) as sequential {
+  conv(kernel, out, stride=stride, groups=groups)
+  bn
+  relu6
+}
+block Inverted() {
+  sum {
+    conv {
+      ConvBN(kernel=1, stride=1)
+      digital ConvBN(groups=out)
+      conv(1, out)
+      bn
+    }
+    shortcut only if stride == 1 and in == out {
+    }
+  }
+}
+model Mobile {
+  input 3x16x16
+  classes 10
+  stem as features.0 {
+    conv(3, 8, stride=2)
+    bn
+    relu6
+  }
+  stage 8 as features {
+    Inverted
+  }
+  stage 16 stride 2 as features {
+    ConvBN conv3x3
+  }
+  head avgpool flatten dropout as classifier.0 fc as classifier.1
+}
+"""
+
+
+def test_a_sequential_block_numbers_its_layers():
+    """torchvision's Conv2dNormActivation layout: features.0.0,
+    features.1.conv.0.0 ... conv.3, features.2.0, classifier.1."""
+    analysis = archgen.loads(SEQUENTIAL, path="mobile.arch")
+    model = archgen.build(analysis)
+    bn = lambda p: [f"{p}.{t}" for t in BN]  # noqa: E731
+    assert list(model.state_dict()) == [
+        "features.0.0.weight", *bn("features.0.1"),
+        "features.1.conv.0.0.weight", *bn("features.1.conv.0.1"),
+        "features.1.conv.1.0.weight", *bn("features.1.conv.1.1"),
+        "features.1.conv.2.weight", *bn("features.1.conv.3"),
+        "features.2.0.weight", *bn("features.2.1"),
+        "classifier.1.weight", "classifier.1.bias",
+    ]  # fmt: skip
+    assert isinstance(model.features[2], torch.nn.Sequential)
+    assert analysis.off_crossbars == ("features.1.conv.1",)
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    analog = archgen.build(analysis, analog=True, rpu_config=None)
+    assert list(analog.state_dict())[:1] == ["features.0.0.analog_module.analog_ctx"]
+    assert "class ConvBN(nn.Sequential):" in archgen.render(analysis)
+    assert "class ConvBN(AnalogSequential):" in archgen.render(analysis, target="aihwkit")
+
+
 def test_names_change_no_figure():
     plain = NAMED
     for old in (' as features.block', ' as "fire-{i}"', " inline {\n    Proj as proj",
@@ -200,6 +260,14 @@ HOSTILE = [
      + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "an `inline` arm cannot be counted", 3),
     ("block B() {\n  sum {\n    a if in == out inline {\n      bn\n    }\n    s {\n    }\n  }\n}\n"
      + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "an `inline` arm cannot be conditional", 3),
+]
+HOSTILE += [
+    ("block S() as sequential {\n  conv(3, out) as c\n}\n" + _model("  stem conv3x3 8\n  stage 8 {\n    S\n  }"),
+     "the layers of a sequential block are numbered", 2),
+    ("block S() as sequential {\n  sum {\n    a {\n    }\n  }\n}\n" + _model("  stem conv3x3 8\n  stage 8 {\n    S\n  }"),
+     "a sequential block holds layers and block calls, not a sum", 2),
+    ("block S() as module {\n  conv(3, out)\n}\n" + _model("  stem conv3x3 8\n  stage 8 {\n    S\n  }"),
+     "a block is written `as sequential`", 1),
 ]
 HOSTILE = [case for case in HOSTILE if case[1]]
 

@@ -193,6 +193,7 @@ EVERY_KIND = [
         "  digital stage1\n}\nmodel E {\n}\n"
     ),
     (  # names (docs/names.md): every place a name or `inline` may stand
+        "block H() as sequential {\n  bn\n}\n"
         "block F() {\n  conv(1, 8) as squeeze\n  sum {\n    a inline {\n      relu\n"
         "    }\n    b {\n      bn as n\n    }\n  }\n}\n"
         "model G {\n  input 3x8x8\n  stem inline {\n    conv(3, 8) as conv1\n  }\n"
