@@ -89,6 +89,7 @@ AIHWKIT = Backend(
 OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
     ("torch", "import torch"),
+    ("OrderedDict", "from collections import OrderedDict"),  # named entries
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
 )
 
