@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -159,11 +160,11 @@ def sha256_of(source: str) -> str:
 class _ClassWriter:
     """Prints one class plan."""
 
-    def __init__(self, analysis: Analysis, backend: Backend, digital: bool):
+    def __init__(self, analysis: Analysis, backend: Backend):
         self.analysis = analysis
         self.backend = backend
-        self.classes: Classes = backend.digital_layers if digital else backend.layers
-        self.init_param = backend.init_param_digital if digital else backend.init_param
+        self.classes: Classes = backend.layers
+        self.init_param = backend.init_param
         self.uses: set[str] = set()
 
     @functools.cached_property
@@ -487,8 +488,13 @@ def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
     return [(arg, text) for text, (arg, count) in seen.items() if count > 1]
 
 
+# A literal the constructors may repeat without a local: `3`, `-1`, `1e-05`
+# (a float's repr), `(1, 7)` (a pair).
+_LITERAL = re.compile(r"-?\d+(\.\d*)?(e[-+]\d+)?|\(-?\d+, -?\d+\)")
+
+
 def _number(text: str) -> bool:
-    return text.lstrip("-").replace(".", "", 1).isdigit()
+    return _LITERAL.fullmatch(text) is not None
 
 
 def _identity_locals(plan: ClassPlan) -> dict[str, str]:
@@ -612,15 +618,7 @@ def build_view(
 ) -> ModelView:
     model = analysis.model
     marks = analysis.digital
-    # A backend whose layers differ when a class is built digital (aihwkit) builds
-    # every layer through its digital-capable spelling when some instance is, and
-    # when count_parameters() builds the model with every layer digital.
-    digital = backend.digital_layers != backend.layers and (
-        _kept_instances(analysis)
-        or _kept_calls(analysis)
-        or bool(backend.count_kwarg and analysis.parameters)
-    )
-    writer = _ClassWriter(analysis, backend, digital)
+    writer = _ClassWriter(analysis, backend)
     classes = []
     for plan in _used_plans(analysis):
         classes.append(writer.write(plan))
@@ -688,7 +686,7 @@ def build_view(
         forward=tuple(forward),
         digital=analysis.off_crossbars,
         replaced=replaced,
-        helpers=digital,
+        helpers=backend.layers != backend.kept_layers,
         square=analysis.crossbar.square,
         op_helpers=frozenset(
             op.helper for op in OPS.values() if op.helper and op.helper in writer.uses
@@ -734,24 +732,6 @@ def _model_lets(analysis: Analysis, writer: _ClassWriter) -> tuple[str, ...]:
         return ()
     exprs = [expr for node in _model_level(analysis) for _, expr in node.exprs]
     return let_lines(analysis, exprs, writer.model_names)
-
-
-def _kept_instances(analysis: Analysis) -> bool:
-    """Whether a mark names a block of a stage, or a whole stage."""
-    return any(
-        node.kind == "class" and within(node.path, analysis.digital)
-        for node in _model_level(analysis)
-    )
-
-
-def _kept_calls(analysis: Analysis) -> bool:
-    """Whether a used class calls another with `digital Block(...)`."""
-    return any(
-        isinstance(call, Call) and call.kept
-        for plan in _used_plans(analysis)
-        for attribute in plan.attributes
-        for call in calls_in(attribute.value)
-    )
 
 
 def _marked_inside(analysis: Analysis) -> list[Node]:

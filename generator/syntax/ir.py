@@ -59,6 +59,16 @@ class Func:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """`(1, 7)`: a size per side, height then width (a kernel, stride, padding
+    or pool size). It is passed on and compared, never computed with."""
+
+    first: "Expr"
+    second: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
 class Cond:
     """`then if condition else other`: the width of an arm that may be the identity.
     Made by archgen, never written in a spec."""
@@ -69,7 +79,7 @@ class Cond:
     span: Span
 
 
-Expr = Union[Num, Var, BinOp, Unary, Func, Cond]
+Expr = Union[Num, Var, BinOp, Unary, Func, Pair, Cond]
 
 
 # -- block definitions -------------------------------------------------------------
@@ -217,7 +227,7 @@ class Classes:
 class Stem:
     """`stem conv5x5 48 stride 1` (conv, BN, ReLU) or `stem { layers }`."""
 
-    kernel: int | None
+    kernel: int | tuple[int, int] | None  # (height, width) when not square
     channels: Expr | None
     options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Layer, ...]
@@ -236,7 +246,7 @@ class BlockCall:
     """`BottleneckBlock conv3x3 branches 2`: one residual block of a kind."""
 
     kind: str
-    kernel: int | None
+    kernel: int | tuple[int, int] | None  # (height, width) when not square
     options: tuple[Option, ...]
     span: Span
     kernel_span: Span | None
@@ -425,7 +435,8 @@ class Spec:
 # with these, so a new node kind or field is visited everywhere or nowhere.
 
 _IR_TYPES = (
-    Num, Var, BinOp, Unary, Func, Cond, Param, Arg, Name, Layer, Arm, Group, Section,
+    Num, Var, BinOp, Unary, Func, Pair, Cond, Param, Arg, Name, Layer, Arm, Group,
+    Section,
     BlockDef, Option, Input, Classes, Stem, BlockCall, Repeat, Stage, Head,
     DigitalMark, Digital, Init, Model, Let, Use, Spec,
 )  # fmt: skip
