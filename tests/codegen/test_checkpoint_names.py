@@ -366,3 +366,14 @@ def test_bad_names_are_located_errors(text, message, line):
         archgen.loads(text, path="bad.arch")
     found = [(d.message, d.span.line) for d in err.value.diagnostics]
     assert any(message in m and at == line for m, at in found), found
+
+
+def test_an_inline_stem_names_each_layer_its_own_module():
+    """At the model's top every layer is a module of its own: activations
+    that repeat are numbered, not shared as in a block."""
+    text = _model("  stem inline {\n    conv(3, 8)\n    bn\n    relu\n    conv(3, 8)\n"
+                  "    relu\n    maxpool(2)\n  }")  # fmt: skip
+    analysis = archgen.loads(text, path="stem.arch")
+    assert [n.path for n in analysis.root.children][:6] == [
+        "conv1", "bn1", "relu1", "conv2", "relu2", "maxpool"]  # fmt: skip
+    assert list(archgen.build(analysis).state_dict())[:2] == ["conv1.weight", "bn1.weight"]
