@@ -164,7 +164,7 @@ class Placement:
         parts = (default,) if name is None else name.parts
         container = self.container(parts, span if name is None else name.span)
         at_root = container == ""
-        defaults = sequence_names([la for la in layers if la.name is None])
+        defaults = _root_names([la for la in layers if la.name is None])
         unnamed = iter(defaults)
         paths = []
         for layer in layers:
@@ -248,6 +248,23 @@ class Placement:
             for entry in self.containers[""].entries
             if (node := build(entry)) is not None
         ]
+
+
+def _root_names(layers) -> list[str | None]:
+    """Names for the unnamed layers or blocks of an `inline` stem or stage, as
+    a block names its layers (conv1, bn1, relu, maxpool, basic_block) except
+    that each is a module of its own: an activation that repeats is numbered
+    too (relu1, relu2), not shared."""
+    names = sequence_names(layers)
+    totals: dict[str, int] = {}
+    for name in names:
+        totals[name] = totals.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(f"{name}{seen[name]}" if totals[name] > 1 else name)
+    return out
 
 
 def _join(container: str, name: str) -> str:

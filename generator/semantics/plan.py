@@ -391,7 +391,10 @@ class _Builder:
 
     def add(self, attribute: Attribute) -> None:
         first = next((a for a in self.attributes if a.name == attribute.name), None)
-        if first is not None or attribute.name in self.inline:
+        # An arm's result is a local of its name: no two arms share one (a
+        # layer may be named like an `inline` arm: `b = self.b(x)` is fine).
+        arm = attribute.role is not None and not attribute.role.inline
+        if first is not None or (arm and attribute.name in self.inline):
             span = first.span if first is not None else self.inline[attribute.name]
             self.clash(attribute.name, attribute.span, span)
             return
@@ -612,7 +615,8 @@ class _Builder:
         """An `inline` arm: its layers are this class's attributes, its result
         the local named after it (the input itself when it builds nothing)."""
         first = self.inline.get(arm.name) or next(
-            (a.span for a in self.attributes if a.name == arm.name), None)  # fmt: skip
+            (a.span for a in self.attributes if a.name == arm.name
+             and a.role is not None and not a.role.inline), None)  # fmt: skip
         if first is not None:
             self.clash(arm.name, arm.span, first)
             return width, source

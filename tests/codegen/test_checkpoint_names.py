@@ -169,6 +169,92 @@ def test_a_sequential_block_numbers_its_layers():
     assert "class ConvBN(AnalogSequential):" in archgen.render(analysis, target="aihwkit")
 
 
+LAYOUTS = """\
+block BasicConv2d() {
+  conv(kernel, out, stride=stride) as conv
+  bn as bn
+  relu
+}
+block Mixed() {
+  cat {
+    branch1x1 inline {
+      BasicConv2d(kernel=1, out=8) as branch1x1
+    }
+    branch3x3 inline {
+      BasicConv2d(kernel=1, out=8) as branch3x3_1
+      cat {
+        a inline {
+          BasicConv2d(out=4) as branch3x3_2a
+        }
+        b inline {
+          BasicConv2d(out=4) as branch3x3_2b
+        }
+      }
+    }
+  }
+}
+block DenseLayer() {
+  cat {
+    prev {
+    }
+    new inline {
+      bn as norm1
+      relu as relu1
+      conv(1, 16) as conv1
+      bn as norm2
+      relu as relu2
+      conv(3, 4) as conv2
+    }
+  }
+}
+block Transition() {
+  bn as norm
+  relu
+  conv(1, out) as conv
+  avgpool(2) as pool
+}
+model V {
+  input 3x32x32
+  classes 10
+  stem as features {
+    conv(3, 8) as conv0
+    bn as norm0
+    relu as relu0
+  }
+  stage 12 as features.denseblock1 {
+    DenseLayer x1 as "denselayer{i + 1}"
+  }
+  stage 8 as features {
+    Transition as transition1
+  }
+  stage 16 inline {
+    Mixed as Mixed_7b
+  }
+  head relu as features2.norm5 avgpool flatten fc as classifier
+}
+"""
+
+
+def test_densenet_and_inception_layouts():
+    """Named stem layers in `features`, a stage `as features.denseblock1`
+    with an index pattern, a block named into `features`, a block at the
+    model's top, `inline` arms holding named calls and an inner `cat`."""
+    model = archgen.build(archgen.loads(LAYOUTS, path="layouts.arch"))
+    assert [k for k in model.state_dict() if k.endswith("weight")] == [
+        "features.conv0.weight", "features.norm0.weight",
+        "features.denseblock1.denselayer1.norm1.weight",
+        "features.denseblock1.denselayer1.conv1.weight",
+        "features.denseblock1.denselayer1.norm2.weight",
+        "features.denseblock1.denselayer1.conv2.weight",
+        "features.transition1.norm.weight", "features.transition1.conv.weight",
+        *(f"Mixed_7b.{arm}.{layer}.weight"
+          for arm in ("branch1x1", "branch3x3_1", "branch3x3_2a", "branch3x3_2b")
+          for layer in ("conv", "bn")),
+        "classifier.weight",
+    ]  # fmt: skip
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
 def test_names_change_no_figure():
     plain = NAMED
     for old in (' as features.block', ' as "fire-{i}"', " inline {\n    Proj as proj",
@@ -254,8 +340,10 @@ HOSTILE = [
      "'identity' builds no module to name", 2),
     ("block B() {\n  sum {\n    out inline {\n      conv(3, out)\n    }\n    s {\n    }\n  }\n}\n"
      + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "arm name 'out'", 3),
-    ("block B() {\n  conv(3, out) as a\n  sum {\n    a inline {\n      bn\n    }\n    s {\n    }\n  }\n}\n"
-     + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "'a' names two parts of B", 4),
+    ("block B() {\n  sum {\n    a {\n      bn\n    }\n    s {\n    }\n  }\n  sum {\n    a inline {\n      bn\n    }\n    t {\n    }\n  }\n}\n"
+     + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "'a' names two parts of B", 10),
+    ("block B() {\n  sum {\n    a inline {\n      sum {\n        a {\n          bn\n        }\n        s {\n        }\n      }\n    }\n    t {\n    }\n  }\n}\n"
+     + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "'a' names two parts of B", 5),
     ("block B() {\n  sum {\n    a * 2 inline {\n      bn\n    }\n    s {\n    }\n  }\n}\n"
      + _model("  stem conv3x3 8\n  stage 8 {\n    B\n  }"), "an `inline` arm cannot be counted", 3),
     ("block B() {\n  sum {\n    a if in == out inline {\n      bn\n    }\n    s {\n    }\n  }\n}\n"
@@ -278,3 +366,14 @@ def test_bad_names_are_located_errors(text, message, line):
         archgen.loads(text, path="bad.arch")
     found = [(d.message, d.span.line) for d in err.value.diagnostics]
     assert any(message in m and at == line for m, at in found), found
+
+
+def test_an_inline_stem_names_each_layer_its_own_module():
+    """At the model's top every layer is a module of its own: activations
+    that repeat are numbered, not shared as in a block."""
+    text = _model("  stem inline {\n    conv(3, 8)\n    bn\n    relu\n    conv(3, 8)\n"
+                  "    relu\n    maxpool(2)\n  }")  # fmt: skip
+    analysis = archgen.loads(text, path="stem.arch")
+    assert [n.path for n in analysis.root.children][:6] == [
+        "conv1", "bn1", "relu1", "conv2", "relu2", "maxpool"]  # fmt: skip
+    assert list(archgen.build(analysis).state_dict())[:2] == ["conv1.weight", "bn1.weight"]
