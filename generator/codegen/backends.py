@@ -93,6 +93,8 @@ OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
     ("torch", "import torch"),
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
+    ("StochasticDepth", "import torch"),
+    ("ChannelShuffle", "import torch"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (TORCH, AIHWKIT)}

@@ -182,7 +182,7 @@ class _Printer(ir.Visitor):
 
     def visit_Stage(self, node: ir.Stage) -> None:
         words = ["stage", _expr(node.channels), *map(_option, node.options)]
-        self.nested(node, " ".join(words), node.body)
+        self.nested(node, " ".join(words + ["grows"] * node.grows), node.body)
 
     def visit_Repeat(self, node: ir.Repeat) -> None:
         call = node.block

@@ -243,6 +243,9 @@ class Stage:
     options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Repeat, ...]
     span: Span
+    # `stage 256 grows { ... }`: its blocks may change the width; the stage
+    # ends at its width (DenseNet's dense layers, each adding channels).
+    grows: bool = False
 
     @property
     def stride(self) -> Expr | None:
