@@ -131,7 +131,7 @@ def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
             )
         )
         if kind == "bn":
-            body.add("bn")
+            body.add(draw(st.sampled_from(["bn", "bn", "bn(eps=0.001, momentum=0.01)"])))
         elif kind == "act":
             body.add(draw(st.sampled_from(ACTIVATION_OPS)))
         elif kind in ("identity", "shift"):
@@ -143,6 +143,8 @@ def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
                     st.sampled_from(
                         [
                             f"{op}(3, stride=1, padding=1)",
+                            f"{op}(3, stride=1, padding=1, ceil=true)",
+                            f"{op}((1, 3), stride=1, padding=(0, 1))",
                             f"{op}(1)",
                             f"{op}(1, stride=1)",
                         ]
@@ -153,7 +155,8 @@ def _preserving(draw, body: _Body, block: _Block, channels: str) -> None:
             extra = draw(
                 st.sampled_from(["", ", bias=true", ", padding=1", ", stride=1"])
             )
-            k = 3 if extra == ", padding=1" else draw(st.sampled_from([1, 3]))
+            sizes = [1, 3, "(1, 3)", "(3, 1)"]
+            k = 3 if extra == ", padding=1" else draw(st.sampled_from(sizes))
             body.add(f"conv({k}, {channels}{extra})")
         elif kind == "pad":
             body.add(f"pad({draw(st.sampled_from([1, 2]))})")

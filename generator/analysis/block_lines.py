@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import Span, did_you_mean
-from ..semantics.ops import OPS
+from ..semantics.ops import OPS, size_text
 from ..semantics.plan import IMPLICIT
 from ..syntax.ir import BlockCall
 from .elaborate import Failed
@@ -83,7 +83,7 @@ class BlockLines:
                 )
             if call.kernel is not None and plan.param("kernel") is None:
                 self.warn(
-                    f"{call.kind} does not use `kernel`: conv{kernel}x{kernel} has no "
+                    f"{call.kind} does not use `kernel`: conv{size_text(kernel)} has no "
                     "effect",
                     call.kernel_span,
                 )

@@ -148,6 +148,10 @@ class Elaborator:
                     span,
                     self.limits.hint("width"),
                 )
+        elif kind == "size":  # a whole number, or one per side: (1, 7)
+            if type(value) is tuple:
+                return tuple(self.typed(v, "int", what, span, minimum) for v in value)
+            return self.typed(value, "int", what, span, minimum)
         elif kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(f"{what} must be a number, got {value!r}", span)
@@ -330,8 +334,9 @@ class Elaborator:
                 env[param.name] = self.typed_param(
                     value, declared.type, param.name, span
                 )
-            else:
-                env[param.name] = self.typed(value, "int", param.name, span)
+            else:  # in, out, stride: whole numbers; kernel: one per side too
+                kind = "size" if param.name == "kernel" else "int"
+                env[param.name] = self.typed(value, kind, param.name, span)
         return env
 
     def instance(

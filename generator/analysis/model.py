@@ -8,9 +8,9 @@ import math
 
 from ..errors import Span, did_you_mean
 from ..semantics.expr import EvalError, Unknown, evaluate
-from ..semantics.ops import OPS
+from ..semantics.ops import OPS, pair, size_text
 from ..semantics.plan import OpCall, bind
-from ..syntax.ir import Arg, Layer, Model, Num
+from ..syntax.ir import Arg, Layer, Model, Num, Pair
 from .block_lines import BlockLines
 from .elaborate import Elaborator, Failed
 from .marks import DigitalMarks
@@ -115,7 +115,8 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
         else:
             self.written_kernel(stem.kernel, stem.kernel_span)
             span = stem.span
-            args = {"kernel": Num(stem.kernel, stem.kernel_span), "out": stem.channels}
+            args = {"kernel": size_expr(stem.kernel, stem.kernel_span),
+                    "out": stem.channels}  # fmt: skip
             if stem.stride is not None:
                 args["stride"] = stem.stride
             # `stem convKxK C` is the language's shorthand for these three ops.
@@ -140,20 +141,25 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             return 0
         return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
-    def written_kernel(self, k: int, span: Span) -> None:
-        """A `convKxK` word (stem or block line): 'same' padding needs K odd, >= 1."""
-        if k <= 0:
+    def written_kernel(self, k, span: Span) -> None:
+        """A `convKxK` or `convHxW` word (stem or block line): 'same' padding
+        needs odd sizes, at least 1."""
+        if min(pair(k)) <= 0:
             self.fail(
-                f"kernel size must be at least 1, got conv{k}x{k}",
+                f"kernel size must be at least 1, got conv{size_text(k)}",
                 span,
-                "use conv1x1, conv3x3, conv5x5, ...",
+                "use conv1x1, conv3x3, conv1x7, ...",
             )
-        if k % 2 == 0:
+        if any(side % 2 == 0 for side in pair(k)):
+            hint = (
+                f"use conv{k - 1}x{k - 1} or conv{k + 1}x{k + 1}"
+                if type(k) is int
+                else "use odd sizes, like conv1x7"
+            )
             self.fail(
-                f"even kernel conv{k}x{k}",
+                f"even kernel conv{size_text(k)}",
                 span,
-                f"'same' padding needs an odd size; use conv{k - 1}x{k - 1} or "
-                f"conv{k + 1}x{k + 1}",
+                f"'same' padding needs an odd size; {hint}",
             )
 
     def chain(self, path: str, calls: list[OpCall], shape: Shape, span: Span,
@@ -358,13 +364,24 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 continue
             nodes.append(node)
             shape = node.out_shape
-        if classes is not None and classes > 0 and not fcs:
+        if classes is not None and classes > 0 and not fcs and shape != (classes,):
+            # Without an fc, the head's own layers must give the classes (a
+            # conv classifier, SqueezeNet's: conv to classes, pool, flatten).
+            gives = "" if shape is None else f", it gives {'x'.join(map(str, shape))}"
             self.report(
-                f"classes {classes} but the head has no 'fc' to produce them",
+                f"classes {classes} but the head has no 'fc' to produce them{gives}",
                 model.classes.span,
-                "end the model with `head avgpool flatten fc`",
+                "end the model with `head avgpool flatten fc`, or with a conv to "
+                f"{classes} channels, `avgpool` and `flatten`",
             )
         return shape
+
+
+def size_expr(size, span: Span):
+    """A kernel word's size as an expression: `3`, or `(1, 7)` per side."""
+    if type(size) is tuple:
+        return Pair(Num(size[0], span), Num(size[1], span), span)
+    return Num(size, span)
 
 
 def _arg(name: str, value) -> Arg:

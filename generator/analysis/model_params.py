@@ -150,6 +150,8 @@ class ParameterWidths:
             self.flat(shape)
         elif classifier:
             self.width = exprs["out"]
+        elif "out" in args:  # a head conv: a width of its own, never a parameter's
+            self.width = None
         return with_exprs(node, exprs)
 
 

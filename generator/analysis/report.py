@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import visible
-from ..semantics.ops import op_called
+from ..semantics.ops import op_called, size_text
 from .counting import PROFILES, counted_macs
 from .result import Analysis, Layer
 
@@ -159,7 +159,7 @@ def summary_table(
         cells = [
             layer.path,
             layer.op,
-            f"{layer.kernel}x{layer.kernel}" if layer.kernel else "",
+            size_text(layer.kernel) if layer.kernel else "",
             str(layer.stride) if layer.stride else "",
             shape_text(layer.out_shape),
             f"{layer.params:,}" if layer.params else "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -464,8 +465,13 @@ def _repeated(plan: ClassPlan, py) -> list[tuple[str, str]]:
     return [(arg, text) for text, (arg, count) in seen.items() if count > 1]
 
 
+# A literal the constructors may repeat without a local: `3`, `-1`, `1e-05`
+# (a float's repr), `(1, 7)` (a pair).
+_LITERAL = re.compile(r"-?\d+(\.\d*)?(e[-+]\d+)?|\(-?\d+, -?\d+\)")
+
+
 def _number(text: str) -> bool:
-    return text.lstrip("-").replace(".", "", 1).isdigit()
+    return _LITERAL.fullmatch(text) is not None
 
 
 def _identity_locals(plan: ClassPlan) -> dict[str, str]:

@@ -17,7 +17,7 @@ from itertools import zip_longest
 
 from ..analysis.result import Analysis, BlockInstance, StageInstance
 from ..errors import ArchError, visible
-from ..semantics.ops import OPS, describe, op_called
+from ..semantics.ops import OPS, describe, op_called, size_text
 from .loading import show
 
 TOTALS = {  # Analysis property -> label in the text table
@@ -141,7 +141,7 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
                 side.append(
                     Part(
                         "stem",
-                        f"conv{stem['kernel']}x{stem['kernel']} {stem['channels']} stride {stem['stride']}",
+                        f"conv{size_text(stem['kernel'])} {stem['channels']} stride {stem['stride']}",
                     )
                 )
     for sa, sb in zip_longest(a.stages, b.stages):
@@ -257,7 +257,7 @@ def _plain_op(op: str, args: dict) -> str:
 
 def _block_call(block: BlockInstance) -> str:
     """The block as the language writes it, without repetition."""
-    text = f"{block.kind} conv{block.kernel}x{block.kernel}"
+    text = f"{block.kind} conv{size_text(block.kernel)}"
     return text + (f" branches {block.branches}" if block.branches > 1 else "")
 
 
@@ -485,7 +485,7 @@ def _shown(lines: list[str]) -> str:
 
 def _fmt(field: str, value: Value) -> str:
     if field == "kernel":
-        return f"{value}x{value}"
+        return size_text(value)
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

@@ -19,7 +19,7 @@ from ..analysis.report import short
 from ..analysis.result import Analysis, BlockInstance, ConvInfo, layers_of
 from ..errors import ArchError, visible
 from ..semantics.groups import GROUPS
-from ..semantics.ops import OPS, op_called
+from ..semantics.ops import OPS, op_called, size_text
 from ..syntax.files import write_or_print
 
 FORMATS = ("svg", "png", "dot")
@@ -303,7 +303,7 @@ def _layer(dot: _Dot, name: str, layer: ConvInfo, paint: _Paint) -> None:
     op = OPS[layer.op]
     if not op.convolution:
         title = op.label({})
-        size = f"{layer.kernel}x{layer.kernel}" if layer.kernel else "global"
+        size = size_text(layer.kernel) if layer.kernel else "global"
         dot.node(name, label=_html(f"{title} {size}", _conv_detail(layer.out_channels, layer.stride)),
                  fillcolor=POOL_FILL)  # fmt: skip
         return
@@ -481,7 +481,7 @@ def _residual_block(
         edges.append((tail, add))
     if b.projection and b.branch_convs:
         convs = b.shortcut_convs
-        title = " → ".join(f"{c.kernel}x{c.kernel} conv" for c in convs) or "shortcut"
+        title = " → ".join(f"{size_text(c.kernel)} conv" for c in convs) or "shortcut"
         dot.node(
             f"{name}_sc",
             label=_html(title, _conv_detail(b.out_channels, b.stride)),

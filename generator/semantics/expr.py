@@ -12,7 +12,7 @@ import math
 
 from ..errors import Span, did_you_mean
 from ..syntax.ir import (
-    BinOp, Cond, Expr, Func, Num, Unary, Var, children, rebuild, walk,
+    BinOp, Cond, Expr, Func, Num, Pair, Unary, Var, children, rebuild, walk,
 )  # fmt: skip
 
 CONSTANTS = {"true": True, "false": False}
@@ -137,19 +137,49 @@ def _eval(expr: Expr, env: dict[str, object]):
         if expr.op == "or":
             return left or _eval(expr.right, env)
         right = _small(_eval(expr.right, env), expr.right.span)
+        if (type(left) is tuple or type(right) is tuple) and expr.op not in PAIRWISE:
+            _refuse_pair(left if type(left) is tuple else right, expr.span)
         return _small(_BINARY[expr.op](left, right), expr.span)
+    if kind is Pair:
+        return (
+            _small(_eval(expr.first, env), expr.first.span),
+            _small(_eval(expr.second, env), expr.second.span),
+        )
     if kind is Unary:
         operand = _checked(_eval(expr.operand, env), expr.span)
+        if type(operand) is tuple:
+            _refuse_pair(operand, expr.span)
         return (not operand) if expr.op == "not" else -operand
     if kind is Func:
         if FUNCS.get(expr.name) != len(expr.args):
             raise EvalError(f"'{expr.name}' is not a function here", expr.span)
         args = [_checked(_eval(a, env), a.span) for a in expr.args]
+        for arg in args:
+            if type(arg) is tuple:
+                _refuse_pair(arg, expr.span)
         return _FUNCS[expr.name](*args)
     if kind is Cond:
         test = _eval(expr.condition, env)
         return _eval(expr.then if test else expr.other, env)
     raise AssertionError(expr)
+
+
+# A pair is compared, never computed with: Python's `(1, 7) + (0, 3)` joins
+# tuples, and a generated class that computed with a pair argument would fail.
+PAIRWISE = ("==", "!=")
+
+
+def _refuse_pair(value: tuple, span: Span):
+    raise EvalError(
+        f"the pair {_pair_text(value)} is a size per side; it does not take "
+        "arithmetic",
+        span,
+        "write each side out, like padding=(0, 3) for a 1x7 kernel",
+    )
+
+
+def _pair_text(value: tuple) -> str:
+    return f"({', '.join(map(str, value))})"
 
 
 def _small(value, span: Span):
@@ -262,6 +292,8 @@ def to_python(
 def _arch_literal(num: Num) -> str:
     if num.text is not None:
         return num.text
+    if type(num.value) is tuple:  # a folded pair
+        return _pair_text(num.value)
     if isinstance(num.value, bool):
         return "true" if num.value else "false"
     return repr(num.value)
@@ -277,6 +309,9 @@ def _print(expr: Expr, name_of, literal, parent: int = 0, right: bool = False) -
     if isinstance(expr, Func):
         args = ", ".join(_print(a, name_of, literal) for a in expr.args)
         return f"{expr.name}({args})"
+    if isinstance(expr, Pair):
+        first = _print(expr.first, name_of, literal)
+        return f"({first}, {_print(expr.second, name_of, literal)})"
     if isinstance(expr, Unary):
         if expr.op == "not":
             text = f"not {_print(expr.operand, name_of, literal, 3)}"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import Span
-from ..syntax.ir import BinOp, Num
+from ..syntax.ir import BinOp, Num, Pair
 
 Shape = tuple[int, ...]
 Values = dict[str, object]
@@ -45,7 +45,7 @@ class OpError(Exception):
 class Param:
     name: str
     default: object = REQUIRED  # a value, REQUIRED, or DERIVED (computed by the op)
-    kind: str = "int"  # int (whole), bool, or float
+    kind: str = "int"  # int (whole), size (an int or a pair of them), bool, or float
     minimum: int = 1
     label: str = ""  # what errors call it; the name when empty
 
@@ -147,9 +147,30 @@ def _width(values: Values, shape: Shape, what: str) -> None:
         )
 
 
-def _window(name: str, shape: Shape, k: int, s: int, p: int) -> Shape:
+def pair(size) -> tuple[int, int]:
+    """A size as (height, width): `3` is (3, 3), `(1, 7)` stays."""
+    return size if type(size) is tuple else (size, size)
+
+
+def size_text(size) -> str:
+    """How a kernel or window is named in words: `3x3`, `1x7`."""
+    height, width = pair(size)
+    return f"{height}x{width}"
+
+
+def _side(n: int, k: int, s: int, p: int, ceil: bool) -> int:
+    """Output positions along one side, by torch's rule (pooling_output_shape):
+    with `ceil`, a last partial window counts unless it starts in the padding."""
+    out = (n + 2 * p - k + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _window(name: str, shape: Shape, k, s, p, ceil: bool = False) -> Shape:
     c, h, w = _map(name, shape)
-    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    (kh, kw), (sh, sw), (ph, pw) = pair(k), pair(s), pair(p)
+    oh, ow = _side(h, kh, sh, ph, ceil), _side(w, kw, sw, pw, ceil)
     if oh < 1 or ow < 1:
         raise OpError(
             f"{name} with kernel {k}, stride {s} and padding {p} shrinks the "
@@ -176,17 +197,35 @@ def _conv_shape(v: Values, shape: Shape) -> Shape:
 
 
 def _conv_rows(v: Values) -> int:
-    return v["in"] // v["groups"] * v["kernel"] ** 2
+    height, width = pair(v["kernel"])
+    return v["in"] // v["groups"] * height * width
 
 
 def _conv_check(v: Values, given: frozenset[str]) -> None:
     k = v["kernel"]
-    if "padding" not in given and k % 2 == 0:
+    if "padding" not in given and any(side % 2 == 0 for side in pair(k)):
+        hint = (
+            f"use {k - 1} or {k + 1}, or give padding="
+            if type(k) is int
+            else "give padding= per side, like padding=(0, 3)"
+        )
         raise OpError(
-            f"even kernel {k}x{k}",
-            f"'same' padding needs an odd size; use {k - 1} or {k + 1}, or give padding=",
+            f"even kernel {size_text(k)}",
+            f"'same' padding needs an odd size; {hint}",
             arg="kernel",
         )
+
+
+def _half(e):
+    return BinOp("//", e, Num(2, e.span), e.span)
+
+
+def _same_padding(e: dict):
+    """`kernel // 2`, per side for a pair: 'same' padding for odd kernels."""
+    k = e["kernel"]
+    if type(k) is Pair:
+        return Pair(_half(k.first), _half(k.second), k.span)
+    return _half(k)
 
 
 def _conv_ctor(a: dict[str, str], cls: Classes) -> str:
@@ -202,19 +241,20 @@ _CONV_PLAIN = (("stride", "1"), ("padding", "0"), ("groups", "1"))
 def _conv_words(v: Values) -> str:
     """conv3x3, then what a block's other fields miss: groups, unusual padding
     and a bias (its widths and stride are fields of their own)."""
-    k = v["kernel"]
+    k = pair(v["kernel"])
     extra = [f" groups {v['groups']}"] if v["groups"] != 1 else []
-    extra += [f" padding {v['padding']}"] if v["padding"] != k // 2 else []
+    same = pair(v["padding"]) == (k[0] // 2, k[1] // 2)
+    extra += [f" padding {_text(v['padding'])}"] if not same else []
     extra += [" bias"] if v["bias"] else []
-    return f"conv{k}x{k}{''.join(extra)}"
+    return f"conv{size_text(v['kernel'])}{''.join(extra)}"
 
 CONV = Op(
     "conv",
     params=(
-        Param("kernel", label="kernel size"),
+        Param("kernel", kind="size", label="kernel size"),
         Param("out", label="conv output channels"),
-        Param("stride", 1),
-        Param("padding", DERIVED, minimum=0),
+        Param("stride", 1, kind="size"),
+        Param("padding", DERIVED, kind="size", minimum=0),
         Param("groups", 1),
         Param("bias", False, kind="bool"),
     ),
@@ -222,17 +262,14 @@ CONV = Op(
     reads_width=True,
     naming="numbered",
     fresh=True,
+    in_head=True,  # a conv classifier (SqueezeNet's)
     shape=_conv_shape,
     weights=lambda v, s: _conv_rows(v) * v["out"] + (v["out"] if v["bias"] else 0),
     macs=lambda v, s, o: _conv_rows(v) * v["out"] * o[1] * o[2],
     matrix=lambda v, s: (_conv_rows(v), v["out"]),
     ctor=_conv_ctor,
-    label=lambda v: f"Conv {v['kernel']}x{v['kernel']}",
-    derive={
-        "padding": lambda e: BinOp(
-            "//", e["kernel"], Num(2, e["kernel"].span), e["kernel"].span
-        )
-    },
+    label=lambda v: f"Conv {size_text(v['kernel'])}",
+    derive={"padding": _same_padding},
     check=_conv_check,
     aliases=("conv2d", "convolution"),
     # torchinfo: every weight and bias, a conv's times its output positions
@@ -288,14 +325,41 @@ def _bn_shape(v: Values, shape: Shape) -> Shape:
     return shape
 
 
+BN_EPS, BN_MOMENTUM = 1e-05, 0.1  # nn.BatchNorm2d's defaults
+
+
+def _bn_check(v: Values, given: frozenset[str]) -> None:
+    if not v["eps"] > 0:
+        raise OpError(f"BatchNorm eps {v['eps']} is not positive",
+                      "torch divides by sqrt(var + eps): write eps=0.001", arg="eps")  # fmt: skip
+    if not 0 <= v["momentum"] <= 1:
+        raise OpError(f"BatchNorm momentum {v['momentum']} is not in [0, 1]",
+                      "the running statistics' update factor, like momentum=0.01",
+                      arg="momentum")  # fmt: skip
+
+
+def _bn_ctor(a: dict[str, str], cls: Classes) -> str:
+    parts = [a["in"]]
+    for name, plain in (("eps", BN_EPS), ("momentum", BN_MOMENTUM)):
+        if a.get(name, repr(plain)) != repr(plain):
+            parts.append(f"{name}={a[name]}")
+    return f"nn.BatchNorm2d({', '.join(parts)})"
+
+
 BN = Op(
     "bn",
+    params=(
+        Param("eps", BN_EPS, kind="float", label="BatchNorm eps"),
+        Param("momentum", BN_MOMENTUM, kind="float", label="BatchNorm momentum"),
+    ),
     reads_width=True,
     naming="numbered",
     fresh=True,
+    in_head=True,
     shape=_bn_shape,
     weights=lambda v, s: 2 * v["in"],
-    ctor=lambda a, cls: f"nn.BatchNorm2d({a['in']})",
+    check=_bn_check,
+    ctor=_bn_ctor,
     label=lambda v: "BN",
     aliases=("batchnorm", "batchnorm2d", "norm", "btchnorm"),
     counts={
@@ -348,16 +412,21 @@ _AVGPOOL_COUNTS = {
 def _pool(name: str, cls: str) -> Op:
     def shape(v: Values, s: Shape) -> Shape:
         c, _, _ = _map(name, s)
+        ceil = v.get("ceil", False)
         if v["kernel"] is None:
+            if ceil:
+                raise OpError(f"a global {name} has no window to round up",
+                              f"ceil=true goes with a window: {name}(3, stride=2, "
+                              "ceil=true)", arg="ceil")  # fmt: skip
             return (c, 1, 1)
         k, p = v["kernel"], v["padding"]
-        if 2 * p > k:
+        if any(2 * side > window for side, window in zip(pair(p), pair(k))):
             raise OpError(
-                f"{name} padding {p} is more than half its window {k}",
+                f"{name} padding {_text(p)} is more than half its window {_text(k)}",
                 "torch allows padding up to kernel // 2",
                 arg="padding",
             )
-        return _window(name, s, k, v["stride"], p)
+        return _window(name, s, k, v["stride"], p, ceil)
 
     def ctor(a: dict[str, str], c: Classes) -> str:
         if a["kernel"] == "None":
@@ -367,14 +436,18 @@ def _pool(name: str, cls: str) -> Op:
             parts.append(f"stride={a['stride']}")
         if a["padding"] != "0":
             parts.append(f"padding={a['padding']}")
+        if a.get("ceil") == "True":
+            parts.append("ceil_mode=True")
         return f"nn.{cls}({', '.join(parts)})"
 
     return Op(
         name,
         params=(
-            Param("kernel", None, label="pool size"),
-            Param("stride", DERIVED),
-            Param("padding", 0, minimum=0),
+            Param("kernel", None, kind="size", label="pool size"),
+            Param("stride", DERIVED, kind="size"),
+            Param("padding", 0, kind="size", minimum=0),
+            # torch's ceil_mode: a last partial window makes one more output
+            Param("ceil", False, kind="bool"),
         ),
         positional=1,
         in_head=True,
@@ -383,10 +456,38 @@ def _pool(name: str, cls: str) -> Op:
         ctor=ctor,
         label=lambda v: cls.removesuffix("2d"),
         derive={"stride": lambda e: e["kernel"]},
-        aliases=(f"{name}2d", f"adaptive{name}2d"),
+        aliases=(f"{name}2d",) + (() if name == "avgpool" else (f"adaptive{name}2d",)),
         counts=_AVGPOOL_COUNTS if name == "avgpool" else {},
         pooling=True,
     )
+
+
+def _adaptive_shape(v: Values, shape: Shape) -> Shape:
+    c, _, _ = _map("adaptiveavgpool", shape)
+    return (c, *pair(v["size"]))
+
+
+def _adaptive_thop(v: Values, i: Shape, o: Shape, m: int) -> int:
+    """thop's count_adap_avgpool: (input / output area, a true division, + 1)
+    per output element, truncated once."""
+    (ih, iw), (oh, ow) = i[1:], o[1:]
+    return int((ih / oh * (iw / ow) + 1) * math.prod(o))
+
+
+ADAPTIVE = Op(  # nn.AdaptiveAvgPool2d(size): any map to size x size (VGG's 7x7)
+    "adaptiveavgpool",
+    params=(Param("size", kind="size", label="output size"),),
+    positional=1,
+    in_head=True,
+    fresh=True,
+    shape=_adaptive_shape,
+    ctor=lambda a, c: f"nn.AdaptiveAvgPool2d({a['size']})",
+    label=lambda v: "AdaptiveAvgPool"
+    + (f" {size_text(v['size'])}" if v.get("size") else ""),
+    aliases=("adaptiveavgpool2d",),
+    # fvcore: adaptive_avg_pool2d, 1 per input element (as the global avgpool)
+    counts={"fvcore": lambda v, i, o, m: math.prod(i), "thop": _adaptive_thop},
+)
 
 
 def _pad_shape(v: Values, shape: Shape) -> Shape:
@@ -436,6 +537,7 @@ OPS: dict[str, Op] = {
         *(_activation(name, cls) for name, cls in ACTIVATIONS.items()),
         _pool("avgpool", "AvgPool2d"),
         _pool("maxpool", "MaxPool2d"),
+        ADAPTIVE,
         Op(
             "pad",
             params=(Param("amount", minimum=0, label="padding"),),
@@ -506,7 +608,7 @@ def describe(name: str, values: Values) -> str:
     for index, param in enumerate(op.params):
         value = values.get(param.name)
         if param.default is DERIVED:
-            bound = {k: Num(v, _NOWHERE) for k, v in values.items() if v is not None}
+            bound = {k: _expr(v) for k, v in values.items() if v is not None}
             try:
                 default = _value(op.derive[param.name](bound))
             except KeyError:  # derived from an argument that is not there (global)
@@ -521,7 +623,16 @@ def describe(name: str, values: Values) -> str:
 
 
 def _text(value) -> str:
+    if type(value) is tuple:
+        return f"({', '.join(map(str, value))})"
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _expr(value):
+    """A concrete value as an expression (describe's derived defaults)."""
+    if type(value) is tuple:
+        return Pair(*(Num(side, _NOWHERE) for side in value), _NOWHERE)
+    return Num(value, _NOWHERE)
 
 
 def _value(expr) -> object:

@@ -426,11 +426,19 @@ class _Builder:
         lowered = node.op.lower().replace("_", "")
         alias = ALIASES.get(lowered, lowered if lowered in OPS else None)
         known = [*OPS, *self.planner.blocks]
-        self.error(
-            f"unknown layer or block '{node.op}'",
-            node.span,
-            f"did you mean '{alias}'?" if alias else did_you_mean(node.op, known),
-        )
+        word = re.fullmatch(r"conv(\d+)x(\d+)", node.op)
+        if word:  # a kernel word: the stem's and block lines', not a layer
+            h, w = word.groups()
+            size = h if h == w else f"({h}, {w})"
+            hint = f"a layer writes its kernel as an argument: conv({size}, out)"
+        elif alias:
+            hint = f"did you mean '{alias}'?"
+        else:
+            hint = did_you_mean(node.op, known) or (
+                f"the layers are {', '.join(OPS)}"
+                + (f"; the blocks {', '.join(self.planner.blocks)}" if self.planner.blocks else "")
+            )
+        self.error(f"unknown layer or block '{node.op}'", node.span, hint)
         return None, width
 
     def op_call(self, node: Layer, width: Expr) -> tuple[OpCall | None, Expr]:

@@ -59,6 +59,16 @@ class Func:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """`(1, 7)`: a size per side, height then width (a kernel, stride, padding
+    or pool size). It is passed on and compared, never computed with."""
+
+    first: "Expr"
+    second: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
 class Cond:
     """`then if condition else other`: the width of an arm that may be the identity.
     Made by archgen, never written in a spec."""
@@ -69,7 +79,7 @@ class Cond:
     span: Span
 
 
-Expr = Union[Num, Var, BinOp, Unary, Func, Cond]
+Expr = Union[Num, Var, BinOp, Unary, Func, Pair, Cond]
 
 
 # -- block definitions -------------------------------------------------------------
@@ -196,7 +206,7 @@ class Classes:
 class Stem:
     """`stem conv5x5 48 stride 1` (conv, BN, ReLU) or `stem { layers }`."""
 
-    kernel: int | None
+    kernel: int | tuple[int, int] | None  # (height, width) when not square
     channels: Expr | None
     options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Layer, ...]
@@ -214,7 +224,7 @@ class BlockCall:
     """`BottleneckBlock conv3x3 branches 2`: one residual block of a kind."""
 
     kind: str
-    kernel: int | None
+    kernel: int | tuple[int, int] | None  # (height, width) when not square
     options: tuple[Option, ...]
     span: Span
     kernel_span: Span | None
@@ -404,31 +414,40 @@ class Spec:
 # with these, so a new node kind or field is visited everywhere or nowhere.
 
 _IR_TYPES = (
-    Num, Var, BinOp, Unary, Func, Cond, Param, Arg, Layer, Arm, Group, Section,
+    Num, Var, BinOp, Unary, Func, Pair, Cond, Param, Arg, Layer, Arm, Group, Section,
     BlockDef, Option, Input, Classes, Stem, BlockCall, Repeat, Stage, Head,
     DigitalMark, Digital, Init, Model, Let, Use, Spec,
 )  # fmt: skip
 _TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node", "Statement", "Item"}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
+# What only holds expressions: a walk over the structure skips these fields.
+_EXPRESSION_NAMES = {"Expr", "Num", "Var", "BinOp", "Unary", "Func", "Cond", "Arg",
+                     "Param", "Option"}  # fmt: skip
+
+
+def _child_fields(kind: type, names: set[str]) -> tuple[str, ...]:
     import re
     from dataclasses import fields
 
     return tuple(
         f.name
         for f in fields(kind)
-        if _TYPE_NAMES & set(re.findall(r"[A-Za-z_]+", str(f.type)))
+        if names & set(re.findall(r"[A-Za-z_]+", str(f.type)))
     )
 
 
-CHILD_FIELDS: dict[type, tuple[str, ...]] = {t: _child_fields(t) for t in _IR_TYPES}
+CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    t: _child_fields(t, _TYPE_NAMES) for t in _IR_TYPES
+}
+STRUCTURE_FIELDS: dict[type, tuple[str, ...]] = {
+    t: _child_fields(t, _TYPE_NAMES - _EXPRESSION_NAMES) for t in _IR_TYPES
+}
 
 
-def children(node) -> tuple:
-    """The IR nodes directly inside `node`, in field (source) order."""
+def _held(node, table: dict[type, tuple[str, ...]]) -> tuple:
     out = []
-    for name in CHILD_FIELDS[type(node)]:
+    for name in table[type(node)]:
         value = getattr(node, name)
         if type(value) is tuple:
             out.extend(value)
@@ -437,10 +456,27 @@ def children(node) -> tuple:
     return tuple(out)
 
 
+def children(node) -> tuple:
+    """The IR nodes directly inside `node`, in field (source) order."""
+    return _held(node, CHILD_FIELDS)
+
+
 def walk(node):
     """`node` and every node inside it, parents before children, in source
     order. Iterative: no nesting a spec can write exhausts Python's stack."""
     return traversal.walk(node, children)
+
+
+def structure(node) -> tuple:
+    """The IR nodes directly inside `node` that are not expressions (nor
+    arguments, options or parameters, which hold only expressions)."""
+    return _held(node, STRUCTURE_FIELDS)
+
+
+def walk_structure(node):
+    """`node` and the layers, groups, arms, sections and statements inside it,
+    as walk() orders them, without entering expressions."""
+    return traversal.walk(node, structure)
 
 
 def rebuild(node, change):

@@ -23,6 +23,7 @@ from .ir import (
     Let,
     Num,
     Option,
+    Pair,
     Param,
     Section,
     Spec,
@@ -121,18 +122,13 @@ class _Lowering(ModelLowering):
             return 1
         return int(text)
 
-    def kernel(self, token: Token) -> int:
-        # `conv3x3` is a keyword of the language (stem and block lines), not an op.
+    def kernel(self, token: Token) -> int | tuple[int, int]:
+        # `conv3x3` is a keyword of the language (stem and block lines), not an
+        # op: a number when square, else (height, width).
         height, width = (
             self.whole(n, token) for n in str(token)[len("conv") :].split("x")
         )
-        if height != width:
-            self.error(
-                f"kernel {token} is not square",
-                token,
-                f"archgen builds square kernels; write conv{height}x{height}",
-            )
-        return height
+        return height if height == width else (height, width)
 
     def options(
         self, nodes: list[Tree], allowed: tuple[str, ...] | None, owner: str
@@ -211,6 +207,9 @@ class _Lowering(ModelLowering):
         if kind in ("or_", "and_"):
             left, right = node.children
             return BinOp(kind[:-1], self.expr(left), self.expr(right), span)
+        if kind == "pair":
+            first, second = node.children
+            return Pair(self.expr(first), self.expr(second), span)
         if kind == "not_":
             return Unary("not", self.expr(node.children[0]), span)
         if kind == "neg":

@@ -109,6 +109,21 @@ def test_profiles_of_split_shuffle_stochastic_depth_and_growth(tool, no_torchvis
     assert a.counted(tool) == _tool_count(tool, model, a.model.input)
 
 
+@pytest.mark.parametrize("tool", ["torchinfo", "fvcore", "thop"])
+def test_profiles_with_pairs_ceil_pools_adaptive_pools_and_a_conv_head(
+    tool, no_torchvision
+):
+    from semantics.test_convops import CONVOPS
+
+    a = check(parse(CONVOPS, "convops.arch"))
+    model = archgen.build(a).eval()
+    assert a.counted(tool) == _tool_count(tool, model, a.model.input)
+    # adaptive pools to sizes that do not divide the map (thop truncates once)
+    odd = CONVOPS.replace("adaptiveavgpool((3, 2))", "adaptiveavgpool(5) adaptiveavgpool(7)")
+    a = check(parse(odd, "odd.arch"))
+    assert a.counted(tool) == _tool_count(tool, archgen.build(a).eval(), a.model.input)
+
+
 def test_the_default_count_is_conv_and_linear_weights():
     a = analysis_of("t500")
     assert a.counted("weights") == a.macs == a.macs_analog

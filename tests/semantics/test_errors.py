@@ -101,12 +101,12 @@ CASES = {
         "kernel size must be at least 1",
         None,
     ),
-    "non-square kernel": (
-        swap("stem conv3x3", "stem conv3x5"),
+    "even side of a non-square kernel": (
+        swap("stem conv3x3", "stem conv3x4"),
         4,
         8,
-        "not square",
-        None,
+        "even kernel conv3x4",
+        "use odd sizes, like conv1x7",
     ),
     "zero stem channels": (
         swap("conv3x3 16", "conv3x3 0"),

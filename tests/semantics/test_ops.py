@@ -17,7 +17,7 @@ from archgen.errors import Span
 from archgen.semantics.expr import evaluate
 from archgen.semantics.ops import ALIASES, OPS, Classes, OpError, bind_defaults
 from archgen.semantics.plan import bind
-from archgen.syntax.ir import Arg, Layer, Num, Var
+from archgen.syntax.ir import Arg, Layer, Num, Pair, Var
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -30,6 +30,8 @@ TORCH = Classes("nn.Conv2d", "nn.Linear", "")
 def _literal(value):
     if isinstance(value, bool):
         return Var("true" if value else "false", S)
+    if isinstance(value, tuple):  # a size per side: (1, 7)
+        return Pair(*(_literal(side) for side in value), S)
     return Num(value, S, str(value))
 
 
@@ -74,10 +76,15 @@ CASES = [
     ("conv", dict(kernel=4, out=6, padding=1), (3, 9, 9)),  # even kernel, padded
     ("conv", dict(kernel=7, out=4, stride=2, padding=3, bias=True), (2, 15, 13)),
     ("conv", dict(kernel=2, out=4, padding=0, stride=2), (3, 8, 8)),
+    ("conv", dict(kernel=(1, 7), out=8), (4, 9, 9)),  # padding (0, 3), derived
+    ("conv", dict(kernel=(3, 1), out=6, stride=(2, 1), padding=(1, 0)), (3, 8, 7)),
+    ("conv", dict(kernel=(1, 3), out=4, stride=2, padding=0, bias=True), (2, 6, 9)),
     ("fc", dict(out=10), (64,)),
     ("fc", dict(out=7, bias=False), (33,)),
     ("fc", dict(out=1, bias=True), (1,)),
     ("bn", {}, (6, 5, 5)),
+    ("bn", dict(eps=0.001, momentum=0.01), (6, 5, 5)),
+    ("bn", dict(momentum=1 - 0.9997), (3, 2, 2)),
     ("relu", {}, (4, 3, 3)),
     ("relu6", {}, (4, 3, 3)),
     ("gelu", {}, (4, 3, 3)),
@@ -97,6 +104,16 @@ CASES = [
     ("maxpool", dict(kernel=3, stride=2, padding=1), (4, 9, 9)),
     ("maxpool", dict(kernel=2, stride=1), (4, 5, 5)),
     ("maxpool", dict(kernel=4, padding=2), (2, 6, 10)),  # padding == k/2
+    # ceil mode: a last partial window counts, unless it starts in the padding
+    ("maxpool", dict(kernel=3, stride=2, ceil=True), (4, 8, 8)),
+    ("maxpool", dict(kernel=3, stride=2, ceil=True), (4, 13, 14)),
+    ("maxpool", dict(kernel=2, stride=2, padding=1, ceil=True), (2, 5, 5)),
+    ("maxpool", dict(kernel=3, stride=1, padding=1, ceil=True), (2, 7, 7)),
+    ("avgpool", dict(kernel=3, stride=2, padding=1, ceil=True), (3, 6, 7)),
+    ("avgpool", dict(kernel=(1, 3), stride=(1, 2), ceil=True), (3, 5, 8)),
+    ("adaptiveavgpool", dict(size=7), (8, 7, 7)),
+    ("adaptiveavgpool", dict(size=(2, 3)), (3, 9, 5)),
+    ("adaptiveavgpool", dict(size=4), (2, 2, 3)),  # larger than its input
     ("pad", dict(amount=1), (3, 4, 4)),
     ("pad", dict(amount=0), (3, 4, 5)),
     ("pad", dict(amount=3), (2, 1, 1)),
@@ -144,6 +161,10 @@ def test_op_agrees_with_torch(op_name, given, shape):
         y = module(x)
     assert tuple(y.shape[1:]) == out, text
     assert weights == sum(p.numel() for p in module.parameters()), text
+    if op_name == "bn":  # eps and momentum reach the module
+        assert (module.eps, module.momentum) == (values["eps"], values["momentum"])
+    if values.get("ceil"):
+        assert module.ceil_mode
     with torch.no_grad():
         assert macs == flops_of(module, x[:1]) // 2, text
     if op_name in ("conv", "fc"):
@@ -159,7 +180,7 @@ def test_op_agrees_with_torch(op_name, given, shape):
         assert weights == weight.numel() + (cols if has_bias else 0)
         if op_name == "conv":
             assert module.groups == values["groups"]
-            assert rows == values["in"] // module.groups * module.kernel_size[0] ** 2
+            assert rows == values["in"] // module.groups * math.prod(module.kernel_size)
     else:
         assert op.matrix is None  # never on a crossbar
 
@@ -314,7 +335,7 @@ def test_aliases_map_pytorch_names():
         "batchnorm": "bn",
         "linear": "fc",
         "avgpool2d": "avgpool",
-        "adaptiveavgpool2d": "avgpool",
+        "adaptiveavgpool2d": "adaptiveavgpool",
         "maxpool2d": "maxpool",
         "adaptivemaxpool2d": "maxpool",
         "zeropad2d": "pad",

@@ -177,6 +177,7 @@ EVERY_KIND = [
         'use "analognas.arch"\nlet w = 2 * (3 + 1)\nparam k = -1\n'
         "block B(n: int = 1, f: float = 0.50, b: bool = not true) {\n"
         "  conv(kernel, out, stride=stride)\n  digital conv(1, out)\n"
+        "  conv((1, w + 1), out, padding=(0, 1))\n"
         "  pre if n > 1 and b {\n    relu()\n  }\n"
         "  sum {\n    main * max(n, 1) {\n      bn\n    }\n    skip if in != out {\n    }\n"
         "    gate only if n == 2 {\n      sigmoid\n    }\n  }\n}\n"
