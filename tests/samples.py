@@ -77,3 +77,55 @@ model Wide {
   head avgpool flatten fc 32 relu fc
 }
 """
+
+# The zoo's constructs (issue 17): a split with a channel shuffle, stochastic
+# depth on a residual branch whose probability grows with the block's index,
+# dense layers in a stage that grows.
+ZOO = """block Unit() {
+  split {
+    left {
+    }
+    right {
+      conv(1, out // 2)
+      bn
+      relu
+    }
+  }
+  shuffle(2)
+}
+block Res(sd: float = 0.0) {
+  sum {
+    residual {
+      conv(3, out, bias=true)
+      bn
+      stochastic_depth(sd)
+    }
+    shortcut {
+    }
+  }
+}
+block Dense(growth: int = 4) {
+  cat {
+    features {
+    }
+    new {
+      bn
+      relu
+      conv(3, growth)
+    }
+  }
+}
+model Zoo {
+  input 3x16x16
+  classes 10
+  stem conv3x3 8
+  stage 8 {
+    Unit x2
+    Res sd (0.3 * index / blocks) x3
+  }
+  stage 20 grows {
+    Dense x3
+  }
+  head avgpool flatten fc
+}
+"""

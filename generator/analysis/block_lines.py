@@ -44,6 +44,11 @@ class BlockLines:
             self.written_kernel(call.kernel, call.kernel_span)
         params = {p.name: p for p in block.params}
         given: dict[str, object] = {}
+        index = self.kind_index.get(call.kind, 0)
+        self.kind_index[call.kind] = index + 1
+        # Its options also know its place among the model's blocks of its kind
+        # (from 0) and how many there are; a let of that name comes first.
+        env = {"index": index, "blocks": self.kinds[call.kind], **self.lets}
         for option in call.options:
             if option.name in IMPLICIT:
                 hint = {
@@ -63,7 +68,7 @@ class BlockLines:
                     or f"{call.kind} takes: {', '.join(params) or 'no options'}",
                 )
             self.fixed(option.value, f"option '{option.name}'")
-            value = self.value(option.value, self.lets)
+            value = self.value(option.value, env)
             given[option.name] = self.typed_param(
                 value, params[option.name].type, option.name, option.span
             )
@@ -103,7 +108,7 @@ class BlockLines:
             node = self.instance(plan, args, path, shape, call.span)
         finally:
             self.site = None
-        if len(node.out_shape) == 3 and node.out_shape[0] != out:
+        if len(node.out_shape) == 3 and node.out_shape[0] != out and not stage.grows:
             self.fail(
                 f"{call.kind} gives {node.out_shape[0]} channels, but the stage is "
                 f"{out} wide",

@@ -25,6 +25,7 @@ from ..semantics.plan import (
     Join,
     OpCall,
     Repeated,
+    Split,
     shared_callees,
 )
 from .budget import Budget
@@ -407,6 +408,10 @@ class Elaborator:
                 if isinstance(step, Join):
                     shapes[step.target] = self.join(step, shapes, built)
                     continue
+                if isinstance(step, Split):
+                    part = self.split(step, shapes[step.source])
+                    shapes.update(dict.fromkeys(step.targets, part))
+                    continue
                 source = shapes[step.source]
                 if not built[step.attr]:
                     shapes[step.target] = source
@@ -427,6 +432,19 @@ class Elaborator:
         args = tuple((p.name, env[p.name]) for p in plan.params)
         return Node(path, "class", plan.name, args, shape, shapes[plan.result], span,
                     children)  # fmt: skip
+
+    def split(self, step: Split, shape: Shape) -> Shape:
+        """One part of a split's input, as `x.chunk(n, dim=1)` cuts it."""
+        parts = len(step.targets)
+        if len(shape) != 3:
+            self.fail("a split needs a feature map, but its input is flat", step.span)
+        if shape[0] % parts:
+            self.fail(
+                f"a split of {parts} arms cannot cut {shape[0]} channels in equal parts",
+                step.span,
+                f"give it a width divisible by {parts}",
+            )
+        return (shape[0] // parts, *shape[1:])
 
     def join(self, step: Join, shapes: dict[str, Shape], built: dict) -> Shape:
         names = step.labels or step.sources

@@ -59,6 +59,15 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             )
         self.placement = Placement(self.report)
         self.placement.place(model, self.placed_repeats)
+        # `index` and `blocks` in a block line's options: the block's place among
+        # the model's blocks of its kind, and how many there are (torchvision's
+        # stochastic depth grows with it: `sd (0.2 * index / blocks)`).
+        self.kinds: dict[str, int] = {}
+        for stage in model.stages:
+            for rep in stage.body:
+                kind = rep.block.kind
+                self.kinds[kind] = self.kinds.get(kind, 0) + self.repeats(rep)
+        self.kind_index: dict[str, int] = {}
         nodes: list[Node] = []
         if model.stem is not None:
             shape = self.guarded(lambda s: self.stem(model, s), shape, nodes)
@@ -264,6 +273,23 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 blocks.append(built[0])
                 records.append(built[1])
                 shape = built[0].out_shape
+        if stage.grows and start is not None and shape is not None:
+            if out is not None or self.width is not None:
+                self.report(
+                    "a stage that grows cannot have widths a model parameter sets",
+                    stage.span,
+                    "write its width as a number or a plain let",
+                )
+                shape = None
+            elif len(shape) == 3 and shape[0] != channels:
+                self.report(
+                    f"the blocks of this stage end at {shape[0]} channels, but the "
+                    f"stage is {channels} wide",
+                    stage.channels.span,
+                    "a stage that grows ends at its width; change the width or "
+                    "the blocks",
+                )
+                shape = None
         if start is not None and shape is not None:
             try:
                 self.count()  # the stage's own nn.Sequential

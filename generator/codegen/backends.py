@@ -91,6 +91,8 @@ OPTIONAL_IMPORTS = (
     ("torch", "import torch"),
     ("OrderedDict", "from collections import OrderedDict"),  # named entries
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
+    ("StochasticDepth", "import torch"),
+    ("ChannelShuffle", "import torch"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (TORCH, AIHWKIT)}

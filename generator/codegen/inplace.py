@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..semantics.ops import OPS
-from ..semantics.plan import Apply, Call, Chain, ClassPlan, Join, OpCall
+from ..semantics.plan import Apply, Call, Chain, ClassPlan, Join, OpCall, Split
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def in_place(plan: ClassPlan, plans: dict[str, ClassPlan]) -> InPlace:
         if index == 0:
             return False
         before = steps[index - 1]
-        if before.target != name:
+        if _targets(before) != (name,):
             return False
         return _fresh_step(before, attributes, plans)
 
@@ -95,12 +95,18 @@ def _value_reads(name: str, index: int, steps, result: str) -> int:
 def _made_by_fresh(name, index, steps, attributes, plans) -> bool:
     """`name` was last set, before step `index`, by a step that made it fresh."""
     for before in reversed(steps[:index]):
-        if before.target == name:
+        if name in _targets(before):
             return _fresh_step(before, attributes, plans)
     return False
 
 
+def _targets(step) -> tuple[str, ...]:
+    return step.targets if isinstance(step, Split) else (step.target,)
+
+
 def _fresh_step(step, attributes, plans) -> bool:
+    if isinstance(step, Split):
+        return False  # views of the input
     if isinstance(step, Join):
         return True  # a new tensor (or, in place, a fresh first term)
     if step.optional:

@@ -33,6 +33,7 @@ from ..semantics.plan import (
     Join,
     OpCall,
     Repeated,
+    Split,
     calls_in,
 )
 from ..syntax.ir import BinOp, Expr, Num, Unary, Var
@@ -362,6 +363,9 @@ class _ClassWriter:
     def step(self, step, rename: dict[str, str]) -> list[str]:
         if isinstance(step, Join):
             return self.join(step, rename)
+        if isinstance(step, Split):
+            parts = len(step.targets)
+            return [f"{', '.join(step.targets)} = {step.source}.chunk({parts}, dim=1)"]
         assert isinstance(step, Apply)
         step = replace(step, target=rename.get(step.target, step.target))
         if step.each:

@@ -11,7 +11,7 @@ rewriting `augmented`; the block records and the figure `drawing` and `label`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 Shape = tuple[int, ...]
@@ -50,6 +50,9 @@ class GroupKind:
     # layers in a row, the join not drawn).
     drawing: str = "chain"
     label: str = ""
+    # Each arm reads its own part of the input's channels, in order (`a, b =
+    # x.chunk(2, dim=1)`), not the whole input.
+    splits: bool = False
 
 
 def _listed(outputs: Outputs) -> str:
@@ -81,12 +84,17 @@ def _mul_shape(outputs: Outputs) -> Shape:
     return full
 
 
-def _cat_shape(outputs: Outputs) -> Shape:
-    if any(len(s) != 3 for _, s in outputs) or len({s[1:] for _, s in outputs}) > 1:
-        raise GroupError(
-            f"the arms of this cat differ in height or width: {_listed(outputs)}"
-        )
-    return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
+def _concatenated(name: str) -> Callable[[Outputs], Shape]:
+    """The channels of the arms one after another (cat, split)."""
+
+    def shape(outputs: Outputs) -> Shape:
+        if any(len(s) != 3 for _, s in outputs) or len({s[1:] for _, s in outputs}) > 1:
+            raise GroupError(
+                f"the arms of this {name} differ in height or width: {_listed(outputs)}"
+            )
+        return (sum(s[0] for _, s in outputs), *outputs[0][1][1:])
+
+    return shape
 
 
 GROUPS: dict[str, GroupKind] = {
@@ -105,7 +113,7 @@ GROUPS: dict[str, GroupKind] = {
         GroupKind(
             "cat",
             width="total",
-            shape=_cat_shape,
+            shape=_concatenated("cat"),
             function="torch.cat({}, dim=1)",
             gather="parts",
             imports="torch",
@@ -121,3 +129,7 @@ GROUPS: dict[str, GroupKind] = {
         ),
     )
 }
+# ShuffleNetV2's `x1, x2 = x.chunk(2, dim=1)`, each arm on its part, then a cat.
+GROUPS["split"] = replace(
+    GROUPS["cat"], name="split", shape=_concatenated("split"), splits=True
+)

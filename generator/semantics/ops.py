@@ -500,13 +500,32 @@ def _shift_shape(v: Values, shape: Shape) -> Shape:
     return _map("shift", shape)
 
 
-def _dropout_check(v: Values, given: frozenset[str]) -> None:
-    if not 0 <= v["p"] < 1:
+def _probability(what: str, example: str, one: bool) -> Callable:
+    """A check that `p` is a probability: in [0, 1], or [0, 1) when 1 is not
+    allowed (dropout's 1 would divide by zero)."""
+
+    def check(v: Values, given: frozenset[str]) -> None:
+        if not (0 <= v["p"] <= 1 if one else 0 <= v["p"] < 1):
+            raise OpError(
+                f"{what} probability {v['p']} is not in [0, 1{']' if one else ')'}",
+                f"write a probability, like {example}",
+                arg="p",
+            )
+
+    return check
+
+
+def _sd_shape(v: Values, shape: Shape) -> Shape:
+    return _map("stochastic_depth", shape)
+
+
+def _shuffle_shape(v: Values, shape: Shape) -> Shape:
+    c, _, _ = _map("shuffle", shape)
+    if c % v["groups"]:
         raise OpError(
-            f"dropout probability {v['p']} is not in [0, 1)",
-            "write a probability, like dropout(0.2)",
-            arg="p",
+            f"shuffle groups {v['groups']} does not divide {c} channels", arg="groups"
         )
+    return shape
 
 
 OPS: dict[str, Op] = {
@@ -549,11 +568,32 @@ OPS: dict[str, Op] = {
             params=(Param("p", 0.5, kind="float", label="dropout probability"),),
             positional=1,
             in_head=True,
-            check=_dropout_check,
+            check=_probability("dropout", "dropout(0.2)", one=False),
             ctor=lambda a, c: (
                 "nn.Dropout()" if a["p"] == "0.5" else f"nn.Dropout({a['p']})"
             ),
             label=lambda v: "Dropout",
+        ),
+        Op(  # torchvision.ops.StochasticDepth(p, "row"); the identity in eval mode
+            "stochastic_depth",
+            params=(Param("p", kind="float", label="drop probability"),),
+            positional=1,
+            check=_probability("drop", "stochastic_depth(0.1)", one=True),
+            shape=_sd_shape,
+            ctor=lambda a, c: f"StochasticDepth({a['p']})",
+            label=lambda v: "StochasticDepth",
+            aliases=("stochasticdepth", "droppath"),
+            helper="StochasticDepth",
+        ),
+        Op(  # ShuffleNet's channel shuffle: no parameters, no MACs
+            "shuffle",
+            params=(Param("groups", label="shuffle groups"),),
+            positional=1,
+            shape=_shuffle_shape,
+            ctor=lambda a, c: f"ChannelShuffle({a['groups']})",
+            label=lambda v: "Shuffle",
+            aliases=("channelshuffle",),
+            helper="ChannelShuffle",
         ),
     )
 }

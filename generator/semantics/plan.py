@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from ..errors import Diagnostic, Span, did_you_mean
-from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
+from ..syntax.ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
 from .expr import free_names, larger_than, plus, substitute, to_arch
 from .groups import GROUPS, GroupKind
 from .linker import shipped
@@ -143,7 +143,17 @@ class Join:
         return GROUPS[self.kind]
 
 
-Step = Apply | Join
+@dataclass(frozen=True)
+class Split:
+    """`a, b = source.chunk(2, dim=1)`: the input's channels in equal parts, one
+    per arm of a `split`, each part named after its arm."""
+
+    source: str
+    targets: tuple[str, ...]
+    span: Span
+
+
+Step = Apply | Join | Split
 
 
 @dataclass(frozen=True)
@@ -539,27 +549,34 @@ class _Builder:
             )
             return width, source
         inline: set[str] = set()
+        splits = GROUPS[group.kind].splits
+        arm_input = width
+        if splits:
+            arm_input = self.split(group, width, source)
+            if arm_input is None:
+                return width, source
         for arm in group.arms:
             role = ArmRole(
                 index, group.kind, arm.condition is not None, arm.count is not None
             )
+            read = arm.name if splits else source  # a split's arm: its own part
             if arm.inline:
-                arm_width, result = self.inline_arm(arm, role, width, source)
+                arm_width, result = self.inline_arm(arm, role, arm_input, read)
                 if self.failed:
                     continue
                 labels.append(arm.name)
                 terms.append(result)
                 present.append(None)
                 widths.append((arm_width, "plain"))
-                if result != source:
+                if result != read:
                     inline.add(result)
                 continue
-            value, arm_width = self.arm_module(arm, width)
+            value, arm_width = self.arm_module(arm, arm_input)
             if self.failed:
                 continue
             labels.append(arm.name)
             if value is None:  # an empty arm, or only identities: the input itself
-                terms.append(source)
+                terms.append(read)
                 if arm.only:
                     flag = "use_" + arm.name
                     self.add(Attribute(flag, Flag(arm.span), arm.condition, arm.span))
@@ -568,13 +585,13 @@ class _Builder:
                                         arm.span), "only"))  # fmt: skip
                 else:
                     present.append(None)
-                    widths.append((width, "plain"))
+                    widths.append((arm_input, "plain"))
                 continue
             self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
             self.steps.append(
                 Apply(
                     arm.name,
-                    source,
+                    read,
                     arm.name,
                     optional=arm.condition is not None,
                     each=isinstance(value, Repeated),
@@ -626,6 +643,25 @@ class _Builder:
             return self.sequence(arm.body, width, source, arm.name)
         finally:
             self.role = outer
+
+    def split(self, group: Group, width: Expr, source: str) -> Expr | None:
+        """A split's arms each read one part of the input: the step that cuts
+        it, and the width of a part (the elaborator checks it divides)."""
+        arms = group.arms
+        bad = next((a for a in arms if a.count is not None or a.condition), None)
+        if len(arms) < 2 or bad is not None:
+            self.error(
+                f"an arm of a split cannot be {'counted' if bad and bad.count else 'conditional'}"
+                if bad is not None
+                else "a split needs two arms or more",
+                (bad or group).span,
+                "each arm of a split reads one equal part of the input's channels, "
+                "in order: `split { left { } right { ... } }`",
+            )
+            return None
+        self.steps.append(Split(source, tuple(a.name for a in arms), group.span))
+        parts = Num(len(arms), group.span)
+        return BinOp("//", width, parts, group.span)
 
     def chain(self, arm: Arm | Section, width: Expr) -> tuple[Module | None, Expr]:
         """The layers of an arm or a section: one module, an nn.Sequential of

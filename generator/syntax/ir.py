@@ -277,6 +277,9 @@ class Stage:
     body: tuple[Repeat, ...]
     span: Span
     name: Name | None = None  # `stage 64 as layer1 { ... }`, `... inline { ... }`
+    # `stage 256 grows { ... }`: its blocks may change the width; the stage
+    # ends at its width (DenseNet's dense layers, each adding channels).
+    grows: bool = False
 
     @property
     def stride(self) -> Expr | None:

@@ -30,6 +30,7 @@ STEM_OPTIONS = ("stride",)
 # al. and torchvision initialise ResNets.
 INITS = ("he",)
 STAGE_OPTIONS = ("stride",)
+STAGE_FLAGS = ("grows",)  # `stage 256 grows { ... }`: its blocks change the width
 
 
 class ModelLowering:
@@ -140,11 +141,19 @@ class ModelLowering:
 
     def stage(self, node: Tree) -> Stage:
         channels, *rest = node.children
-        options = [c for c in rest if c is not None and c.data == "option"]
-        blocks = [c for c in rest if c is not None and c.data == "block"]
-        place = next((c for c in rest if c is not None
+        options = [c for c in rest if isinstance(c, Tree) and c.data == "option"]
+        blocks = [c for c in rest if isinstance(c, Tree) and c.data == "block"]
+        place = next((c for c in rest if isinstance(c, Tree)
                       and c.data in ("named", "inline")), None)  # fmt: skip
         lowered = self.options(options, STAGE_OPTIONS, "stage")
+        flag = next((c for c in rest if isinstance(c, Token)), None)
+        if flag is not None and str(flag) not in STAGE_FLAGS:
+            self.error(
+                f"unknown word '{flag}' for a stage",
+                flag,
+                did_you_mean(str(flag), STAGE_FLAGS)
+                or "a stage line is `stage WIDTH [stride S] [grows] {`",
+            )
         if not blocks:
             self.error(
                 "stage has no blocks",
@@ -157,6 +166,7 @@ class ModelLowering:
             body=tuple(self.block(b) for b in blocks),
             span=self.span(node),
             name=self.name(place),
+            grows=flag is not None and str(flag) in STAGE_FLAGS,
         )
 
     def block(self, node: Tree) -> Repeat:

@@ -17,6 +17,7 @@ import sys
 
 import pytest
 from conftest import ROOT
+from samples import ZOO
 
 import archgen
 from archgen.options import Options
@@ -97,6 +98,13 @@ def test_each_counting_profile_is_its_tools_own_figure(name, tool, no_torchvisio
 @pytest.mark.parametrize("tool", ["torchinfo", "fvcore", "thop"])
 def test_profiles_with_a_hidden_fc_bias_and_pools(tool, no_torchvision):
     a = check(parse(HIDDEN_FC, "hidden.arch"))
+    model = archgen.build(a).eval()
+    assert a.counted(tool) == _tool_count(tool, model, a.model.input)
+
+
+@pytest.mark.parametrize("tool", ["torchinfo", "fvcore", "thop"])
+def test_profiles_of_split_shuffle_stochastic_depth_and_growth(tool, no_torchvision):
+    a = check(parse(ZOO, "zoo.arch"))
     model = archgen.build(a).eval()
     assert a.counted(tool) == _tool_count(tool, model, a.model.input)
 

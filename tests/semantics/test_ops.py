@@ -121,6 +121,10 @@ CASES = [
     ("flatten", {}, (16, 1, 1)),
     ("shift", {}, (3, 5, 5)),
     ("identity", {}, (3, 5, 5)),
+    ("stochastic_depth", dict(p=0.2), (4, 3, 3)),
+    ("stochastic_depth", dict(p=1.0), (4, 1, 1)),
+    ("shuffle", dict(groups=2), (4, 3, 3)),
+    ("shuffle", dict(groups=3), (6, 2, 5)),
 ]
 
 
@@ -142,8 +146,11 @@ def test_op_agrees_with_torch(op_name, given, shape):
         assert op.module is False
         assert out == shape and weights == 0 and macs == 0 and op.matrix is None
         return
-    if op_name == "shift":  # archgen's own helper class, not a torch class
-        assert op.ctor({}, TORCH) == "Shift()"
+    if op.helper:  # archgen's own class (tests/semantics/test_zoo_language.py
+        # checks stochastic depth and the shuffle against torchvision's)
+        assert op.ctor({k: repr(v) for k, v in values.items()}, TORCH).startswith(
+            op.helper + "("
+        )
         assert out == shape and weights == 0 and macs == 0 and op.matrix is None
         return
     text, module = torch_module(op_name, values)
