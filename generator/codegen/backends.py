@@ -93,6 +93,7 @@ OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
     ("torch", "import torch"),
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
+    ("LayerNorm2d", "from torch.nn import functional as F"),
     ("StochasticDepth", "import torch"),
     ("ChannelShuffle", "import torch"),
 )
