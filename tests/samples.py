@@ -97,7 +97,7 @@ block Res(sd: float = 0.0) {
   sum {
     residual {
       conv(3, out, bias=true)
-      bn
+      layernorm2d(eps=0.000001)
       stochastic_depth(sd)
     }
     shortcut {

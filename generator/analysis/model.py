@@ -57,8 +57,6 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 model.input_span,
                 f"the order is channels x height x width: {shape[2]}x{shape[0]}x{shape[1]}",
             )
-        self.placement = Placement(self.report)
-        self.placement.place(model, self.placed_repeats)
         # `index` and `blocks` in a block line's options: the block's place among
         # the model's blocks of its kind, and how many there are (torchvision's
         # stochastic depth grows with it: `sd (0.2 * index / blocks)`).
@@ -68,6 +66,8 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 kind = rep.block.kind
                 self.kinds[kind] = self.kinds.get(kind, 0) + self.repeats(rep)
         self.kind_index: dict[str, int] = {}
+        self.placement = Placement(self.report)
+        self.placement.place(model, self.placed_repeats)
         nodes: list[Node] = []
         if model.stem is not None:
             shape = self.guarded(lambda s: self.stem(model, s), shape, nodes)

@@ -91,6 +91,7 @@ OPTIONAL_IMPORTS = (
     ("torch", "import torch"),
     ("OrderedDict", "from collections import OrderedDict"),  # named entries
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
+    ("LayerNorm2d", "from torch.nn import functional as F"),
     ("StochasticDepth", "import torch"),
     ("ChannelShuffle", "import torch"),
 )

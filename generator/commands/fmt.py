@@ -184,8 +184,7 @@ class _Printer(ir.Visitor):
 
     def visit_Stage(self, node: ir.Stage) -> None:
         words = ["stage", _expr(node.channels), *map(_option, node.options)]
-        words += ["grows"] * node.grows
-        self.nested(node, " ".join(words + _name(node.name)), node.body)
+        self.nested(node, " ".join(words + ["grows"] * node.grows + _name(node.name)), node.body)
 
     def visit_Repeat(self, node: ir.Repeat) -> None:
         call = node.block

@@ -369,6 +369,40 @@ BN = Op(
     },
 )
 
+def _ln2d_shape(v: Values, shape: Shape) -> Shape:
+    _map("layernorm2d", shape)
+    _width(v, shape, "layernorm2d")
+    return shape
+
+
+def _ln2d_check(v: Values, given: frozenset[str]) -> None:
+    if not v["eps"] > 0:
+        raise OpError(f"LayerNorm eps {v['eps']} is not positive",
+                      "torch divides by sqrt(var + eps): write eps=0.000001", arg="eps")  # fmt: skip
+
+
+LN2D = Op(  # ConvNeXt's LayerNorm2d: each pixel's channels normalised
+    "layernorm2d",
+    params=(Param("eps", BN_EPS, kind="float", label="LayerNorm eps"),),
+    reads_width=True,
+    fresh=True,
+    in_head=True,
+    shape=_ln2d_shape,
+    weights=lambda v, s: 2 * v["in"],
+    check=_ln2d_check,
+    ctor=lambda a, c: (
+        f"LayerNorm2d({a['in']}"
+        f"{'' if a.get('eps', repr(BN_EPS)) == repr(BN_EPS) else ', eps=' + a['eps']})"
+    ),
+    label=lambda v: "LayerNorm2d",
+    aliases=("ln2d",),
+    helper="LayerNorm2d",
+    counts={
+        "torchinfo": lambda v, i, o, m: 2 * i[0],  # scale and shift, once
+        "fvcore": lambda v, i, o, m: 5 * math.prod(i),  # layer_norm, affine
+    },
+)
+
 # op -> torch class; `inplace` is the renderer's choice (see codegen).
 ACTIVATIONS = {
     "relu": "ReLU",
@@ -534,6 +568,7 @@ OPS: dict[str, Op] = {
         CONV,
         FC,
         BN,
+        LN2D,
         *(_activation(name, cls) for name, cls in ACTIVATIONS.items()),
         _pool("avgpool", "AvgPool2d"),
         _pool("maxpool", "MaxPool2d"),

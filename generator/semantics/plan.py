@@ -548,27 +548,27 @@ class _Builder:
                 "one arm must always be there: drop `only` from one",
             )
             return width, source
-        inline: set[str] = set()
         splits = GROUPS[group.kind].splits
         arm_input = width
         if splits:
             arm_input = self.split(group, width, source)
             if arm_input is None:
                 return width, source
+        inline: set[str] = set()
         for arm in group.arms:
             role = ArmRole(
                 index, group.kind, arm.condition is not None, arm.count is not None
             )
             read = arm.name if splits else source  # a split's arm: its own part
             if arm.inline:
-                arm_width, result = self.inline_arm(arm, role, arm_input, read)
+                arm_width, result = self.inline_arm(arm, role, width, source)
                 if self.failed:
                     continue
                 labels.append(arm.name)
                 terms.append(result)
                 present.append(None)
                 widths.append((arm_width, "plain"))
-                if result != read:
+                if result != source:
                     inline.add(result)
                 continue
             value, arm_width = self.arm_module(arm, arm_input)
@@ -648,10 +648,13 @@ class _Builder:
         """A split's arms each read one part of the input: the step that cuts
         it, and the width of a part (the elaborator checks it divides)."""
         arms = group.arms
-        bad = next((a for a in arms if a.count is not None or a.condition), None)
+        bad = next(
+            (a for a in arms if a.count is not None or a.condition or a.inline), None
+        )
         if len(arms) < 2 or bad is not None:
+            why = "counted" if bad and bad.count else "inline" if bad and bad.inline else "conditional"
             self.error(
-                f"an arm of a split cannot be {'counted' if bad and bad.count else 'conditional'}"
+                f"an arm of a split cannot be {why}"
                 if bad is not None
                 else "a split needs two arms or more",
                 (bad or group).span,

@@ -276,10 +276,10 @@ class Stage:
     options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Repeat, ...]
     span: Span
-    name: Name | None = None  # `stage 64 as layer1 { ... }`, `... inline { ... }`
     # `stage 256 grows { ... }`: its blocks may change the width; the stage
     # ends at its width (DenseNet's dense layers, each adding channels).
     grows: bool = False
+    name: Name | None = None  # `stage 64 as layer1 { ... }`, `... inline { ... }`
 
     @property
     def stride(self) -> Expr | None:

@@ -165,8 +165,8 @@ class ModelLowering:
             options=lowered,
             body=tuple(self.block(b) for b in blocks),
             span=self.span(node),
-            name=self.name(place),
             grows=flag is not None and str(flag) in STAGE_FLAGS,
+            name=self.name(place),
         )
 
     def block(self, node: Tree) -> Repeat:

@@ -125,6 +125,8 @@ CASES = [
     ("stochastic_depth", dict(p=1.0), (4, 1, 1)),
     ("shuffle", dict(groups=2), (4, 3, 3)),
     ("shuffle", dict(groups=3), (6, 2, 5)),
+    ("layernorm2d", {}, (6, 4, 5)),
+    ("layernorm2d", dict(eps=1e-6), (3, 1, 1)),
 ]
 
 
@@ -147,11 +149,11 @@ def test_op_agrees_with_torch(op_name, given, shape):
         assert out == shape and weights == 0 and macs == 0 and op.matrix is None
         return
     if op.helper:  # archgen's own class (tests/semantics/test_zoo_language.py
-        # checks stochastic depth and the shuffle against torchvision's)
+        # checks stochastic depth, the shuffle and LayerNorm2d against torchvision's)
         assert op.ctor({k: repr(v) for k, v in values.items()}, TORCH).startswith(
             op.helper + "("
         )
-        assert out == shape and weights == 0 and macs == 0 and op.matrix is None
+        assert out == shape and macs == 0 and op.matrix is None
         return
     text, module = torch_module(op_name, values)
     torch.manual_seed(0)

@@ -129,3 +129,30 @@ def test_hostile_uses_are_located_errors(change, expected):
     assert old in ZOO
     found = errors(ZOO.replace(old, new, 1))
     assert any(expected in line for line in found), found
+
+
+def test_layernorm2d_is_convnexts():
+    sys.path.insert(0, str(Path(__file__).parents[1] / "zoo"))
+    from torchvision_oracle import models
+
+    models()
+    from torchvision.models.convnext import LayerNorm2d
+
+    analysis = archgen.loads(ZOO, path="zoo.arch")
+    model = archgen.build(analysis).eval()
+    ours = model.get_submodule("stage1.2.residual.1")
+    theirs = LayerNorm2d(8, eps=1e-6)
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 1.5)
+        theirs.bias.uniform_(-0.2, 0.2)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert ours.eps == theirs.eps == 1e-6
+    x = torch.randn(2, 8, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    norms = [n for n in analysis.root.walk() if n.name == "layernorm2d"]
+    assert all(n.weights == 16 and not n.analog and n.tiles == 0 for n in norms)
+    assert sum(p.numel() for p in model.parameters()) == analysis.params_total
+    assert "layernorm2d eps" not in " ".join(errors(ZOO.replace("eps=0.000001", "eps=0.0")))
+    assert any("LayerNorm eps 0.0 is not positive" in e
+               for e in errors(ZOO.replace("eps=0.000001", "eps=0.0")))
