@@ -83,6 +83,7 @@ class Elaborator:
         self.budget = Budget(options.limits)  # parameters and activations, spent layer by layer
         self.site: Span | None = None  # the user's line a library block is used on
         self.open: list[str] = []  # classes being elaborated, outermost first
+        self.open_paths: list[str] = []  # ... and the module paths of their instances
         # (class, typed arguments, input shape) -> (clean node, modules counted,
         # parameters, activations); lives as long as this one elaboration.
         self.seen: dict[tuple, tuple] = {}
@@ -205,6 +206,21 @@ class Elaborator:
             return False
         return within(path, self.digital) or within(path, self.kept)
 
+    def grouped_kept(self, call: OpCall, path: str) -> bool:
+        """Whether a grouped conv is built digital in both renderings: kept by
+        its block, or marked at or above the block instance it lies in. (The
+        aihwkit rendering builds an instance's layers on tiles and turns the
+        ones marked inside it back into torch layers; aihwkit refuses to build
+        a grouped conv on tiles at all.)"""
+        if call.kept or within(path, self.kept):
+            return True
+        instance = self.open_paths[0] if self.open_paths else None
+        return any(
+            (path == mark or path.startswith(mark + "."))
+            and (instance is None or not mark.startswith(instance + "."))
+            for mark in self.digital
+        )
+
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:
         op = OPS[call.op]
@@ -247,18 +263,19 @@ class Elaborator:
         weights = op.weights(values, shape)
         analog = op.matrix is not None and not (call.kept or self.kept_digital(path))
         groups = values.get("groups", 1)
-        if analog and groups != 1:
-            inside = (
-                f", or write `digital {call.op}(...)` in block {self.open[-1]} "
-                f"for every {self.open[-1]}"
-                if self.open
-                else ""
+        if op.matrix is not None and groups != 1 and not self.grouped_kept(call, path):
+            where = (
+                f"`digital {call.op}(...)` in block {self.open[-1]}, or mark the "
+                f"whole block (`digital {self.open_paths[0]}`): a mark inside a "
+                "block cannot, as aihwkit refuses to build a grouped conv on tiles"
+                if self.open_paths
+                else f"`digital {path}` in the model"
             )
             self.fail(
                 f"aihwkit maps only convs with groups=1 onto tiles, this one "
                 f"({path}) has groups {groups}",
                 dict(call.args).get("groups", call).span,
-                f"keep it digital: `digital {path}` in the model{inside}",
+                f"keep it digital: {where}",
             )
         tiles = self.crossbar.tiles(*op.matrix(values, shape)) if analog else 0
         self.budget.spend(weights, math.prod(out), path, call.span, self.report)
@@ -396,6 +413,7 @@ class Elaborator:
     ) -> Node:
         env = self.bind_params(plan, given, span)
         self.open.append(plan.block)
+        self.open_paths.append(path)
         try:
             built = {
                 a.name: a.condition is None or bool(self.value(a.condition, env))
@@ -427,6 +445,7 @@ class Elaborator:
                     shapes[step.target] = source
         finally:
             self.open.pop()
+            self.open_paths.pop()
         self.count()
         children = tuple(nodes[a.name] for a in plan.attributes if a.name in nodes)
         args = tuple((p.name, env[p.name]) for p in plan.params)

@@ -389,8 +389,8 @@ def test_paths_after_a_failed_block_are_real():
     assert len(errors) == 1, [d.message for d in errors]
     assert "groups 2" in errors[0].message
     assert errors[0].hint.startswith(
-        "keep it digital: `digital stage1.2.conv1` in the model, or write "
-        "`digital conv(...)` in block G"
+        "keep it digital: `digital conv(...)` in block G, or mark the whole "
+        "block (`digital stage1.2`)"
     )
 
 
@@ -403,7 +403,8 @@ def test_the_error_of_a_later_block_names_its_own_path():
     errors = [d for d in info.value.diagnostics if d.severity == "error"]
     assert len(errors) == 1
     assert errors[0].hint.startswith(
-        "keep it digital: `digital stage1.3.conv1` in the model"
+        "keep it digital: `digital conv(...)` in block G, or mark the whole "
+        "block (`digital stage1.3`)"
     )
     assert errors[0].span.line == 2
 
