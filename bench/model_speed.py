@@ -68,25 +68,28 @@ def same_weights(a, b) -> None:
             va.copy_(vb)
 
 
-def pair(name: str, build, anchor: str, target: float | None) -> list[Figure]:
+def pair(name: str, build, anchor: str, target: float | None, *,
+         shape=(3, 32, 32), classes: int = 10, batch: int = BATCH,
+         rounds: int = ROUNDS, instances: int = INSTANCES,
+         section: str = "generated model speed") -> list[Figure]:  # fmt: skip
     """Forward (eval, no_grad) and a training step of a against b, on the same
-    batch, interleaved, over INSTANCES fresh (a, b) = build() with the same
+    batch, interleaved, over `instances` fresh (a, b) = build() with the same
     weights: which of two builds runs faster here varies by a few percent from
     one build to the next (allocation, not arithmetic), so no one build decides."""
     torch.manual_seed(0)
-    x = torch.randn(BATCH, 3, 32, 32)
-    y = torch.randint(0, 10, (BATCH,))
+    x = torch.randn(batch, *shape)
+    y = torch.randint(0, classes, (batch,))
     models = []
-    for _ in range(INSTANCES):
+    for _ in range(instances):
         a, b = build()
         same_weights(a, b)
         models.append((a, b))
     for a, b in models:
         a.eval(), b.eval()
     forwards = [(partial(forward, a, x), partial(forward, b, x)) for a, b in models]
-    r, ta, tb = ratio(forwards, ROUNDS)
+    r, ta, tb = ratio(forwards, rounds)
     figures = [
-        Figure("generated model speed", f"{name} forward (eval, no_grad, batch {BATCH})",
+        Figure(section, f"{name} forward (eval, no_grad, batch {batch})",
                ta, "s", anchor, tb, target, paired_ratio=r, note=spread[-1]),
     ]  # fmt: skip
     steps = []
@@ -97,9 +100,9 @@ def pair(name: str, build, anchor: str, target: float | None) -> list[Figure]:
         )
         steps.append((partial(train_step, a, x, y, opt_a),
                       partial(train_step, b, x, y, opt_b)))  # fmt: skip
-    r, ta, tb = ratio(steps, ROUNDS)
+    r, ta, tb = ratio(steps, rounds)
     figures.append(
-        Figure("generated model speed", f"{name} train step (SGD, batch {BATCH})",
+        Figure(section, f"{name} train step (SGD, batch {batch})",
                ta, "s", anchor, tb, target, paired_ratio=r, note=spread[-1])
     )  # fmt: skip
     return figures

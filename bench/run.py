@@ -4,6 +4,7 @@ Run from the repository root (needs the [test] extra, as the tests do):
 
     .venv/bin/python bench/run.py              # everything, writes bench/RESULTS.md
     .venv/bin/python bench/run.py --no-suite   # without timing the test suite
+    .venv/bin/python bench/run.py --only nas   # one section, printed (no RESULTS.md)
 
 Anchors are measured in the same run, interleaved with what they anchor where
 it matters, because this machine is noisy: read the ratios, not the seconds.
@@ -74,17 +75,24 @@ def rows(figures: list[common.Figure]) -> list[str]:
     return out
 
 
+STEPS = ("startup", "scaling", "nas", "model_speed", "zoo")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-suite", action="store_true", help="skip timing the tests")
+    parser.add_argument("--only", choices=STEPS + ("suite",), action="append",
+                        help="run these sections and print them; RESULTS.md stays")  # fmt: skip
     args = parser.parse_args()
     figures: list[common.Figure] = []
     sections: list[str] = []
     # Each section imported when it runs: torch stays out of this process until
     # the sections that need it, so the children forked before are small.
-    steps = ["startup", "scaling", "nas", "model_speed"]
+    steps = list(STEPS)
     if not args.no_suite:
         steps.append("suite")
+    if args.only:
+        steps = [s for s in (*STEPS, "suite") if s in args.only]
     for name in steps:
         print(f"== {name}", file=sys.stderr, flush=True)
         result = importlib.import_module(name).run()
@@ -96,10 +104,12 @@ def main() -> int:
             sections += ["", "Every stage at every size (time, peak memory):", ""]
             sections += extra
             print("\n".join(extra))
-    write(figures, sections)
+    if not args.only:
+        write(figures, sections)
     missed = [f for f in figures if f.verdict == "MISSED"]
     print(
-        f"\n{len(figures)} figures, {len(missed)} targets missed; see bench/RESULTS.md"
+        f"\n{len(figures)} figures, {len(missed)} targets missed"
+        + ("" if args.only else "; see bench/RESULTS.md")
     )
     return 0
 

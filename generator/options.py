@@ -10,6 +10,7 @@ so two threads with different options get their own results.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -95,6 +96,9 @@ class Options:
         if not isinstance(self.limits, Limits):
             raise TypeError(f"limits must be a Limits, not {self.limits!r}")
         if self.cache is not None:
+            if not isinstance(self.cache, (str, os.PathLike)) or not str(self.cache):
+                # "" would be Path("."): a cache in whatever folder archgen runs from
+                raise ValueError(f"cache must be a folder or None, not {self.cache!r}")
             object.__setattr__(self, "cache", Path(self.cache))
 
     @classmethod
@@ -107,15 +111,35 @@ class Options:
         """The options of a run: the limits and the cache folder from the
         environment, the rest as given."""
         environ = os.environ if environ is None else environ
-        return cls(
-            include=tuple(include),
-            crossbar=crossbar(tile_size),
-            limits=Limits.from_environment(environ),
-            cache=cache_folder(environ),
+        read = tuple(environ.get(name) for name in _read_variables())
+        return _from_environment(
+            cls, tuple(map(str, include)), crossbar(tile_size), read
         )
 
     def with_include(self, include) -> Options:
         return replace(self, include=tuple(include))
+
+
+@functools.cache
+def _read_variables() -> tuple[str, ...]:
+    """Every variable an Options depends on (expanduser reads HOME/USERPROFILE)."""
+    limits = tuple(variable(name) for name in Limits.names())
+    return limits + ("ARCHGEN_NO_CACHE", "ARCHGEN_CACHE_DIR", "LOCALAPPDATA",
+                     "XDG_CACHE_HOME", "HOME", "USERPROFILE")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _from_environment(cls, include, crossbar, read) -> Options:
+    """The options for these values of the variables: a NAS loop calls the API
+    thousands of times with the same environment, which is read every time
+    (cheap) and parsed once per distinct set of values."""
+    environ = {k: v for k, v in zip(_read_variables(), read) if v is not None}
+    return cls(
+        include=include,
+        crossbar=crossbar,
+        limits=Limits.from_environment(environ),
+        cache=cache_folder(environ),
+    )
 
 
 def crossbar(tile_size: int | Crossbar) -> Crossbar:

@@ -535,6 +535,9 @@ def _first_positional(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from . import loading
+
+    loading.FAILED = False  # this run's: main() may run twice in one process
     # `archgen SPEC...` means `archgen generate SPEC...`.
     index = _first_positional(argv)
     first = command = None if index is None else argv[index]
@@ -576,8 +579,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `archgen summary --json | head`: the reader left; that is not our error,
         # but a run that found problems still fails.
-        from . import loading
-
         sys.stderr.close()
         return 1 if loading.FAILED else 0
     except Refused as refused:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic, Span, did_you_mean
-from ..syntax.ir import Func, Layer, Var, walk
+from ..syntax.ir import Func, Layer, Var, walk, walk_structure
 from .expr import CONSTANTS, FUNCS
 from .linker import Program, shipped
 from .plan import IMPLICIT
@@ -71,7 +71,10 @@ def _cycles(program: Program, limits: Limits, error) -> bool:
     Iterative, so that no spec can exhaust Python's stack here."""
     calls = {
         name: [
-            n.op for n in _inside(block) if type(n) is Layer and n.op in program.blocks
+            n.op
+            for item in block.body
+            for n in walk_structure(item)
+            if type(n) is Layer and n.op in program.blocks
         ]
         for name, block in program.blocks.items()
     }

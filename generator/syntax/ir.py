@@ -418,24 +418,33 @@ _IR_TYPES = (
 _TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node", "Statement", "Item"}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
+# What only holds expressions: a walk over the structure skips these fields.
+_EXPRESSION_NAMES = {"Expr", "Num", "Var", "BinOp", "Unary", "Func", "Cond", "Arg",
+                     "Param", "Option"}  # fmt: skip
+
+
+def _child_fields(kind: type, names: set[str]) -> tuple[str, ...]:
     import re
     from dataclasses import fields
 
     return tuple(
         f.name
         for f in fields(kind)
-        if _TYPE_NAMES & set(re.findall(r"[A-Za-z_]+", str(f.type)))
+        if names & set(re.findall(r"[A-Za-z_]+", str(f.type)))
     )
 
 
-CHILD_FIELDS: dict[type, tuple[str, ...]] = {t: _child_fields(t) for t in _IR_TYPES}
+CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    t: _child_fields(t, _TYPE_NAMES) for t in _IR_TYPES
+}
+STRUCTURE_FIELDS: dict[type, tuple[str, ...]] = {
+    t: _child_fields(t, _TYPE_NAMES - _EXPRESSION_NAMES) for t in _IR_TYPES
+}
 
 
-def children(node) -> tuple:
-    """The IR nodes directly inside `node`, in field (source) order."""
+def _held(node, table: dict[type, tuple[str, ...]]) -> tuple:
     out = []
-    for name in CHILD_FIELDS[type(node)]:
+    for name in table[type(node)]:
         value = getattr(node, name)
         if type(value) is tuple:
             out.extend(value)
@@ -444,10 +453,27 @@ def children(node) -> tuple:
     return tuple(out)
 
 
+def children(node) -> tuple:
+    """The IR nodes directly inside `node`, in field (source) order."""
+    return _held(node, CHILD_FIELDS)
+
+
 def walk(node):
     """`node` and every node inside it, parents before children, in source
     order. Iterative: no nesting a spec can write exhausts Python's stack."""
     return traversal.walk(node, children)
+
+
+def structure(node) -> tuple:
+    """The IR nodes directly inside `node` that are not expressions (nor
+    arguments, options or parameters, which hold only expressions)."""
+    return _held(node, STRUCTURE_FIELDS)
+
+
+def walk_structure(node):
+    """`node` and the layers, groups, arms, sections and statements inside it,
+    as walk() orders them, without entering expressions."""
+    return traversal.walk(node, structure)
 
 
 def rebuild(node, change):

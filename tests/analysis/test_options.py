@@ -57,12 +57,32 @@ def test_the_environment_is_read_into_limits_and_the_cache_folder(tmp_path):
     assert cache_folder({"ARCHGEN_NO_CACHE": "1", "ARCHGEN_CACHE_DIR": "x"}) is None
 
 
+def test_the_environment_is_read_on_every_call_and_parsed_once(monkeypatch, tmp_path):
+    monkeypatch.setenv(variable("lines"), "77")
+    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "a"))
+    first = Options.from_environment()
+    assert first.limits.lines == 77 and first.cache == tmp_path / "a"
+    assert Options.from_environment() is first  # the same values: parsed once
+    monkeypatch.setenv(variable("lines"), "78")
+    monkeypatch.setenv("ARCHGEN_CACHE_DIR", str(tmp_path / "b"))
+    second = Options.from_environment()
+    assert second.limits.lines == 78 and second.cache == tmp_path / "b"
+    monkeypatch.setenv("ARCHGEN_NO_CACHE", "1")
+    assert Options.from_environment().cache is None
+    spec = tmp_path / "long.arch"
+    spec.write_text("".join(f"let a{i} = 1\n" for i in range(100)))
+    with pytest.raises(archgen.ArchError, match="78"):
+        archgen.load(spec)
+
+
 @pytest.mark.parametrize(
     "make, error",
     [
         (lambda: Options(include="blocks"), TypeError),  # one path, not a list
         (lambda: Options(crossbar=512), TypeError),
         (lambda: Options(limits={"params": 5}), TypeError),
+        (lambda: Options(cache=""), ValueError),  # not the working folder
+        (lambda: Options(cache=5), ValueError),
         (lambda: Limits(params=0), ValueError),
         (lambda: Limits(lines=True), ValueError),
         (lambda: Limits(depth=2.5), ValueError),

@@ -43,3 +43,17 @@ def test_a_tree_deeper_than_the_stack():
     assert [n.path for n in node.walk()][-1] == leaf
     assert next(node.post_order()).path == leaf
     assert node.at(leaf).name == "relu"
+
+
+@pytest.mark.parametrize("spec", MODELS, ids=lambda p: p.name)
+def test_the_structure_walk_is_the_walk_without_expressions(spec):
+    from archgen.syntax import ir
+    from archgen.syntax.lower import parse
+
+    expressions = (ir.Num, ir.Var, ir.BinOp, ir.Unary, ir.Func, ir.Cond, ir.Arg,
+                   ir.Param, ir.Option)  # fmt: skip
+    tree = parse(spec.read_text(encoding="utf-8"), str(spec))
+    library = [b for b in load(str(spec)).program.blocks.values()]
+    for root in [tree, *library]:
+        whole = [n for n in ir.walk(root) if not isinstance(n, expressions)]
+        assert list(ir.walk_structure(root)) == whole

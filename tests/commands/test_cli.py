@@ -290,3 +290,26 @@ def test_header_regenerate_line_has_the_options(tmp_path):
         f"# Regenerate with: archgen -o {tmp_path.name} --tile-size 256 "
         f"{ROOT / 'specs' / 't500.arch'}"
     )
+
+
+def test_a_reader_leaving_early_fails_only_a_run_that_found_problems(tmp_path):
+    """The 'a problem was reported' flag is the run's: a later run in the same
+    process whose reader leaves (`| head`) is not failed by an earlier one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    bad = tmp_path / "bad.arch"
+    bad.write_text("model M {\n  input 3x8x8\n  stem conv3x3 zzz\n}\n")
+    script = textwrap.dedent(f"""
+        import sys
+        from archgen.commands import cli
+        first = cli.main(["check", {str(bad)!r}])
+        def leaves(args):
+            raise BrokenPipeError
+        cli.HANDLERS["check"] = leaves
+        second = cli.main(["check", {str(bad)!r}])
+        print(first, second, file=sys.stdout)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.stdout.split() == ["1", "0"], run.stderr
