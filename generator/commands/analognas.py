@@ -175,6 +175,7 @@ def from_analysis(analysis: Analysis) -> dict:
         "kernel": 8,
         "stride": 1,
         "padding": 0,
+        "ceil": False,
     }:
         raise NotInSpace("the head must be `relu avgpool(8, stride=1) flatten fc`")
     if not 1 <= len(analysis.stages) <= 5:
