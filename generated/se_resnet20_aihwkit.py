@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel
 from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential
 from aihwkit.nn.modules.container import AnalogContainerBase
@@ -34,6 +35,21 @@ TILE_UTILISATION = 0.0236
 ANALOG_MVMS = 9_747
 
 
+def conv2d(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
+    """An AnalogConv2d, or an nn.Conv2d where rpu_config is None: the model
+    class with rpu_config=None is the digital model."""
+    if rpu_config is None:
+        return nn.Conv2d(*args, **kwargs)
+    return AnalogConv2d(*args, rpu_config=rpu_config, **kwargs)
+
+
+def linear(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
+    """An AnalogLinear, or an nn.Linear where rpu_config is None."""
+    if rpu_config is None:
+        return nn.Linear(*args, **kwargs)
+    return AnalogLinear(*args, rpu_config=rpu_config, **kwargs)
+
+
 class SE(nn.Module):
     """SE, as defined in gates.arch.
 
@@ -42,19 +58,15 @@ class SE(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, *, reduction: int = 4, rpu_config: RPUConfigBase
+        self, in_channels: int, *, reduction: int = 4, rpu_config: RPUConfigBase | None
     ) -> None:
         super().__init__()
         width = in_channels // reduction
         self.gate = AnalogSequential(
             nn.AdaptiveAvgPool2d(1),
-            AnalogConv2d(
-                in_channels, width, kernel_size=1, bias=True, rpu_config=rpu_config
-            ),
+            conv2d(in_channels, width, kernel_size=1, bias=True, rpu_config=rpu_config),
             nn.ReLU(inplace=True),
-            AnalogConv2d(
-                width, in_channels, kernel_size=1, bias=True, rpu_config=rpu_config
-            ),
+            conv2d(width, in_channels, kernel_size=1, bias=True, rpu_config=rpu_config),
             nn.Sigmoid(),
         )
 
@@ -78,12 +90,12 @@ class SEBasicBlock(nn.Module):
         stride: int = 1,
         *,
         reduction: int = 4,
-        rpu_config: RPUConfigBase,
+        rpu_config: RPUConfigBase | None,
     ) -> None:
         super().__init__()
         padding = kernel_size // 2
         self.residual = AnalogSequential(
-            AnalogConv2d(
+            conv2d(
                 in_channels,
                 out_channels,
                 kernel_size=kernel_size,
@@ -94,7 +106,7 @@ class SEBasicBlock(nn.Module):
             ),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
-            AnalogConv2d(
+            conv2d(
                 out_channels,
                 out_channels,
                 kernel_size=kernel_size,
@@ -108,7 +120,7 @@ class SEBasicBlock(nn.Module):
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = AnalogSequential(
-                AnalogConv2d(
+                conv2d(
                     in_channels,
                     out_channels,
                     kernel_size=1,
@@ -138,12 +150,10 @@ class SEResNet20(AnalogContainerBase, nn.Module):
     45 tiles of 512x512, 2.4% of their cells used; 100.0% of the MACs on them.
     """
 
-    def __init__(self, *, rpu_config: RPUConfigBase) -> None:
+    def __init__(self, *, rpu_config: RPUConfigBase | None) -> None:
         super().__init__()
         self.stem = AnalogSequential(
-            AnalogConv2d(
-                3, 16, kernel_size=3, padding=1, bias=False, rpu_config=rpu_config
-            ),
+            conv2d(3, 16, kernel_size=3, padding=1, bias=False, rpu_config=rpu_config),
             nn.BatchNorm2d(16),
             nn.ReLU(inplace=True),
         )
@@ -165,7 +175,7 @@ class SEResNet20(AnalogContainerBase, nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(0.2)
-        self.fc = AnalogLinear(64, 10, rpu_config=rpu_config)
+        self.fc = linear(64, 10, rpu_config=rpu_config)
         # init he: He et al.'s initialisation, as torchvision's ResNet does it; an
         # analog conv's weights live on its tiles, as one (out, in * k * k) matrix.
         for module in self.modules():
@@ -231,15 +241,65 @@ def training_rpu_config() -> RPUConfigBase:
     return rpu_config
 
 
+def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
+    """`model` with the tensors of `state_dict`, a checkpoint of the digital
+    model, loaded strictly (as `model.load_state_dict`): every key missing,
+    unexpected or of another shape is named in one ValueError."""
+    if not isinstance(state_dict, Mapping):
+        kind = type(state_dict).__name__
+        raise TypeError(f"state_dict must be a mapping of names to tensors, not {kind}")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            kind = type(value).__name__
+            raise TypeError(
+                f"state_dict must map names to tensors, not {key!r} to {kind}"
+            )
+    own = model.state_dict()
+    problems = {
+        "missing": [key for key in own if key not in state_dict],
+        "unexpected": [key for key in state_dict if key not in own],
+        "of another shape": [
+            f"{key} {tuple(state_dict[key].shape)} (not {tuple(tensor.shape)})"
+            for key, tensor in own.items()
+            if key in state_dict and state_dict[key].shape != tensor.shape
+        ],
+    }
+    for keys in problems.values():
+        if len(keys) > 5:
+            keys[5:] = [f"{len(keys) - 5} more"]
+    found = "; ".join(
+        f"{what}: {', '.join(keys)}" for what, keys in problems.items() if keys
+    )
+    name = type(model).__name__
+    if found:
+        raise ValueError(f"state_dict is not a checkpoint of {name}; keys {found}")
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as error:  # what the checks cannot see: a meta tensor
+        raise ValueError(f"state_dict does not load into {name}: {error}") from None
+    return model
+
+
 def build(
-    rpu_config: RPUConfigBase | None = None, *, training: bool = False
+    rpu_config: RPUConfigBase | None = None,
+    *,
+    training: bool = False,
+    state_dict: Mapping[str, Tensor] | None = None,
 ) -> SEResNet20:
     """The analog model; `rpu_config` defaults to `default_rpu_config()`, or with
-    `training=True` to `training_rpu_config()` (hardware-aware training)."""
+    `training=True` to `training_rpu_config()` (hardware-aware training). With
+    `state_dict`, a checkpoint of the digital model (the torch rendering's
+    build()), it starts from those weights."""
     if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
         raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
     if not isinstance(training, bool):
         raise TypeError(f"training must be True or False, not {training!r}")
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
-    return SEResNet20(rpu_config=rpu_config)
+    if state_dict is None:
+        return SEResNet20(rpu_config=rpu_config)
+    from aihwkit.nn.conversion import convert_to_analog
+
+    # The digital model takes the checkpoint, then its layers go onto tiles.
+    model = load_checkpoint(SEResNet20(rpu_config=None), state_dict)
+    return convert_to_analog(model, rpu_config, inplace=True)

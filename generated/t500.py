@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from torch import Tensor, nn
 
 INPUT_SHAPE = (3, 32, 32)
@@ -211,8 +212,54 @@ def training_rpu_config():
     return rpu_config
 
 
-def build_analog(rpu_config=None, *, training: bool = False) -> nn.Module:
-    """The model with every conv and linear layer on analog tiles (aihwkit)."""
+def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
+    """`model` with the tensors of `state_dict`, a checkpoint of the digital
+    model, loaded strictly (as `model.load_state_dict`): every key missing,
+    unexpected or of another shape is named in one ValueError."""
+    if not isinstance(state_dict, Mapping):
+        kind = type(state_dict).__name__
+        raise TypeError(f"state_dict must be a mapping of names to tensors, not {kind}")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            kind = type(value).__name__
+            raise TypeError(
+                f"state_dict must map names to tensors, not {key!r} to {kind}"
+            )
+    own = model.state_dict()
+    problems = {
+        "missing": [key for key in own if key not in state_dict],
+        "unexpected": [key for key in state_dict if key not in own],
+        "of another shape": [
+            f"{key} {tuple(state_dict[key].shape)} (not {tuple(tensor.shape)})"
+            for key, tensor in own.items()
+            if key in state_dict and state_dict[key].shape != tensor.shape
+        ],
+    }
+    for keys in problems.values():
+        if len(keys) > 5:
+            keys[5:] = [f"{len(keys) - 5} more"]
+    found = "; ".join(
+        f"{what}: {', '.join(keys)}" for what, keys in problems.items() if keys
+    )
+    name = type(model).__name__
+    if found:
+        raise ValueError(f"state_dict is not a checkpoint of {name}; keys {found}")
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as error:  # what the checks cannot see: a meta tensor
+        raise ValueError(f"state_dict does not load into {name}: {error}") from None
+    return model
+
+
+def build_analog(
+    rpu_config=None,
+    *,
+    training: bool = False,
+    state_dict: Mapping[str, Tensor] | None = None,
+) -> nn.Module:
+    """The model with every conv and linear layer on analog
+    tiles (aihwkit); with `state_dict`, a checkpoint of build()'s model, it starts
+    from those weights."""
     from aihwkit.nn.conversion import convert_to_analog
     from aihwkit.nn.modules.container import AnalogWrapper
     from aihwkit.simulator.parameters.base import RPUConfigBase
@@ -228,4 +275,7 @@ def build_analog(rpu_config=None, *, training: bool = False) -> nn.Module:
     cached = AnalogWrapper.SUBCLASSES.get("AnalogWrapperT500")
     if cached is not None and T500 not in cached.__bases__:
         del AnalogWrapper.SUBCLASSES["AnalogWrapperT500"]
-    return convert_to_analog(build(), rpu_config)
+    model = build()
+    if state_dict is not None:
+        load_checkpoint(model, state_dict)
+    return convert_to_analog(model, rpu_config, inplace=True)

@@ -11,6 +11,7 @@ model's parameters change them, and archgen checked the defaults only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel
 from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential
 from aihwkit.nn.modules.container import AnalogContainerBase
@@ -37,16 +38,15 @@ ANALOG_MVMS = 13_505
 
 
 def conv2d(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
-    """An AnalogConv2d, or an nn.Conv2d where rpu_config is None:
-    in the model count_parameters() counts."""
+    """An AnalogConv2d, or an nn.Conv2d where rpu_config is None: the model
+    class with rpu_config=None is the digital model."""
     if rpu_config is None:
         return nn.Conv2d(*args, **kwargs)
     return AnalogConv2d(*args, rpu_config=rpu_config, **kwargs)
 
 
 def linear(*args, rpu_config: RPUConfigBase | None, **kwargs) -> nn.Module:
-    """An AnalogLinear, or an nn.Linear where rpu_config is None:
-    in the model count_parameters() counts."""
+    """An AnalogLinear, or an nn.Linear where rpu_config is None."""
     if rpu_config is None:
         return nn.Linear(*args, **kwargs)
     return AnalogLinear(*args, rpu_config=rpu_config, **kwargs)
@@ -268,15 +268,57 @@ def training_rpu_config() -> RPUConfigBase:
     return rpu_config
 
 
+def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
+    """`model` with the tensors of `state_dict`, a checkpoint of the digital
+    model, loaded strictly (as `model.load_state_dict`): every key missing,
+    unexpected or of another shape is named in one ValueError."""
+    if not isinstance(state_dict, Mapping):
+        kind = type(state_dict).__name__
+        raise TypeError(f"state_dict must be a mapping of names to tensors, not {kind}")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            kind = type(value).__name__
+            raise TypeError(
+                f"state_dict must map names to tensors, not {key!r} to {kind}"
+            )
+    own = model.state_dict()
+    problems = {
+        "missing": [key for key in own if key not in state_dict],
+        "unexpected": [key for key in state_dict if key not in own],
+        "of another shape": [
+            f"{key} {tuple(state_dict[key].shape)} (not {tuple(tensor.shape)})"
+            for key, tensor in own.items()
+            if key in state_dict and state_dict[key].shape != tensor.shape
+        ],
+    }
+    for keys in problems.values():
+        if len(keys) > 5:
+            keys[5:] = [f"{len(keys) - 5} more"]
+    found = "; ".join(
+        f"{what}: {', '.join(keys)}" for what, keys in problems.items() if keys
+    )
+    name = type(model).__name__
+    if found:
+        raise ValueError(f"state_dict is not a checkpoint of {name}; keys {found}")
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as error:  # what the checks cannot see: a meta tensor
+        raise ValueError(f"state_dict does not load into {name}: {error}") from None
+    return model
+
+
 def build(
     rpu_config: RPUConfigBase | None = None,
     *,
     training: bool = False,
+    state_dict: Mapping[str, Tensor] | None = None,
     k: int = 4,
     num_classes: int = 10,
 ) -> WRN16x4:
     """The analog model; `rpu_config` defaults to `default_rpu_config()`, or with
-    `training=True` to `training_rpu_config()` (hardware-aware training)."""
+    `training=True` to `training_rpu_config()` (hardware-aware training). With
+    `state_dict`, a checkpoint of the digital model (the torch rendering's
+    build()), it starts from those weights."""
     if rpu_config is not None and not isinstance(rpu_config, RPUConfigBase):
         raise TypeError(f"rpu_config must be an aihwkit RPU config, not {rpu_config!r}")
     if not isinstance(training, bool):
@@ -284,4 +326,12 @@ def build(
     check_parameters(k=k, num_classes=num_classes)
     if rpu_config is None:
         rpu_config = training_rpu_config() if training else default_rpu_config()
-    return WRN16x4(k=k, num_classes=num_classes, rpu_config=rpu_config)
+    if state_dict is None:
+        return WRN16x4(k=k, num_classes=num_classes, rpu_config=rpu_config)
+    from aihwkit.nn.conversion import convert_to_analog
+
+    # The digital model takes the checkpoint, then its layers go onto tiles.
+    model = load_checkpoint(
+        WRN16x4(k=k, num_classes=num_classes, rpu_config=None), state_dict
+    )
+    return convert_to_analog(model, rpu_config, inplace=True)

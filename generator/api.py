@@ -75,11 +75,13 @@ def render(
     )
 
 
-def build(spec: Analysis | str, analog: bool = False, rpu_config=None):
+def build(spec: Analysis | str, analog: bool = False, rpu_config=None, *, state_dict=None):
     """The model as an nn.Module, built in this process without writing files.
 
     `analog=True` builds it with aihwkit's analog layers (the aihwkit rendering)
-    with `rpu_config`, or archgen's inference preset when it is None."""
+    with `rpu_config`, or archgen's inference preset when it is None.
+    `state_dict`: a checkpoint of the digital model to start from, loaded
+    strictly (a ValueError naming the keys that do not fit)."""
     analysis = spec if isinstance(spec, Analysis) else load(spec)
     source = render(analysis, "aihwkit" if analog else "torch", format=False)
     number = next(_built)
@@ -92,7 +94,10 @@ def build(spec: Analysis | str, analog: bool = False, rpu_config=None):
     module = types.ModuleType(name)
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)
-    return module.build(rpu_config) if analog else module.build()
+    if analog:
+        return module.build(rpu_config, state_dict=state_dict)
+    model = module.build()
+    return model if state_dict is None else module.load_checkpoint(model, state_dict)
 
 
 __all__ = ["ArchError", "Options", "build", "load", "loads", "render"]

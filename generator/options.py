@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .analysis.crossbar import Crossbar
 
+# A spec file may hold this many bytes per line of the line limit: a longer one
+# is refused after that many bytes are read (a sparse file of terabytes too).
+BYTES_PER_LINE = 1024
 DEFAULT_TILE_SIZE = 512  # aihwkit's default mapping: max_input_size = max_output_size
 
 
@@ -46,7 +49,14 @@ class Limits:
         for name in self.names():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"limit {name} must be a whole number >= 1, not {value!r}")
+                raise ValueError(
+                    f"limit {name} must be a whole number >= 1, not {value!r}"
+                )
+
+    @property
+    def spec_bytes(self) -> int:
+        """Bytes of one spec file archgen reads: BYTES_PER_LINE per line."""
+        return self.lines * BYTES_PER_LINE
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

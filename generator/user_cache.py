@@ -14,8 +14,9 @@ change what it writes):
   symlink), owned by this user and not writable by group or others, as ssh
   treats ~/.ssh; otherwise archgen silently runs uncached (as pip does with a
   cache it cannot use, but without the warning). A subfolder is held to the
-  same rules. The folders above it are not checked (a symlinked ~/.cache is
-  fine): what is read is only ever data, checked again by its reader.
+  same rules. Every link and folder on the way to it must be root's or this
+  user's, a folder others may write sticky (a symlinked ~/.cache is fine; a
+  link another user planted in /tmp is not).
 - A checked folder is held open and every entry is opened relative to it with
   O_NOFOLLOW: a folder swapped or linked after the check is never entered, a
   symlinked entry is never read. An entry is read only if it is a regular file
@@ -62,7 +63,7 @@ def root(path: Path | None) -> Folder | None:
     """archgen's cache folder at `path` (options.cache_folder says where),
     created if missing and checked; None when `path` is None (caching is off)
     or the folder is not safe to use (then archgen runs uncached)."""
-    if path is None:
+    if path is None or not _trusted_way(path):
         return None
     try:
         if not path.parent.is_dir():  # ~/.cache on a fresh account
@@ -72,7 +73,31 @@ def root(path: Path | None) -> Folder | None:
         pass  # checked below, like any folder found in place
     except (OSError, ValueError):
         return None
+    if not _trusted_way(path):  # a link planted while the folders were made
+        return None
     return Folder._open(path, None, str(path))
+
+
+def _trusted_way(path: Path) -> bool:
+    """Whether every link and folder on the way to `path` is root's or this
+    user's, and every folder others may write is sticky (as ssh checks the
+    way to a key): a link another user put in /tmp (`XDG_CACHE_HOME=/tmp/xdg`
+    planted as a link to one of your folders) could otherwise make a folder of
+    yours the cache. Links followed one by one, at most 40."""
+    if not hasattr(os, "geteuid"):
+        return True
+    from .syntax.files import resolve
+
+    def safe(step: str, info: os.stat_result | None) -> bool:
+        if info is None:
+            return True  # the rest is made by archgen, 0700
+        if info.st_uid not in (0, os.geteuid()):
+            return False
+        others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        sticky = info.st_mode & stat.S_ISVTX
+        return not (stat.S_ISDIR(info.st_mode) and others and not sticky)
+
+    return resolve(path, safe) is not None
 
 
 def _mine(info: os.stat_result) -> bool:

@@ -69,7 +69,7 @@ class BlockLines:
             )
         kernel = 3 if call.kernel is None else call.kernel
         if first_copy:
-            if stride != 1 and plan.param("stride") is None and path.endswith(".0"):
+            if stride != 1 and plan.param("stride") is None:  # the stage's first
                 self.warn(
                     f"{call.kind} does not use `stride`: the stage's stride {stride} "
                     "has no effect",

@@ -109,8 +109,13 @@ def check(spec, options: Options | None = None) -> Analysis:
     _raise(problems, program)
     # Accepted means whole: a part left unbuilt without an error is archgen's
     # bug, and must never become figures that leave it out.
-    built = {node.path for node in nodes}
-    expected = [f"stage{i}" for i in range(1, len(model.stages) + 1)]
+    built = {node.path for top in nodes for node in top.walk()}
+    expected = [  # the blocks of every stage, where the spec puts them
+        path
+        for part, paths in elaborator.placement.parts
+        if part.startswith("stage")
+        for path in paths
+    ]
     if output is None or not built.issuperset(expected):
         raise AssertionError(
             f"{model.name}: elaborated without all of {expected}, no error"
@@ -127,6 +132,7 @@ def check(spec, options: Options | None = None) -> Analysis:
         stages=tuple(stages),
         output=output,
         kinds=kinds,
+        parts=tuple((part, tuple(paths)) for part, paths in elaborator.placement.parts),
         values={k: v for k, v in lets.items()},
         digital=elaborator.digital,
         kept=kept,

@@ -306,8 +306,9 @@ class Elaborator:
         assert isinstance(value, Chain)
         children = []
         current = shape
-        for i, item in enumerate(value.items):
-            child = self.module(item, env, f"{path}.{i}", current)
+        names = value.names or range(len(value.items))
+        for name, item in zip(names, value.items):
+            child = self.module(item, env, f"{path}.{name}", current)
             children.append(child)
             current = child.out_shape
         self.count()

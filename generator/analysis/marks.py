@@ -9,7 +9,7 @@ from ..errors import did_you_mean
 from ..semantics.expr import (
     free_names,
 )
-from ..semantics.ops import CONV, OPS
+from ..semantics.ops import OPS
 from ..semantics.plan import Repeated
 from ..syntax.ir import Model
 from .tree import Node, ancestors
@@ -25,25 +25,7 @@ class DigitalMarks:
         if not model.digital:
             return
         built = {node.path: node for top in nodes for node in top.walk()}
-        markable = {f"stage{i}" for i in range(1, len(model.stages) + 1)}
-        for i, stage in enumerate(model.stages, start=1):
-            count = sum(self.repeats(rep) for rep in stage.body)
-            markable |= {f"stage{i}.{b}" for b in range(min(count, self.max_modules))}
-        if model.stem is not None:
-            layers = (
-                [layer for layer in model.stem.body if OPS.get(layer.op, CONV).module]
-                if model.stem.body
-                else [None] * 3  # conv, bn, relu
-            )
-            markable |= {"stem"} | {f"stem.{i}" for i in range(len(layers))}
-        totals: dict[str, int] = {}
-        for layer in model.head:
-            totals[layer.op] = totals.get(layer.op, 0) + 1
-        seen_ops: dict[str, int] = {}
-        for layer in model.head:
-            seen_ops[layer.op] = seen_ops.get(layer.op, 0) + 1
-            n = seen_ops[layer.op]
-            markable.add(layer.op if totals[layer.op] == 1 else f"{layer.op}{n}")
+        markable = self.placement.markable()  # where the spec puts its parts
         seen: set[str] = set()
         for mark in model.digital:
             if mark.path in seen:

@@ -15,6 +15,7 @@ from .block_lines import BlockLines
 from .elaborate import Elaborator, Failed
 from .marks import DigitalMarks
 from .model_params import ParameterWidths, with_exprs
+from .placement import Placement
 from .result import BlockInstance, StageInstance
 from .tree import Node, Shape
 
@@ -56,6 +57,8 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 model.input_span,
                 f"the order is channels x height x width: {shape[2]}x{shape[0]}x{shape[1]}",
             )
+        self.placement = Placement(self.report)
+        self.placement.place(model, self.placed_repeats)
         nodes: list[Node] = []
         if model.stem is not None:
             shape = self.guarded(lambda s: self.stem(model, s), shape, nodes)
@@ -64,8 +67,21 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             shape, record = self.stage(f"stage{index}", stage, shape, nodes)
             stages.append(record)
         shape = self.head(model, shape, nodes)
+        # The stem's layers, the stages' blocks and the head's layers, each at
+        # its path, in the containers the spec's names make (placement.py).
+        placed = {
+            item.path: item
+            for node in nodes
+            for item in (node.children if node.kind == "sequential" else (node,))
+        }
+        nodes = self.placement.assemble(placed)
         self.marks(model, nodes)
         return nodes, shape, stages
+
+    def placed_repeats(self, rep) -> int:
+        """How many blocks a line places: none when the line is refused."""
+        count = self.repeats(rep)
+        return count if count <= self.max_repeat else 0
 
     def guarded(self, build, shape, nodes: list[Node]):
         if shape is None:
@@ -122,7 +138,8 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 if OPS[layer.op].reads_width:
                     bound = {"in": Num(None, span), **bound}
                 calls.append(OpCall(layer.op, tuple(bound.items()), given, span))
-        return self.chain("stem", calls, shape, stem.span, {"out": "stem channels"})
+        return self.chain("stem", calls, shape, stem.span, {"out": "stem channels"},
+                          self.placement.part_paths("stem"))  # fmt: skip
 
     def repeats(self, rep) -> int:
         """How many blocks a line makes, or 0 when that is an error (reported)."""
@@ -154,19 +171,21 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
             )
 
     def chain(self, path: str, calls: list[OpCall], shape: Shape, span: Span,
-              labels=None) -> Node:  # fmt: skip
+              labels=None, paths=()) -> Node:  # fmt: skip
         """An nn.Sequential of built-in layers at the model level; each layer that
-        reads its width is given the width that flows into it."""
+        reads its width is given the width that flows into it (each at its
+        path in `paths`, by default `path.i`)."""
         children = []
         current = shape
         for i, call in enumerate(calls):
+            at = paths[i] if i < len(paths) else f"{path}.{i}"
             exprs = {}
             if OPS[call.op].reads_width:
                 width = current[0] if len(current) == 3 else math.prod(current)
                 call = OpCall(call.op, (("in", Num(width, call.span)), *call.args[1:]),
                               call.given, call.span, call.kept)  # fmt: skip
                 exprs["in"] = self.width
-            child = self.op(call, self.lets, f"{path}.{i}", current, labels)
+            child = self.op(call, self.lets, at, current, labels)
             for name, expr in call.args:
                 if name == "out":
                     exprs["out"] = self.width = self.sym(expr)
@@ -213,6 +232,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
         blocks: list[Node] = []
         records: list[BlockInstance] = []
         position = 0
+        paths = self.placement.part_paths(name)
         for rep in stage.body:
             try:
                 count = self.whole(rep.count, self.lets, "the number of repeats")
@@ -228,7 +248,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 shape = None
                 continue
             for copy in range(count):
-                path = f"{name}.{position}"
+                path = paths[position] if position < len(paths) else f"{name}.{position}"
                 block_stride = stride if position == 0 else 1
                 position += 1
                 try:
@@ -265,11 +285,8 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 classes = self.whole(model.classes, self.lets, "classes")
             except Failed:
                 classes = -1
-        totals: dict[str, int] = {}
-        for op in ops:
-            totals[op.op] = totals.get(op.op, 0) + 1
-        seen: dict[str, int] = {}
-        for layer in ops:
+        paths = self.placement.part_paths("head")
+        for at, layer in enumerate(ops):
             spec = OPS.get(layer.op)
             if spec is None or not spec.in_head:
                 allowed = [name for name, op in OPS.items() if op.in_head]
@@ -281,8 +298,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                 )
                 shape = None
                 continue
-            seen[layer.op] = seen.get(layer.op, 0) + 1
-            name = layer.op if totals[layer.op] == 1 else f"{layer.op}{seen[layer.op]}"
+            path = paths[at]
             written = layer.args[0].value if layer.args else None
             if layer is last and layer.args:
                 found = self.parametric.parameters_of(model.classes)
@@ -331,7 +347,7 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                     width = shape[0] if len(shape) == 3 else math.prod(shape)
                     args = {"in": Num(width, layer.span), **args}
                 call = OpCall(layer.op, tuple(args.items()), given, layer.span)
-                node = self.op(call, self.lets, name, shape)
+                node = self.op(call, self.lets, path, shape)
                 node = self.head_exprs(node, layer.op, args, written, shape)
             except Failed:
                 shape = None

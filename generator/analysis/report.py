@@ -244,8 +244,7 @@ def bar_chart(a: Analysis, width: int = 40) -> list[str]:
     """Analog (#) and digital (.) MACs of each top-level part, to one scale."""
     parts: dict[str, list[int]] = {}
     for node in a.leaves:
-        top = node.path.split(".")[0]
-        name = top if top == "stem" or top.startswith("stage") else "head"
+        name = a.part_of(node.path) or "head"
         analog, digital = parts.setdefault(name, [0, 0])
         parts[name] = [analog + (node.macs if node.analog else 0),
                        digital + (0 if node.analog else node.macs)]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from functools import cached_property
 
@@ -19,7 +19,7 @@ from ..semantics.plan import ClassPlan, Flag, Join
 from ..syntax.ir import Model, Spec
 from .counting import counted_macs
 from .crossbar import Cost, Crossbar, cost
-from .tree import Node, Shape, within
+from .tree import Node, Shape, ancestors, within
 
 if TYPE_CHECKING:
     from ..options import Options
@@ -121,7 +121,7 @@ class Analysis:
     spec: Spec
     program: Program
     options: Options  # what the run depended on: tile geometry, limits, ...
-    root: Node  # the model: its children are stem, stage1, ..., the head layers
+    root: Node  # the model: its modules (by default stem, stage1, ..., the head layers)
     plans: dict[str, ClassPlan]  # every generated class, by name
     stages: tuple[StageInstance, ...]
     output: Shape
@@ -132,6 +132,30 @@ class Analysis:
     kept: frozenset[str] = frozenset()  # instances of `digital` lines in blocks
     parameters: tuple[tuple[str, object], ...] = ()  # `param` lines: name, default
     parametric: Parametric = field(default_factory=Parametric)  # ... and their lets
+    # The model's parts ("stem", "stage1", ..., "head") and the module paths of
+    # what each placed (its layers or blocks): where the spec's names put them.
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def part_nodes(self, part: str) -> tuple[Node, ...]:
+        """The layers or blocks the stem, a stage or the head made, in order."""
+        paths = next((p for name, p in self.parts if name == part), ())
+        return tuple(n for n in map(self._placed.get, paths) if n is not None)
+
+    @cached_property
+    def _placed(self) -> dict[str, Node]:
+        wanted = {path for _, paths in self.parts for path in paths}
+        return {n.path: n for n in self.root.walk() if n.path in wanted}
+
+    def part_of(self, path: str) -> str | None:
+        """The part ("stem", "stage2", "head") a module path lies in."""
+        for inside in [*ancestors(path), path]:
+            if inside in self._part_by_path:
+                return self._part_by_path[inside]
+        return None
+
+    @cached_property
+    def _part_by_path(self) -> dict[str, str]:
+        return {path: name for name, paths in self.parts for path in paths}
 
     @cached_property
     def off_crossbars(self) -> tuple[str, ...]:
@@ -241,17 +265,15 @@ class Analysis:
 
     @property
     def stem(self) -> tuple[StemLayer, ...]:
-        node = self.part("stem")
-        if node is None:
-            return ()
         return tuple(
-            StemLayer(c.name, _plain_args(c), c.in_shape[0]) for c in node.children
+            StemLayer(c.name, _plain_args(c), c.in_shape[0])
+            for c in self.part_nodes("stem")
         )
 
     @property
     def head(self) -> tuple[HeadLayer, ...]:
         out = []
-        for node in self.root.children:
+        for node in self.part_nodes("head"):
             if node.kind != "op":
                 continue
             fc = OPS[node.name].classifier
@@ -364,7 +386,7 @@ def _adds_its_input(node: Node, plan: ClassPlan) -> bool:
                         return True
                 except (EvalError, Unknown):
                     return True  # reads a let: drawn as the identity
-            elif needs is None and source not in built:
+            elif needs is None and source not in built and source not in step.inline:
                 return True  # an empty arm, or an `if` arm not built: the input
     return False
 
@@ -385,13 +407,26 @@ def block_record(
     arms: list[tuple[str, int, tuple[ConvInfo, ...]]] = []
     projection = False
     branches = 1
+    # An `inline` arm is the attributes it made, in order: one arm.
+    members: dict[tuple, list] = {}
     for attribute in plan.attributes:
         role = attribute.role
         child = children.get(attribute.name)
         if role is None or child is None:
             continue
-        copies = len(child.children) if child.kind == "list" else 1
-        layers = layers_of(child.children[-1] if child.kind == "list" else child)
+        key = (role.group, role.inline) if role.inline else (attribute.name,)
+        members.setdefault(key, []).append((attribute, child))
+    for found in members.values():
+        attribute, child = found[0]
+        role = attribute.role
+        if role.inline:
+            layers = [c for _, inner in found for c in layers_of(inner)]
+            attribute = replace(attribute, name=role.inline)
+            child = replace(child, out_shape=found[-1][1].out_shape)
+            copies = 1
+        else:
+            copies = len(child.children) if child.kind == "list" else 1
+            layers = layers_of(child.children[-1] if child.kind == "list" else child)
         if GROUPS[role.kind].drawing == "stacked":
             arms.append((attribute.name, child.out_shape[0], tuple(layers)))
         if role.conditional:

@@ -17,12 +17,10 @@ class Backend:
     name: str
     suffix: str  # generated/<spec><suffix>.py
     layers: Classes  # how analog-capable layers are written
-    digital_layers: Classes  # ... when the spec keeps some of them digital
     kept_layers: Classes  # ... for a layer the spec keeps digital
     sequential: str
     model_bases: str
     init_param: str  # keyword-only __init__ parameter of every class that builds layers
-    init_param_digital: str
     block_kwarg: str  # how a parent passes it on to a class
     kept_kwarg: str  # ... to a class the spec keeps digital
     imports: tuple[str, ...]
@@ -44,15 +42,13 @@ TORCH = Backend(
     name="torch",
     suffix="",
     layers=_TORCH_LAYERS,
-    digital_layers=_TORCH_LAYERS,
     kept_layers=_TORCH_LAYERS,
     sequential="nn.Sequential",
     model_bases="nn.Module",
     init_param="",
-    init_param_digital="",
     block_kwarg="",
     kept_kwarg="",
-    imports=("from torch import Tensor, nn",),
+    imports=("from collections.abc import Mapping", "from torch import Tensor, nn"),
     preset_imports=(
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
         "from aihwkit.simulator.configs import TorchInferenceRPUConfig",
@@ -65,17 +61,18 @@ TORCH = Backend(
 AIHWKIT = Backend(
     name="aihwkit",
     suffix="_aihwkit",
-    layers=Classes("AnalogConv2d", "AnalogLinear", ", rpu_config=rpu_config"),
-    # conv2d()/linear() build a digital layer where rpu_config is None
-    digital_layers=Classes("conv2d", "linear", ", rpu_config=rpu_config"),
+    # conv2d()/linear(): an analog layer, or the digital one where rpu_config is
+    # None, so that the model class with rpu_config=None is the digital model
+    # (what count_parameters() counts and a checkpoint loads into)
+    layers=Classes("conv2d", "linear", ", rpu_config=rpu_config"),
     kept_layers=Classes("nn.Conv2d", "nn.Linear", ""),
     sequential="AnalogSequential",
     model_bases="AnalogContainerBase, nn.Module",
-    init_param="rpu_config: RPUConfigBase",
-    init_param_digital="rpu_config: RPUConfigBase | None",
+    init_param="rpu_config: RPUConfigBase | None",
     block_kwarg="rpu_config=rpu_config",
     kept_kwarg="rpu_config=None",
     imports=(
+        "from collections.abc import Mapping",
         "from aihwkit.inference import GlobalDriftCompensation, PCMLikeNoiseModel",
         "from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential",
         "from aihwkit.nn.modules.container import AnalogContainerBase",
@@ -92,6 +89,7 @@ AIHWKIT = Backend(
 OPTIONAL_IMPORTS = (
     ("replaced", "from aihwkit.nn.conversion import convert_to_digital"),
     ("torch", "import torch"),
+    ("OrderedDict", "from collections import OrderedDict"),  # named entries
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
 )
 

@@ -65,7 +65,7 @@ def in_place(plan: ClassPlan, plans: dict[str, ClassPlan]) -> InPlace:
             first = step.sources[0]
             if (
                 first != "x"
-                and reads.get(first) == 1
+                and _value_reads(first, index, steps, plan.result) == 1
                 and first not in step.sources[1:]
                 # `out = a` then `out += b` must not overwrite a term still to add
                 and step.target not in step.sources[1:]
@@ -77,6 +77,19 @@ def in_place(plan: ClassPlan, plans: dict[str, ClassPlan]) -> InPlace:
             if output_fresh(callee, plans):
                 loops.add(step.attr)
     return InPlace(frozenset(activations - refused), frozenset(sums), frozenset(loops))
+
+
+def _value_reads(name: str, index: int, steps, result: str) -> int:
+    """How often the value `name` holds at step `index` is read: from the step
+    that wrote it to the next that writes `name` again (an `inline` arm's
+    local is written and read at each of its layers)."""
+    start = next((i for i in range(index - 1, -1, -1) if steps[i].target == name), -1)
+    count = 0
+    for step in steps[start + 1 :]:
+        count += (step.sources if isinstance(step, Join) else (step.source,)).count(name)
+        if step.target == name:
+            return count
+    return count + (result == name)
 
 
 def _made_by_fresh(name, index, steps, attributes, plans) -> bool:

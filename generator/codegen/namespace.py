@@ -113,7 +113,6 @@ def namespace() -> Namespace:
         for op in OPS.values():
             for classes in (
                 backend.layers,
-                backend.digital_layers,
                 backend.kept_layers,
             ):
                 try:

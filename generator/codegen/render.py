@@ -59,7 +59,9 @@ class ClassView:
     doc: str
     params: str  # __init__ parameters after self
     init: tuple[str, ...]  # statements of __init__ after super().__init__()
-    forward: tuple[str, ...]
+    forward: tuple[str, ...]  # empty: nn.Sequential's own
+    before: tuple[str, ...] = ()  # statements of __init__ before it
+    super_args: str = ""  # its arguments: a sequential block's layers
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,13 @@ def docstring(text: str) -> str:
     return out + " " if out.endswith('"') else out
 
 
+def entry_name(name: str) -> str:
+    """A checked entry name of an nn.Sequential (letters, digits, `_`, `-`:
+    semantics/names.py) as a string literal."""
+    assert all(c.isalnum() or c in "_-" for c in name) and name.isascii(), name
+    return f'"{name}"'
+
+
 def leading_comment(sources: dict[str, str], span) -> str:
     """The whole-line comments right above a definition, without their `#`:
     what the spec says about it, for its class docstring."""
@@ -151,11 +160,11 @@ def sha256_of(source: str) -> str:
 class _ClassWriter:
     """Prints one class plan."""
 
-    def __init__(self, analysis: Analysis, backend: Backend, digital: bool):
+    def __init__(self, analysis: Analysis, backend: Backend):
         self.analysis = analysis
         self.backend = backend
-        self.classes: Classes = backend.digital_layers if digital else backend.layers
-        self.init_param = backend.init_param_digital if digital else backend.init_param
+        self.classes: Classes = backend.layers
+        self.init_param = backend.init_param
         self.uses: set[str] = set()
 
     @functools.cached_property
@@ -210,6 +219,12 @@ class _ClassWriter:
             text = plain(expr)
             return hoisted.get(text, text)
 
+        if plan.sequential:  # an nn.Sequential of its layers, as torchvision's
+            items = [self.module(a.value, py, a.name in self.ip.activations)
+                     for a in plan.attributes]  # fmt: skip
+            return ClassView(plan.name, self.backend.sequential, self.doc(plan),
+                             self.params(plan, py), (), (), tuple(init),
+                             ", ".join(items))  # fmt: skip
         for attribute in plan.attributes:
             if isinstance(attribute.value, Flag):
                 init.append(
@@ -235,6 +250,7 @@ class _ClassWriter:
             {a.name for a in plan.attributes}
             | set(names.values())
             | namespace().block_scope
+            | {n for step in plan.steps if isinstance(step, Join) for n in step.inline}
         )
         self.loop = self.fresh(LOOP)
         # The arms an `only if` gates are computed where the join adds them.
@@ -254,6 +270,16 @@ class _ClassWriter:
                 continue
             forward += self.step(step, rename)
         forward.append(f"return {plan.result}")
+        return ClassView(
+            name=plan.name,
+            bases="nn.Module",
+            doc=self.doc(plan),
+            params=self.params(plan, py),
+            init=tuple(init),
+            forward=tuple(forward),
+        )
+
+    def doc(self, plan: ClassPlan) -> str:
         block = self.analysis.program.blocks[plan.block]
         if plan.arm is None:
             doc = f"{block.name}, as defined in {Path(block.path).name}."
@@ -262,14 +288,7 @@ class _ClassWriter:
                 doc += f"\n\n{about}\n"
         else:
             doc = f"One '{plan.arm}' arm of a {block.name}."
-        return ClassView(
-            name=plan.name,
-            bases="nn.Module",
-            doc=docstring(doc),
-            params=self.params(plan, py),
-            init=tuple(init),
-            forward=tuple(forward),
-        )
+        return docstring(doc)
 
     def params(self, plan: ClassPlan, py) -> str:
         """Widths, kernel and stride by position; a block's own options by keyword."""
@@ -303,11 +322,19 @@ class _ClassWriter:
             return f"nn.ModuleList([{one} for _ in range({py(value.count)})])"
         # In an nn.Sequential an activation works in place on what a conv, BN,
         # linear layer or pool before it made (nothing else holds that tensor).
-        items = ", ".join(
+        items = [
             self.module(item, py, i > 0 and _fresh_item(value.items[i - 1]))
             for i, item in enumerate(value.items)
-        )
-        return f"{self.backend.sequential}({items})"
+        ]
+        return self.sequential(items, value.names)
+
+    def sequential(self, items: list[str], names=()) -> str:
+        """`nn.Sequential(a, b)`, or with names `nn.Sequential(OrderedDict(...))`."""
+        if not names:
+            return f"{self.backend.sequential}({', '.join(items)})"
+        self.uses.add("OrderedDict")
+        pairs = ", ".join(f"({entry_name(n)}, {i})" for n, i in zip(names, items))
+        return f"{self.backend.sequential}(OrderedDict([{pairs}]))"
 
     def op(self, op: str, args: dict[str, str], classes: Classes, inplace=False) -> str:
         if OPS[op].helper:
@@ -518,6 +545,42 @@ def _value(value) -> str:
     return repr(value)
 
 
+def _entries(node: Node) -> list[str]:
+    """The entry names of a model-level container, in order."""
+    return [child.path.rsplit(".", 1)[-1] for child in node.children]
+
+
+def _numbered(node: Node) -> bool:
+    return _entries(node) == [str(i) for i in range(len(node.children))]
+
+
+def _container_items(writer: _ClassWriter, node: Node, kept: bool) -> tuple[str, ...]:
+    """What a model-level nn.Sequential holds, a nested one written out."""
+    marks = writer.analysis.digital
+    ops = [child.name for child in node.children]
+    items = []
+    for i, child in enumerate(node.children):
+        inner = kept or child.path in marks
+        if child.kind == "sequential":
+            nested = list(_container_items(writer, child, inner))
+            names = () if _numbered(child) else _entries(child)
+            items.append(writer.sequential(nested, names))
+        else:
+            items.append(_model_module(writer, child, inner, _fresh(ops, i)))
+    return tuple(items)
+
+
+def _model_level(analysis: Analysis):
+    """The model's layers and block instances, outside the containers."""
+    stack = list(reversed(analysis.root.children))
+    while stack:
+        node = stack.pop()
+        if node.kind == "sequential":
+            stack.extend(reversed(node.children))
+        else:
+            yield node
+
+
 def _model_module(writer: _ClassWriter, node: Node, kept: bool, inplace: bool) -> str:
     backend = writer.backend
     args = {k: _value(v) for k, v in node.args}
@@ -555,38 +618,23 @@ def build_view(
 ) -> ModelView:
     model = analysis.model
     marks = analysis.digital
-    # A backend whose layers differ when a class is built digital (aihwkit) builds
-    # every layer through its digital-capable spelling when some instance is, and
-    # when count_parameters() builds the model with every layer digital.
-    digital = backend.digital_layers != backend.layers and (
-        _kept_instances(analysis)
-        or _kept_calls(analysis)
-        or bool(backend.count_kwarg and analysis.parameters)
-    )
-    writer = _ClassWriter(analysis, backend, digital)
+    writer = _ClassWriter(analysis, backend)
     classes = []
     for plan in _used_plans(analysis):
         classes.append(writer.write(plan))
     attributes: list[tuple[str, tuple[str, ...] | str]] = []
     forward = []
-    head_ops = [n.name for n in analysis.root.children if n.kind == "op"]
-    head_index = 0
-    for node in analysis.root.children:
+    ops = [child.name for child in analysis.root.children]
+    for i, node in enumerate(analysis.root.children):
         if node.kind == "sequential":
-            ops = [child.name for child in node.children]
-            items = tuple(
-                _model_module(
-                    writer, child, node.path in marks or child.path in marks,
-                    _fresh(ops, i),
-                )  # fmt: skip
-                for i, child in enumerate(node.children)
-            )
-            attributes.append((node.path, items))
+            items = _container_items(writer, node, node.path in marks)
+            if _numbered(node):
+                attributes.append((node.path, items))
+            else:
+                attributes.append((node.path, writer.sequential(list(items),
+                                                                _entries(node))))
         else:
-            text = _model_module(
-                writer, node, node.path in marks, _fresh(head_ops, head_index)
-            )
-            head_index += 1
+            text = _model_module(writer, node, node.path in marks, _fresh(ops, i))
             attributes.append((node.path, text))
         forward.append(node.path)
     header, doc = _header_and_doc(analysis, backend, spec_label, options, digest)
@@ -608,7 +656,7 @@ def build_view(
     for use, line in OPTIONAL_IMPORTS:
         if use not in uses:
             continue
-        if line.startswith("import "):
+        if line.startswith(("import ", "from collections ")):  # before torch's
             imports.insert(0, line)
         else:
             imports.append(line)
@@ -638,7 +686,7 @@ def build_view(
         forward=tuple(forward),
         digital=analysis.off_crossbars,
         replaced=replaced,
-        helpers=digital,
+        helpers=backend.layers != backend.kept_layers,
         square=analysis.crossbar.square,
         op_helpers=frozenset(
             op.helper for op in OPS.values() if op.helper and op.helper in writer.uses
@@ -682,33 +730,8 @@ def _model_lets(analysis: Analysis, writer: _ClassWriter) -> tuple[str, ...]:
     its __init__ (torchvision's `width = ...`)."""
     if not analysis.parametric.lets:
         return ()
-    exprs = [
-        expr
-        for top in analysis.root.children
-        for node in (top, *top.children)
-        for _, expr in node.exprs
-    ]
+    exprs = [expr for node in _model_level(analysis) for _, expr in node.exprs]
     return let_lines(analysis, exprs, writer.model_names)
-
-
-def _kept_instances(analysis: Analysis) -> bool:
-    """Whether a mark names a block of a stage, or a whole stage."""
-    return any(
-        child.kind == "class"
-        and (node.path in analysis.digital or child.path in analysis.digital)
-        for node in analysis.root.children
-        for child in node.children
-    )
-
-
-def _kept_calls(analysis: Analysis) -> bool:
-    """Whether a used class calls another with `digital Block(...)`."""
-    return any(
-        isinstance(call, Call) and call.kept
-        for plan in _used_plans(analysis)
-        for attribute in plan.attributes
-        for call in calls_in(attribute.value)
-    )
 
 
 def _marked_inside(analysis: Analysis) -> list[Node]:
@@ -733,13 +756,16 @@ def _marked_inside(analysis: Analysis) -> list[Node]:
 
 
 def _accessor(path: str) -> str:
-    """`stage1.0.conv2` -> `self.stage1[0].conv2`."""
+    """`stage1.0.conv2` -> `self.stage1[0].conv2`; through a quoted name
+    (`block1-0`), `self.get_submodule("trunk.block1-0").conv1` (still a target)."""
     parts = path.split(".")
-    return (
-        "self."
-        + parts[0]
-        + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in parts[1:])
-    )
+    step = [f"[{p}]" if p.isdigit() else f".{p}" for p in parts]
+    plain = [p.isdigit() or p.isidentifier() for p in parts]
+    if all(plain):
+        return "self." + parts[0] + "".join(step[1:])
+    last = max(i for i, ok in enumerate(plain) if not ok)
+    checked = ".".join(entry_name(p)[1:-1] for p in parts[: last + 1])  # the gate
+    return f'self.get_submodule("{checked}")' + "".join(step[last + 1 :])
 
 
 def _used_plans(analysis: Analysis) -> list[ClassPlan]:

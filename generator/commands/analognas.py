@@ -166,17 +166,15 @@ def from_analysis(analysis: Analysis) -> dict:
     stem = [(s.op, dict(s.args)) for s in analysis.stem]
     if [op for op, _ in stem] != ["conv", "bn"] or {
         k: stem[0][1][k] for k in ("kernel", "stride", "padding", "groups", "bias")
-    } != {"kernel": 7, "stride": 1, "padding": 1, "groups": 1, "bias": False}:
+    } != {"kernel": 7, "stride": 1, "padding": 1, "groups": 1, "bias": False} or (
+        stem[1][1].get("eps"), stem[1][1].get("momentum")
+    ) != (1e-5, 0.1):
         raise NotInSpace("the stem must be `conv(7, C, padding=1)` then `bn`")
     head = [(h.op, dict(h.args)) for h in analysis.head]
-    if [op for op, _ in head] != ["relu", "avgpool", "flatten", "linear"] or head[1][
-        1
-    ] != {
-        "kernel": 8,
-        "stride": 1,
-        "padding": 0,
-        "ceil": False,
-    }:
+    pool = {"kernel": 8, "stride": 1, "padding": 0, "ceil": False}
+    if [op for op, _ in head] != ["relu", "avgpool", "flatten", "linear"] or {
+        k: head[1][1].get(k) for k in pool
+    } != pool:
         raise NotInSpace("the head must be `relu avgpool(8, stride=1) flatten fc`")
     if not 1 <= len(analysis.stages) <= 5:
         raise NotInSpace(

@@ -36,11 +36,12 @@ MODULE_COMMANDS = {
     ),
     "export": (
         ".exporter",
-        "write the AnalogNAS configuration (JSON) of a spec that fits the search "
-        "space",
+        "write the AnalogNAS configuration (JSON) of a spec that fits the search space",
     ),
 }
 TARGETS = ("torch", "aihwkit", "all")
+
+
 def __getattr__(name: str):
     # `from archgen.commands.cli import load` keeps working without importing the
     # checker at start-up.
@@ -341,7 +342,11 @@ def cmd_generate(args) -> int:
                 break
             try:
                 text = render(
-                    analysis, backend, label(path, root), options, digest_of(path)
+                    analysis,
+                    backend,
+                    label(path, root),
+                    options,
+                    digest_of(path, analysis.options.limits),
                 )
             except ArchError as err:
                 problems.append(err)
@@ -535,9 +540,11 @@ def _first_positional(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from . import loading
-
-    loading.FAILED = False  # this run's: main() may run twice in one process
+    # The flag is this run's (main() may run twice in one process); not imported
+    # yet, it is still False (`--version` imports nothing heavy).
+    loading = sys.modules.get(f"{__package__}.loading")
+    if loading is not None:
+        loading.FAILED = False
     # `archgen SPEC...` means `archgen generate SPEC...`.
     index = _first_positional(argv)
     first = command = None if index is None else argv[index]
@@ -579,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `archgen summary --json | head`: the reader left; that is not our error,
         # but a run that found problems still fails.
+        from . import loading
+
         sys.stderr.close()
         return 1 if loading.FAILED else 0
     except Refused as refused:

@@ -174,6 +174,8 @@ def compare(a: Analysis, b: Analysis) -> ArchDiff:
     field("head", "layers", _head(a), _head(b))
     field("model", "digital", _digital(a), _digital(b))
     field("model", "init", a.model.init or "default", b.model.init or "default")
+    if _names_written(a) or _names_written(b):  # where the checkpoint keys differ
+        field("model", "names", _names(a), _names(b))
 
     return ArchDiff(
         a=_side(a),
@@ -194,6 +196,24 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _digital(analysis: Analysis) -> str:
     return " ".join(sorted(analysis.off_crossbars))
+
+
+def _names_written(analysis: Analysis) -> bool:
+    """Whether the model says what its parts are called (docs/names.md)."""
+    model = analysis.model
+    stem = model.stem
+    return (
+        (stem is not None and (stem.name is not None
+                               or any(la.name for la in stem.body)))
+        or any(stage.name is not None or any(rep.name for rep in stage.body)
+               for stage in model.stages)
+        or any(layer.name is not None for layer in model.head)
+    )  # fmt: skip
+
+
+def _names(analysis: Analysis) -> str:
+    """The model's top-level modules, in order: where its checkpoint keys start."""
+    return " ".join(node.path for node in analysis.root.children)
 
 
 def _side(a: Analysis) -> Side:
@@ -537,7 +557,7 @@ def _block_label(paths: list[str]) -> str:
     )
 
 
-FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut options layers definition digital init".split()
+FIELD_ORDER = "shape kernel channels stride blocks kind branches mid_channels shortcut options layers definition digital init names".split()
 LEVELS = {
     "input": 0,
     "stem": 1,

@@ -144,7 +144,8 @@ class _Printer(ir.Visitor):
     # -- block definitions ------------------------------------------------------------
     def visit_BlockDef(self, node: ir.BlockDef) -> None:
         params = ", ".join(map(_param, node.params))
-        self.nested(node, f"block {node.name}({params})", node.body)
+        head = " ".join([f"block {node.name}({params})", *_name(node.layout)])
+        self.nested(node, head, node.body)
 
     def visit_Layer(self, node: ir.Layer) -> None:
         self.line(node, ("digital " if node.kept else "") + _layer(node))
@@ -160,7 +161,8 @@ class _Printer(ir.Visitor):
         if node.count is not None:
             # The count is one atom: a compound keeps its parentheses.
             head += f" * {_expr(node.count, ATOM)}"
-        self.nested(node, head + _condition(node), node.body)
+        inline = " inline" if node.inline else ""
+        self.nested(node, head + _condition(node) + inline, node.body)
 
     # -- the model --------------------------------------------------------------------
     def visit_Model(self, node: ir.Model) -> None:
@@ -174,15 +176,15 @@ class _Printer(ir.Visitor):
 
     def visit_Stem(self, node: ir.Stem) -> None:
         if node.kernel is None:  # `stem { layers }`
-            self.nested(node, "stem", node.body)
+            self.nested(node, " ".join(["stem", *_name(node.name)]), node.body)
             return
         kernel = node.kernel_text or f"conv{node.kernel}x{node.kernel}"
         words = ["stem", kernel, _expr(node.channels), *map(_option, node.options)]
-        self.line(node, " ".join(words))
+        self.line(node, " ".join(words + _name(node.name)))
 
     def visit_Stage(self, node: ir.Stage) -> None:
         words = ["stage", _expr(node.channels), *map(_option, node.options)]
-        self.nested(node, " ".join(words), node.body)
+        self.nested(node, " ".join(words + _name(node.name)), node.body)
 
     def visit_Repeat(self, node: ir.Repeat) -> None:
         call = node.block
@@ -190,7 +192,8 @@ class _Printer(ir.Visitor):
         if node.x_at is not None:  # `x n`, where it was written among the options
             options.insert(node.x_at, _option(ir.Option("x", node.count, node.span)))
         words = [call.kind, *filter(None, [call.kernel_text]), *options]
-        self.line(node, " ".join(words + [node.token] if node.token else words))
+        words += [node.token] if node.token else []
+        self.line(node, " ".join(words + _name(node.name)))
 
     def visit_Head(self, node: ir.Head) -> None:
         self.line(node, " ".join(["head", *map(_layer, node.layers)]))
@@ -203,12 +206,19 @@ class _Printer(ir.Visitor):
 
 
 def _layer(node: ir.Layer) -> str:
-    """`conv(3, out)`, `bn`, or a head's `fc 10`."""
+    """`conv(3, out)`, `bn`, or a head's `fc 10`; then its `as NAME`."""
     if node.parens:
-        return f"{node.op}({', '.join(map(_arg, node.args))})"
-    if node.args:  # `fc 10`: a head op's one number, without parentheses
-        return f"{node.op} {_expr(node.args[0].value)}"
-    return node.op
+        text = f"{node.op}({', '.join(map(_arg, node.args))})"
+    elif node.args:  # `fc 10`: a head op's one number, without parentheses
+        text = f"{node.op} {_expr(node.args[0].value)}"
+    else:
+        text = node.op
+    return " ".join([text, *_name(node.name)])
+
+
+def _name(node: ir.Name | None) -> list[str]:
+    """`as features.1`, `inline`, or nothing: the words a name adds."""
+    return [] if node is None else [node.text]
 
 
 def _arg(node: ir.Arg) -> str:

@@ -336,8 +336,7 @@ def _model(dot: _Dot, m: int, a: Analysis, paint: _Paint) -> str:
         style="solid",
     )
     # The stem's convs, as the figure draws it ("Conv SxS"); BN and ReLU go unsaid.
-    stem = a.part("stem")
-    layers = layers_of(stem) if stem is not None else []
+    layers = [c for node in a.part_nodes("stem") for c in layers_of(node)]
     convs = [c for c in layers if OPS[c.op].convolution]
     for s, conv in enumerate(convs):
         node = f"m{m}_stem{s}"

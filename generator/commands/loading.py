@@ -12,6 +12,7 @@ from ..analysis.check import check, check_library
 from ..errors import ArchError, Diagnostic, Span
 from ..gc_pause import gc_paused
 from ..options import Options
+from ..syntax.files import real_path
 from ..syntax.lower import parse_file
 
 
@@ -50,7 +51,7 @@ def project_root(folder: str | Path, own: bool = False) -> Path:
     else `folder`'s parent (`folder` itself when `own`: the working folder of
     `-o -`). Symlinks resolved, so it never depends on the working folder or
     on the way the path was written."""
-    real = Path(os.path.realpath(folder))
+    real = Path(real_path(folder))
     for place in (real, *real.parents):
         if any(os.path.lexists(place / marker) for marker in PROJECT_MARKERS):
             return place
@@ -64,9 +65,9 @@ def relative(path: str | Path, root: Path, keep_name: bool = True) -> str:
     named by its link, not its target)."""
     p = Path(path)
     if keep_name and p.name not in ("", ".", ".."):
-        real = Path(os.path.realpath(p.parent)) / p.name
+        real = Path(real_path(p.parent)) / p.name
     else:
-        real = Path(os.path.realpath(p))
+        real = Path(real_path(p))
     try:
         text = real.relative_to(root).as_posix() or "."
     except ValueError:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ArchError, Diagnostic
 from ..syntax.ir import BlockDef, Let, Spec
+from ..syntax.files import real_path
 from ..syntax.lower import parse, parse_file
 
 if TYPE_CHECKING:
@@ -84,8 +85,8 @@ def link(spec: Spec, options: Options | None = None) -> Program:
         options = Options.from_environment()
     roots = []  # where `use` may read (only `use` lines, the spec's first, need them)
     if spec.uses:
-        roots = [os.path.realpath(Path(spec.path).parent)]
-        roots += [os.path.realpath(folder) for folder in options.include]
+        roots = [real_path(Path(spec.path).parent)]
+        roots += [real_path(folder) for folder in options.include]
     problems: list[Diagnostic] = []
     sources: dict[str, str] = {spec.path: spec.source}
     # The prelude, unless the file being checked is that library file itself.
@@ -93,7 +94,7 @@ def link(spec: Spec, options: Options | None = None) -> Program:
         _library_spec(name, options.cache)
         for name in PRELUDE
         if Path(spec.path).name != name
-        or os.path.realpath(LIBRARY / name) != os.path.realpath(spec.path)
+        or real_path(LIBRARY / name) != real_path(spec.path)
     ]
     for lib in files:
         sources[lib.path] = lib.source
@@ -197,7 +198,7 @@ def _define(table: dict, item, kind: str, problems: list[Diagnostic]) -> None:
 
 
 def _inside(path: str, roots: list[str]) -> bool:
-    real = os.path.realpath(path)
+    real = real_path(path)
     return any(
         real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots
     )

@@ -182,10 +182,15 @@ def check_names(program: Program, plans: dict[str, ClassPlan]) -> list[Diagnosti
             )
         classes.setdefault(plan.name, plan.span)
         for attribute in plan.attributes:
-            what = "arm name" if attribute.role else f"attribute of {plan.name}"
+            if plan.sequential:  # "0", "1", ...: entries of the nn.Sequential
+                continue
+            own = attribute.role is not None and not attribute.role.inline
+            what = "arm name" if own else f"attribute of {plan.name}"
             bad(attribute.name, "attribute", what, attribute.span)
-            if attribute.role is not None:  # an arm is a local of forward too
+            if own:  # an arm is a local of forward too
                 bad(attribute.name, "local", what, attribute.span)
+        for name, span in plan.inline:  # an `inline` arm is a local only
+            bad(name, "local", "arm name", span)
     # Inside a class, a parameter named like a class would hide it.
     for block in user.values():
         for param in block.params:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import Diagnostic, Span, did_you_mean
 from ..syntax.ir import Arm, BlockDef, Cond, Expr, Group, Layer, Num, Section, Var
@@ -71,10 +71,12 @@ class Repeated:
 
 @dataclass(frozen=True)
 class Chain:
-    """`nn.Sequential(...)`: an arm of several layers."""
+    """`nn.Sequential(...)`: an arm of several layers; with `names` (a name
+    for every item), `nn.Sequential(OrderedDict(...))`."""
 
     items: tuple[OpCall | Call, ...]
     span: Span
+    names: tuple[str, ...] = ()
 
 
 Module = OpCall | Call | Repeated | Chain
@@ -96,6 +98,7 @@ class ArmRole:
     kind: str  # its group's kind: a key of GROUPS (groups.py)
     conditional: bool
     counted: bool
+    inline: str = ""  # the `inline` arm this layer is one of (its name)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class Join:
     span: Span
     labels: tuple[str, ...] = ()  # the arms' names, for messages
     present: tuple[str | None, ...] = ()
+    inline: frozenset[str] = frozenset()  # sources that are `inline` arms' results
 
     @property
     def group(self) -> GroupKind:
@@ -161,6 +165,8 @@ class ClassPlan:
     result: str  # the variable forward returns
     width: Expr  # output channels, as an expression of the parameters
     span: Span
+    inline: tuple[tuple[str, Span], ...] = ()  # `inline` arms (locals of forward)
+    sequential: bool = False  # an nn.Sequential: its attributes are "0", "1", ...
 
     def param(self, name: str) -> ClassParam | None:
         return next((p for p in self.params if p.name == name), None)
@@ -284,6 +290,9 @@ class _Builder:
         self.failed = False
         self.groups = 0
         self.temps = 0
+        self.names: dict[int, str | None] = {}  # id(layer) -> its attribute
+        self.role: ArmRole | None = None  # of the `inline` arm being built
+        self.inline: dict[str, Span] = {}  # `inline` arms: their results' locals
 
     def error(self, message: str, span: Span, hint: str | None = None) -> None:
         self.failed = True
@@ -291,6 +300,11 @@ class _Builder:
 
     # -- the class -----------------------------------------------------------------
     def build(self, body, start: Expr) -> ClassPlan | None:
+        sequential = self.arm is None and self.block.sequential
+        if sequential:
+            self.names = _numbered(body, self.error)
+        else:
+            self.names = _class_names(body, self.error)
         width, result = self.sequence(body, start, "x")
         if self.failed:
             return None
@@ -310,6 +324,8 @@ class _Builder:
             result=result,
             width=width,
             span=self.arm.span if self.arm else self.block.span,
+            inline=tuple(self.inline.items()),
+            sequential=sequential,
         )
         if self.arm is not None:
             taken = self.planner.plans.get(self.cls)
@@ -326,46 +342,23 @@ class _Builder:
         return plan
 
     def params(self, used: set[str]) -> tuple[ClassParam, ...] | None:
-        """The parameters the class needs: the implicit names and the block's own,
-        each only if the class reads it (a class takes no argument it ignores)."""
-        own = {p.name: p for p in self.block.params}
-        # A computed default reads other names (earlier parameters only): the class
-        # needs those too, so walk back from the last parameter.
-        for param in reversed(self.block.params):
-            if param.name in used and param.default is not None:
-                used |= free_names(param.default)
-        out: list[ClassParam] = []
-        if self.arm is not None:
-            out.append(ClassParam(ARM_INPUT, "channels", "int", None))
-        for name, python in IMPLICIT.items():
-            if name in used:
-                default = IMPLICIT_DEFAULTS.get(name) if self.arm is None else None
-                span = self.block.span
-                out.append(
-                    ClassParam(
-                        name,
-                        python,
-                        "int",
-                        None if default is None else Num(default, span),
-                    )
-                )
-        for name, param in own.items():
-            if name in used:
-                default = None if self.arm is not None else param.default
-                out.append(ClassParam(name, name, param.type, default))
-        return tuple(out)
+        return class_params(self.block, self.arm, used)
 
     # -- sequences -----------------------------------------------------------------
-    def sequence(self, body, width: Expr, source: str) -> tuple[Expr, str]:
-        names = _sequence_names(body)
+    def sequence(
+        self, body, width: Expr, source: str, target: str = "out"
+    ) -> tuple[Expr, str]:
+        """The steps of a sequence from `source`, each writing `target` (an
+        `inline` arm's sequence writes its own local)."""
         current = source
-        for node, name in zip(body, names):
+        for node in body:
             if isinstance(node, Group):
-                width, current = self.group(node, width, current)
+                width, current = self.group(node, width, current, target)
                 continue
             if isinstance(node, Section):
-                width, current = self.section(node, width, current)
+                width, current = self.section(node, width, current, target)
                 continue
+            name = self.names.get(id(node))
             if name is None:  # identity: no module, no step
                 self.layer(node, width)  # still bind its arguments
                 continue
@@ -374,29 +367,36 @@ class _Builder:
                 continue
             existing = next((a for a in self.attributes if a.name == name), None)
             if existing is None:
-                self.add(Attribute(name, module, None, node.span))
+                self.add(Attribute(name, module, None, node.span, self.role))
             elif not _shared(existing, module):
                 self.clash(name, node.span, existing.span)
-            self.steps.append(Apply(name, current, "out"))
-            current = "out"
+            self.steps.append(Apply(name, current, target))
+            current = target
             width = after
         return width, current
 
-    def section(self, section: Section, width: Expr, source: str) -> tuple[Expr, str]:
+    def section(
+        self, section: Section, width: Expr, source: str, target: str = "out"
+    ) -> tuple[Expr, str]:
         value, after = self.chain(section, width)
         if value is None:
             return width, source
-        self.add(Attribute(section.name, value, section.condition, section.span))
+        self.add(Attribute(section.name, value, section.condition, section.span,
+                           self.role))  # fmt: skip
         optional = section.condition is not None
-        self.steps.append(Apply(section.name, source, "out", optional=optional))
+        self.steps.append(Apply(section.name, source, target, optional=optional))
         if optional and to_arch(after) != to_arch(width):
             after = Cond(section.condition, after, width, section.span)
-        return self.capped(after, section.span), "out"
+        return self.capped(after, section.span), target
 
     def add(self, attribute: Attribute) -> None:
-        if any(a.name == attribute.name for a in self.attributes):
-            first = next(a for a in self.attributes if a.name == attribute.name)
-            self.clash(attribute.name, attribute.span, first.span)
+        first = next((a for a in self.attributes if a.name == attribute.name), None)
+        # An arm's result is a local of its name: no two arms share one (a
+        # layer may be named like an `inline` arm: `b = self.b(x)` is fine).
+        arm = attribute.role is not None and not attribute.role.inline
+        if first is not None or (arm and attribute.name in self.inline):
+            span = first.span if first is not None else self.inline[attribute.name]
+            self.clash(attribute.name, attribute.span, span)
             return
         self.attributes.append(attribute)
 
@@ -503,7 +503,7 @@ class _Builder:
         # The callee's width may be its input's, `in`, even when it builds
         # nothing that reads it (`block R() { relu }`): that is the width here.
         width = self.capped(
-            self.width_of(callee, {"in": width, **dict(args)}), node.span
+            width_of(callee, {"in": width, **dict(args)}), node.span
         )
         return Call(node.op, tuple(args), node.span, node.kept), width
 
@@ -521,16 +521,10 @@ class _Builder:
             return Num(1, span)
         return width
 
-    def width_of(self, callee: ClassPlan, args: dict[str, Expr]) -> Expr:
-        """The callee's output width in this class's names."""
-        names = dict(args)
-        for param in callee.params:
-            if param.name not in names and param.default is not None:
-                names[param.name] = substitute(param.default, names)
-        return substitute(callee.width, names)
-
     # -- groups --------------------------------------------------------------------
-    def group(self, group: Group, width: Expr, source: str) -> tuple[Expr, str]:
+    def group(
+        self, group: Group, width: Expr, source: str, target: str = "out"
+    ) -> tuple[Expr, str]:
         index = self.groups
         self.groups += 1
         terms: list[str] = []
@@ -544,10 +538,22 @@ class _Builder:
                 "one arm must always be there: drop `only` from one",
             )
             return width, source
+        inline: set[str] = set()
         for arm in group.arms:
             role = ArmRole(
                 index, group.kind, arm.condition is not None, arm.count is not None
             )
+            if arm.inline:
+                arm_width, result = self.inline_arm(arm, role, width, source)
+                if self.failed:
+                    continue
+                labels.append(arm.name)
+                terms.append(result)
+                present.append(None)
+                widths.append((arm_width, "plain"))
+                if result != source:
+                    inline.add(result)
+                continue
             value, arm_width = self.arm_module(arm, width)
             if self.failed:
                 continue
@@ -585,8 +591,8 @@ class _Builder:
         if self.failed or not terms:
             return width, source
         self.steps.append(
-            Join(group.kind, tuple(terms), "out", group.span, tuple(labels),
-                 tuple(present) if any(present) else ())  # fmt: skip
+            Join(group.kind, tuple(terms), target, group.span, tuple(labels),
+                 tuple(present) if any(present) else (), frozenset(inline))  # fmt: skip
         )
         if GROUPS[group.kind].width == "shared":
             # Every arm of a sum or product has one width (the elaborator checks
@@ -596,12 +602,30 @@ class _Builder:
             for wanted in ("plain", "if"):
                 found = [w for w, kind in widths if kind == wanted]
                 if found:
-                    return found[0], "out"
-            return widths[0][0], "out"
+                    return found[0], target
+            return widths[0][0], target
         total = widths[0][0]
         for w, _ in widths[1:]:
             total = plus(total, w)
-        return self.capped(total, group.span), "out"
+        return self.capped(total, group.span), target
+
+    def inline_arm(
+        self, arm: Arm, role: ArmRole, width: Expr, source: str
+    ) -> tuple[Expr, str]:
+        """An `inline` arm: its layers are this class's attributes, its result
+        the local named after it (the input itself when it builds nothing)."""
+        first = self.inline.get(arm.name) or next(
+            (a.span for a in self.attributes if a.name == arm.name
+             and a.role is not None and not a.role.inline), None)  # fmt: skip
+        if first is not None:
+            self.clash(arm.name, arm.span, first)
+            return width, source
+        self.inline[arm.name] = arm.span
+        outer, self.role = self.role, replace(role, inline=arm.name)
+        try:
+            return self.sequence(arm.body, width, source, arm.name)
+        finally:
+            self.role = outer
 
     def chain(self, arm: Arm | Section, width: Expr) -> tuple[Module | None, Expr]:
         """The layers of an arm or a section: one module, an nn.Sequential of
@@ -618,15 +642,24 @@ class _Builder:
             )
             return None, width
         items: list[OpCall | Call] = []
+        names: list[str | None] = []
         for node in arm.body:
             module, width = self.layer(node, width)
             if module is not None:
                 items.append(module)
+                names.append(self.names.get(id(node)))
         if not items:
             return None, width
-        if len(items) == 1:
-            return items[0], width
-        return Chain(tuple(items), arm.span), width
+        if not any(names):
+            if len(items) == 1:
+                return items[0], width
+            return Chain(tuple(items), arm.span), width
+        # Named entries: every entry has a name, an unnamed one its index.
+        given = tuple(name or str(i) for i, name in enumerate(names))
+        if len(set(given)) < len(given):
+            self.error(f"two parts of '{arm.name}' have one name", arm.span,
+                       "give each part its own name")  # fmt: skip
+        return Chain(tuple(items), arm.span, given), width
 
     def arm_module(self, arm: Arm, width: Expr) -> tuple[Module | None, Expr]:
         if arm.count is not None:
@@ -644,6 +677,46 @@ class _Builder:
             arm_width = substitute(plan.width, {ARM_INPUT: width})
             return Repeated(call, arm.count, arm.span), arm_width
         return self.chain(arm, width)
+
+
+def class_params(block: BlockDef, arm: Arm | None, used: set[str]) -> tuple[ClassParam, ...]:
+    """The parameters the class needs: the implicit names and the block's own,
+    each only if the class reads it (a class takes no argument it ignores)."""
+    own = {p.name: p for p in block.params}
+    # A computed default reads other names (earlier parameters only): the class
+    # needs those too, so walk back from the last parameter.
+    for param in reversed(block.params):
+        if param.name in used and param.default is not None:
+            used |= free_names(param.default)
+    out: list[ClassParam] = []
+    if arm is not None:
+        out.append(ClassParam(ARM_INPUT, "channels", "int", None))
+    for name, python in IMPLICIT.items():
+        if name in used:
+            default = IMPLICIT_DEFAULTS.get(name) if arm is None else None
+            span = block.span
+            out.append(
+                ClassParam(
+                    name,
+                    python,
+                    "int",
+                    None if default is None else Num(default, span),
+                )
+            )
+    for name, param in own.items():
+        if name in used:
+            default = None if arm is not None else param.default
+            out.append(ClassParam(name, name, param.type, default))
+    return tuple(out)
+
+
+def width_of(callee: ClassPlan, args: dict[str, Expr]) -> Expr:
+    """The callee's output width in the caller's names."""
+    names = dict(args)
+    for param in callee.params:
+        if param.name not in names and param.default is not None:
+            names[param.name] = substitute(param.default, names)
+    return substitute(callee.width, names)
 
 
 def bind(op, node: Layer, error) -> tuple[dict[str, Expr], frozenset[str]] | None:
@@ -716,7 +789,7 @@ def signature(op) -> str:
 def _shared(existing: Attribute, module: Module) -> bool:
     """One module of an activation kind serves every use of it in a sequence."""
     return (
-        existing.role is None
+        (existing.role is None or bool(existing.role.inline))
         and isinstance(existing.value, OpCall)
         and isinstance(module, OpCall)
         and existing.value.op == module.op
@@ -736,7 +809,80 @@ def module_names(module: Module | Flag) -> set[str]:
     return set().union(*(module_names(m) for m in module.items))
 
 
-def _sequence_names(body) -> list[str | None]:
+def _numbered(body, error) -> dict[int, str | None]:
+    """A sequential block's layers: "0", "1", ... (the ones that build a module)."""
+    names: dict[int, str | None] = {}
+    for node in body:
+        if not isinstance(node, Layer):
+            error(
+                f"a sequential block holds layers and block calls, not a "
+                f"{'section' if isinstance(node, Section) else node.kind}",
+                node.span,
+                "define the block without `as sequential`, or the group in a block "
+                "of its own",
+            )
+            continue
+        if node.name is not None:
+            error("the layers of a sequential block are numbered", node.name.span,
+                  f"drop `{node.name.text}`")  # fmt: skip
+        module = node.op not in OPS or OPS[node.op].module
+        names[id(node)] = str(sum(1 for n in names.values() if n)) if module else None
+    return names
+
+
+def _class_names(body, error) -> dict[int, str | None]:
+    """id(layer) -> its attribute name (None: no attribute), for the layers of
+    a class's own sequence and of its `inline` arms, named as one sequence;
+    and the written names (`as NAME`) of the layers of its sections and arms."""
+    flat: list = []
+    names: dict[int, str | None] = {}
+
+    def written(node: Layer) -> str | None:
+        name = node.name
+        if name is None:
+            return None
+        if len(name.parts) != 1 or name.quoted[0] or not name.parts[0].isidentifier():
+            error(
+                f"'{name.text[3:]}' cannot name a part of a block",
+                name.span,
+                "a block's part is named by one Python name, like `as conv1`",
+            )
+            return None
+        if node.op in OPS and not OPS[node.op].module:
+            error(f"'{node.op}' builds no module to name", name.span,
+                  f"drop `{name.text}`")  # fmt: skip
+            return None
+        return name.parts[0]
+
+    def chain(nodes) -> None:
+        for node in nodes:
+            if isinstance(node, Layer):
+                names[id(node)] = written(node)
+
+    def walk(nodes) -> None:
+        for node in nodes:
+            if isinstance(node, Layer):
+                flat.append(node)
+            elif isinstance(node, Section):
+                chain(node.body)
+            else:
+                for arm in node.arms:
+                    if arm.inline:
+                        walk(arm.body)
+                    elif arm.count is None:
+                        chain(arm.body)
+
+    walk(body)
+    unnamed = [node for node in flat if node.name is None]
+    for node, name in zip(unnamed, sequence_names(unnamed)):
+        names[id(node)] = name
+    for node in flat:
+        if node.name is not None:
+            names[id(node)] = written(node)
+    return names
+
+
+def sequence_names(body) -> list[str | None]:
     """The attribute name of each item of a sequence (None: no attribute).
 
     Convs and BNs are numbered (conv1, bn1, conv2, ...); one module of each

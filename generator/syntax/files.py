@@ -29,7 +29,10 @@ writes, and never replaces one it did not write.
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import shutil
 import stat
 import sys
 import tempfile
@@ -38,6 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import ArchError, Diagnostic, Span, visible
+
+from ..options import BYTES_PER_LINE
 
 if TYPE_CHECKING:
     from ..options import Limits
@@ -94,7 +99,7 @@ def read_regular(
         mode = os.lstat(path).st_mode
         real = path
         if stat.S_ISLNK(mode):
-            real = os.path.realpath(path)
+            real = real_path(path)
             try:
                 mode = os.stat(real).st_mode
             except FileNotFoundError:
@@ -108,7 +113,7 @@ def read_regular(
                 )
         elif not stat.S_ISREG(mode):
             raise Unreadable(f"{kind_of(mode)}, not a regular file")
-        where = os.path.realpath(real)
+        where = real_path(real)
         if any(_inside(where, system) for system in SYSTEM_FOLDERS):
             raise Unreadable(f"in {_inside_which(where)}, where archgen reads no file")
         fd = _open_regular(real)
@@ -118,16 +123,34 @@ def read_regular(
         raise Unreadable(err.strerror or str(err)) from None
 
 
-def read_spec(path: str, limits: Limits) -> str:
-    """The text of a spec, exactly as on disk (CRLF kept); unreadable, not a
-    regular file, undecodable or longer than the line limit -> ArchError,
-    located where it can be."""
+def _spec_bytes(path: str, limits: Limits) -> bytes:
+    """The bytes of a spec, read no further than the limit allows (a sparse
+    file of terabytes is refused after that many bytes, not read)."""
     try:
-        data = read_regular(path)
+        data = read_regular(path, most=limits.spec_bytes + 1)
     except Unreadable as err:
         raise ArchError(
             [Diagnostic(f"cannot read spec: {err}", Span(path, 0, 0))]
         ) from None
+    if len(data) > limits.spec_bytes:
+        raise ArchError(
+            [
+                Diagnostic(
+                    f"the spec is larger than the {limits.spec_bytes:,} bytes "
+                    f"archgen reads ({BYTES_PER_LINE:,} per line of the line limit)",
+                    Span(path, 0, 0),
+                    limits.hint("lines"),
+                )
+            ]
+        )
+    return data
+
+
+def read_spec(path: str, limits: Limits) -> str:
+    """The text of a spec, exactly as on disk (CRLF kept); unreadable, not a
+    regular file, undecodable or longer than the line limit -> ArchError,
+    located where it can be."""
+    data = _spec_bytes(path, limits)
     lines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
     if lines > limits.lines:
         raise ArchError(
@@ -161,20 +184,90 @@ def read_spec(path: str, limits: Limits) -> str:
         ) from None
 
 
-def digest_of(path: str) -> str:
+def digest_of(path: str, limits: Limits) -> str:
     """sha256 of the spec's bytes, as `sha256sum` prints it (read as read_spec
     reads it)."""
     import hashlib
 
-    try:
-        return hashlib.sha256(read_regular(path)).hexdigest()
-    except Unreadable as err:
-        raise ArchError(
-            [Diagnostic(f"cannot read spec: {err}", Span(path, 0, 0))]
-        ) from None
+    return hashlib.sha256(_spec_bytes(path, limits)).hexdigest()
 
 
 # -- folders --------------------------------------------------------------------
+
+
+_MAX_LINKS = 40  # links the system follows in one path before ELOOP (Linux)
+
+
+def real_path(path: str | os.PathLike) -> str:
+    """os.path.realpath without its recursion (one level per link: a committed
+    chain of 2,000 links was a RecursionError, and a folder of them quadratic
+    work): past 40 links the path as written, which the system then refuses
+    to open as it follows no more."""
+    if os.name != "posix":
+        return os.path.realpath(path)
+    resolved = resolve(path)
+    return resolved if resolved is not None else os.path.abspath(path)
+
+
+def resolve(
+    path: str | os.PathLike,
+    check: Callable[[str, os.stat_result | None], bool] | None = None,
+) -> str | None:
+    """The real path of `path`, its links followed one by one as the system
+    follows them; `check(step, lstat or None if missing)` sees every folder and
+    link on the way. None past 40 links, or when `check` says no."""
+    pending = os.path.join(os.getcwd(), os.fspath(path)).split(os.sep)[::-1]
+    here, links = os.sep, 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            here = os.path.dirname(here)
+            continue
+        step = os.path.join(here, name)
+        try:
+            info = os.lstat(step)
+        except OSError:  # missing (or unreadable): kept as written, as realpath does
+            info = None
+        if check is not None and not check(step, info):
+            return None
+        if info is None or not stat.S_ISLNK(info.st_mode):
+            here = step
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            return None
+        target = os.readlink(step)
+        here = os.sep if os.path.isabs(target) else here
+        pending.extend(target.split(os.sep)[::-1])
+    return here
+
+
+def _walk(folder: str, onerror: Callable[[OSError], None]):
+    """os.walk(folder) top-down without following links, with a stack instead
+    of Python 3.11's recursion (a tree 1,100 folders deep is a valid folder)."""
+    stack = [folder]
+    while stack:
+        top = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(top) as scan:
+                for entry in scan:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+        except OSError as err:
+            onerror(err)
+            continue
+        yield top, dirs, files
+        for name in sorted(dirs, reverse=True):
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                stack.append(path)
 
 
 def _inside(real: str, root: str) -> bool:
@@ -189,7 +282,7 @@ def specs_in(folder: str) -> tuple[list[str], list[str]]:
     `.arch` file, and an `.arch` that is a FIFO, device or socket. A link to a
     regular `.arch` file inside the folder is skipped quietly: the walk reads
     that file under its own name."""
-    root = os.path.realpath(folder)
+    root = real_path(folder)
     found: list[Path] = []
     warnings: list[str] = []
 
@@ -200,10 +293,10 @@ def specs_in(folder: str) -> tuple[list[str], list[str]]:
         where = err.filename if err.filename is not None else folder
         skip(os.fspath(where), f"cannot read it ({err.strerror or err})")
 
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=failed):
+    for dirpath, dirnames, filenames in _walk(folder, failed):
         for name in sorted(dirnames):
             full = os.path.join(dirpath, name)
-            if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+            if os.path.islink(full) and not _inside(real_path(full), root):
                 skip(full + os.sep, f"a folder symlink that leaves {visible(folder)}")
         for name in sorted(filenames):
             if not name.endswith(SPEC_SUFFIX):
@@ -217,7 +310,7 @@ def specs_in(folder: str) -> tuple[list[str], list[str]]:
             if stat.S_ISREG(mode):
                 found.append(Path(full))
             elif stat.S_ISLNK(mode):
-                real = os.path.realpath(full)
+                real = real_path(full)
                 try:
                     target = os.stat(real).st_mode
                 except OSError:
@@ -284,7 +377,7 @@ def refusal(out: Output, force: bool, forceable: bool = True) -> str | None:
     path = os.fspath(out.path)
     shown = visible(path)
     with_force = " (--force replaces it)" if forceable else ""
-    parent = os.path.realpath(os.path.dirname(path) or ".")
+    parent = real_path(os.path.dirname(path) or ".")
     if any(_inside(parent, system) for system in SYSTEM_FOLDERS):
         # /dev/stdout, /dev/fd/1 are links there; with stdout sent to a file,
         # --force must not turn them into regular files.
@@ -386,14 +479,16 @@ def write_atomically(path: str | Path, data: str | bytes) -> None:
 
 
 def write_all(files: list[tuple[Path, str | bytes]]) -> None:
-    """Write every file or none: all temp files first, then the renames. A
-    rename replaces a link at the target, never its target."""
+    """Write every file or none: all temp files first, then the renames; when a
+    rename fails (another user's file in a sticky /tmp folder, a folder put in
+    the way since the check), the files already renamed are put back as they
+    were. A rename replaces a link at the target, never its target."""
     temps: list[tuple[str, Path]] = []
     try:
         for path, data in files:
             # The folder may be a link (the user's layout): resolve it, and
             # replace the file's own name in it.
-            target = Path(os.path.realpath(Path(path).parent)) / Path(path).name
+            target = Path(real_path(Path(path).parent)) / Path(path).name
             if target.is_dir() and not target.is_symlink():
                 raise IsADirectoryError(21, "Is a directory", str(path))
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -408,18 +503,101 @@ def write_all(files: list[tuple[Path, str | bytes]]) -> None:
         for tmp, _ in temps:
             Path(tmp).unlink(missing_ok=True)
         raise
-    for tmp, target in temps:
-        os.replace(tmp, target)
+    _rename_all(temps)
+
+
+def _rename_all(temps: list[tuple[str, Path]]) -> None:
+    """Rename each temporary file onto its target, keeping a second name (a
+    hard link, else a copy) for what was there until all are in place, to put
+    it back if a rename fails. A target that cannot be kept goes last."""
+    kept: dict[Path, str | None] = {}
+    order: list[tuple[str, Path]] = []
+    last: list[tuple[str, Path]] = []
+    placed: list[Path] = []
+    try:
+        for tmp, target in temps:
+            try:
+                kept[target] = _keep(target)
+                order.append((tmp, target))
+            except OSError:
+                last.append((tmp, target))
+        for tmp, target in order + last:
+            try:
+                os.replace(tmp, target)
+            except OSError as err:  # name the target, not our temporary file
+                raise OSError(err.errno, err.strerror, str(target)) from None
+            placed.append(target)
+    except BaseException:
+        for target in reversed(placed):
+            if target not in kept:  # nothing to put back (a copy failed)
+                continue
+            try:
+                if kept[target] is None:
+                    os.unlink(target)
+                else:
+                    os.replace(kept.pop(target), target)
+            except OSError:
+                pass
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        for old in kept.values():
+            if old is not None:
+                try:
+                    os.unlink(old)
+                except OSError:
+                    pass
+
+
+def _keep(target: Path) -> str | None:
+    """A second name beside `target` for the file (or link) there now, or None
+    when there is none. Never opens a name it did not just create."""
+    if not os.path.lexists(target):
+        return None
+    name = str(target.parent / f".{target.name}.{secrets.token_hex(8)}.old")
+    # A hard link to the same file, when it is ours: a link to another user's
+    # file in a sticky folder could not be removed again.
+    if _owned(os.lstat(target)):
+        try:
+            os.link(target, name, follow_symlinks=False)
+            return name
+        except OSError:  # no hard links here
+            pass
+    if os.path.islink(target):
+        os.symlink(os.readlink(target), name)
+        return name
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".old", dir=target.parent
+    )
+    try:
+        with (
+            os.fdopen(fd, "wb") as copy,
+            os.fdopen(_open_regular(str(target)), "rb") as f,
+        ):
+            shutil.copyfileobj(f, copy)
+            os.chmod(name, stat.S_IMODE(os.fstat(f.fileno()).st_mode) & 0o777)
+    except (OSError, Unreadable) as err:
+        os.unlink(name)
+        raise OSError(errno.EPERM, str(err), str(target)) from None
+    return name
+
+
+def _owned(info: os.stat_result) -> bool:
+    """Whether this user owns the file (Windows: no owners here, yes)."""
+    return not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
 
 
 def _set_mode(tmp: str, target: Path) -> None:
+    """The replaced file's permissions when it is this user's (a file another
+    user left writable to all must not make ours so), else the umask's."""
     try:
-        mode = os.lstat(target).st_mode
+        info = os.lstat(target)
     except OSError:
-        mode = None
-    if mode is not None and stat.S_ISREG(mode):
-        os.chmod(tmp, stat.S_IMODE(mode))
-    else:  # new, or a link being replaced: mkstemp made it private (0600)
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and _owned(info):
+        os.chmod(tmp, stat.S_IMODE(info.st_mode) & 0o777)
+    else:  # new, a link being replaced, or another user's: mkstemp made it 0600
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

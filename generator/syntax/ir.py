@@ -105,6 +105,18 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class Name:
+    """`as conv1`, `as features.1`, `as trunk_output.block1."block1-{i}"`, or
+    `inline` (no parts): what the generated model calls a part, or where it
+    puts it (docs/names.md)."""
+
+    parts: tuple[str, ...]  # quotes removed; () for `inline`
+    text: str  # as written, for fmt: `as features.1`, `inline`
+    span: Span
+    quoted: tuple[bool, ...] = ()  # per part: written in quotes
+
+
+@dataclass(frozen=True)
 class Layer:
     """`conv(kernel, out, stride=stride)`, `bn`, or a call of another block."""
 
@@ -113,6 +125,7 @@ class Layer:
     span: Span
     kept: bool = False  # `digital conv(...)`: never on crossbars
     parens: bool = False  # written with parentheses: `conv()`, `fc(10)`; not `fc 10`
+    name: Name | None = None  # `conv(1, 16) as squeeze`
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,7 @@ class Arm:
     body: tuple["Node", ...]
     span: Span
     only: bool = False  # `only if`: absent, not the identity, when false
+    inline: bool = False  # `name inline { ... }`: its layers are the block's own
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,13 @@ class BlockDef:
     body: tuple[Node, ...]
     span: Span
     path: str  # the file it was defined in
+    # `block Name() as sequential { ... }`: an nn.Sequential whose layers are
+    # numbered (torchvision's Conv2dNormActivation); None: a class of attributes
+    layout: Name | None = None
+
+    @property
+    def sequential(self) -> bool:
+        return self.layout is not None
 
 
 # -- the model ---------------------------------------------------------------------
@@ -213,6 +234,7 @@ class Stem:
     span: Span
     kernel_span: Span
     kernel_text: str | None = None  # `conv5x5` as written, for fmt
+    name: Name | None = None  # `stem as features { ... }`, `stem inline { ... }`
 
     @property
     def stride(self) -> Expr | None:
@@ -243,6 +265,7 @@ class Repeat:
     # where an `x n` option stood among the block's options (before options[x_at]).
     token: str | None = None
     x_at: int | None = None
+    name: Name | None = None  # `... x6 as "denselayer{i + 1}"`
 
 
 @dataclass(frozen=True)
@@ -253,6 +276,7 @@ class Stage:
     options: tuple[Option, ...]  # `stride 2`, as written
     body: tuple[Repeat, ...]
     span: Span
+    name: Name | None = None  # `stage 64 as layer1 { ... }`, `... inline { ... }`
 
     @property
     def stride(self) -> Expr | None:
@@ -411,7 +435,8 @@ class Spec:
 # with these, so a new node kind or field is visited everywhere or nowhere.
 
 _IR_TYPES = (
-    Num, Var, BinOp, Unary, Func, Pair, Cond, Param, Arg, Layer, Arm, Group, Section,
+    Num, Var, BinOp, Unary, Func, Pair, Cond, Param, Arg, Name, Layer, Arm, Group,
+    Section,
     BlockDef, Option, Input, Classes, Stem, BlockCall, Repeat, Stage, Head,
     DigitalMark, Digital, Init, Model, Let, Use, Spec,
 )  # fmt: skip

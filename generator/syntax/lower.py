@@ -21,6 +21,7 @@ from .ir import (
     Group,
     Layer,
     Let,
+    Name,
     Num,
     Option,
     Pair,
@@ -262,8 +263,18 @@ class _Lowering(ModelLowering):
                     self.span(p),
                 )
             )
-        body = self.body([c for c in rest if isinstance(c, Tree) and c.data != "param"])
-        return BlockDef(str(name), tuple(params), body, self.span(name), self.path)
+        body = self.body([c for c in rest if isinstance(c, Tree)
+                          and c.data not in ("param", "named")])  # fmt: skip
+        layout = self.name(next((c for c in rest if isinstance(c, Tree)
+                                 and c.data == "named"), None))  # fmt: skip
+        if layout is not None and layout.parts != ("sequential",):
+            self.error(
+                f"a block is written `as sequential` or without `as`, not `{layout.text}`",
+                layout.span,
+                "`as sequential`: an nn.Sequential whose layers are numbered",
+            )
+        return BlockDef(str(name), tuple(params), body, self.span(name), self.path,
+                        layout)  # fmt: skip
 
     def body(self, nodes: list[Tree]) -> tuple:
         items = []
@@ -279,10 +290,23 @@ class _Lowering(ModelLowering):
         return tuple(items)
 
     def layer(self, node: Tree, kept: bool = False) -> Layer:
-        name, call = node.children
+        name, call, named = node.children
         return Layer(
-            str(name), self.call(call), self.span(node), kept, call is not None
-        )
+            str(name), self.call(call), self.span(node), kept, call is not None,
+            self.name(named),
+        )  # fmt: skip
+
+    def name(self, node: Tree | None) -> Name | None:
+        """`as conv1`, `as features.1`, `as a."b-0"`; `inline` (no parts)."""
+        if node is None:
+            return None
+        if node.data == "inline":
+            return Name((), "inline", self.span(node))
+        parts = tuple(str(t)[1:-1] if t.type == "STRING" else str(t)
+                      for t in node.children)  # fmt: skip
+        quoted = tuple(t.type == "STRING" for t in node.children)
+        text = ".".join(str(t) for t in node.children)
+        return Name(parts, f"as {text}", self.span(node), quoted)
 
     def condition(self, node: Tree | None) -> tuple[Expr | None, bool]:
         if node is None:
@@ -331,8 +355,15 @@ class _Lowering(ModelLowering):
     def group(self, node: Tree) -> Group:
         arms = []
         for arm in node.children:
-            name, count, condition, *body = arm.children
+            name, count, condition, inline, *body = arm.children
             expr, only = self.condition(condition)
+            if inline is not None and (count is not None or condition is not None):
+                self.error(
+                    f"an `inline` arm cannot be {'counted' if count else 'conditional'}",
+                    inline,
+                    "its layers would be built or skipped one by one: drop `inline` "
+                    "and let the arm be an attribute of its own",
+                )
             arms.append(
                 Arm(
                     str(name),
@@ -341,6 +372,7 @@ class _Lowering(ModelLowering):
                     self.body(body),
                     self.span(name),
                     only,
+                    inline is not None,
                 )
             )
         names = [a.name for a in arms]

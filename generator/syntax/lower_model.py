@@ -104,7 +104,7 @@ class ModelLowering:
         return dims
 
     def stem(self, node: Tree) -> Stem:
-        kernel, channels, *options = node.children
+        kernel, channels, *options, place = node.children
         lowered = self.options(options, STEM_OPTIONS, "stem")  # problems first
         return Stem(
             kernel=self.kernel(kernel),
@@ -114,10 +114,12 @@ class ModelLowering:
             span=self.span(node),
             kernel_span=self.span(kernel),
             kernel_text=str(kernel),
+            name=self.name(place),
         )
 
     def stem_body(self, node: Tree) -> Stem:
-        body = self.body(list(node.children))
+        place, *rest = node.children
+        body = self.body(rest)
         for item in body:
             if not isinstance(item, Layer):
                 self.error(
@@ -133,12 +135,15 @@ class ModelLowering:
                 "write layers like `conv(7, 32, padding=1)` inside the braces",
             )
         kept = body if self.keep else layers
-        return Stem(None, None, (), kept, self.span(node), self.span(node))
+        return Stem(None, None, (), kept, self.span(node), self.span(node),
+                    name=self.name(place))  # fmt: skip
 
     def stage(self, node: Tree) -> Stage:
         channels, *rest = node.children
-        options = [c for c in rest if c.data == "option"]
-        blocks = [c for c in rest if c.data == "block"]
+        options = [c for c in rest if c is not None and c.data == "option"]
+        blocks = [c for c in rest if c is not None and c.data == "block"]
+        place = next((c for c in rest if c is not None
+                      and c.data in ("named", "inline")), None)  # fmt: skip
         lowered = self.options(options, STAGE_OPTIONS, "stage")
         if not blocks:
             self.error(
@@ -151,14 +156,17 @@ class ModelLowering:
             options=lowered,
             body=tuple(self.block(b) for b in blocks),
             span=self.span(node),
+            name=self.name(place),
         )
 
     def block(self, node: Tree) -> Repeat:
-        kind, *rest = node.children
+        kind, *rest, named = node.children
         kernel = kernel_span = kernel_text = token = None
         count, count_span = 1, self.span(node)
         option_nodes = []
         for child in rest:
+            if child is None:
+                continue
             if isinstance(child, Token) and child.type == "KERNEL":
                 kernel, kernel_span = self.kernel(child), self.span(child)
                 kernel_text = str(child)
@@ -191,14 +199,14 @@ class ModelLowering:
         call = BlockCall(
             str(kind), kernel, options, self.span(kind), kernel_span, kernel_text
         )
-        return Repeat(call, repeat, count_span, token, x_at)
+        return Repeat(call, repeat, count_span, token, x_at, self.name(named))
 
     def head_op(self, node: Tree) -> Layer:
-        name, value = node.children
+        name, value, named = node.children
         if isinstance(value, Token):  # `fc 10`
             number = Num(self.whole(str(value), value), self.span(value), str(value))
             args: tuple[Arg, ...] = (Arg(None, number, self.span(value)),)
         else:
             args = self.call(value)
         return Layer(str(name), args, self.span(node), parens=value is not None
-                     and not isinstance(value, Token))  # fmt: skip
+                     and not isinstance(value, Token), name=self.name(named))  # fmt: skip

@@ -100,7 +100,8 @@ def test_generated_code_reads_like_torchvision():
         "self.stage1 = nn.Sequential(",
         "def forward(self, x: Tensor) -> Tensor:",
         "def build() -> ResNet32:",
-        "def build_analog(rpu_config=None, *, training: bool = False)",
+        "def build_analog(\n    rpu_config=None,\n    *,\n    training: bool = False,\n"
+        "    state_dict: Mapping[str, Tensor] | None = None,\n) -> nn.Module:",
     ):
         assert needle in text
     model_forward = text.split("class ResNet32")[1].split("def forward")[1]

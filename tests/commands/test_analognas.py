@@ -232,6 +232,28 @@ def test_specs_outside_the_space_are_refused_clearly(capsys):
 
 
 @pytest.mark.parametrize(
+    "stem, head",
+    [
+        ("conv(7, 16, padding=1)\n    bn(eps=0.001)", "relu avgpool(8, stride=1) flatten fc"),
+        ("conv(7, 16, padding=1)\n    bn(momentum=0.01)", "relu avgpool(8, stride=1) flatten fc"),
+        ("conv(7, 16, padding=1)\n    bn", "relu avgpool(8, stride=1, ceil=true) flatten fc"),
+    ],
+)
+def test_a_norm_or_pool_other_than_the_spaces_is_refused(tmp_path, capsys, stem, head):
+    """The space's BN and pool are torch's defaults: a spec that differs there
+    computes another function, so it does not export as the space's config."""
+    spec = tmp_path / "near.arch"
+    spec.write_text(
+        'use "analognas.arch"\n'
+        f"model Near {{\n  input 3x32x32\n  classes 10\n  stem {{\n    {stem}\n  }}\n"
+        "  stage 24 {\n    AnalogNASBlock conv3x3 branches 2 x3\n  }\n"
+        f"  head {head}\n}}\n"
+    )
+    assert main(["export", "analognas", str(spec)]) == 1
+    assert "does not fit the AnalogNAS search space" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
     "change, message",
     [
         ({"M": 7}, "M must be 1 to 5"),

@@ -193,6 +193,14 @@ EVERY_KIND = [
         "  stage 8 {\n    C x 2 a 1 x 3 x4\n    Nope conv3x3 x0\n  }\n  digital stem\n"
         "  digital stage1\n}\nmodel E {\n}\n"
     ),
+    (  # names (docs/names.md): every place a name or `inline` may stand
+        "block H() as sequential {\n  bn\n}\n"
+        "block F() {\n  conv(1, 8) as squeeze\n  sum {\n    a inline {\n      relu\n"
+        "    }\n    b {\n      bn as n\n    }\n  }\n}\n"
+        "model G {\n  input 3x8x8\n  stem inline {\n    conv(3, 8) as conv1\n  }\n"
+        '  stem conv3x3 8 as features.0\n  stage 8 as a."b-1" {\n    F x2 as "f{i+1}"\n  }\n'
+        "  stage 8 inline {\n    F as f\n  }\n  head avgpool fc 10 as classifier.0\n}\n"
+    ),
 ]
 
 

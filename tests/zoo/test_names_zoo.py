@@ -1,0 +1,148 @@
+"""Zoo specs that load torchvision's checkpoints by name (docs/names.md):
+the ResNets and AlexNet take torchvision's state_dict() with strict=True and
+compute what torchvision's models compute, in eval mode and in train mode,
+where one SGD step leaves the same parameters and running statistics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import archgen
+from torchvision_oracle import (
+    archgen_model,
+    assert_close,
+    randomise_norms,
+    spec,
+    torchvision_model,
+)
+
+RESNETS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2")
+# The two largest are compared in CI (and with --long): 25M and 69M parameters.
+COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
+                                      for b in RESNETS[2:]))  # fmt: skip
+
+
+def loaded_by_name(name: str, x: torch.Tensor) -> tuple[nn.Module, nn.Module]:
+    """(archgen's model holding torchvision's checkpoint, torchvision's model)."""
+    torch.manual_seed(0)
+    theirs = torchvision_model(name)
+    randomise_norms(theirs, x)
+    ours = archgen_model(name)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    return ours, theirs
+
+
+def same_function_after_a_step(ours: nn.Module, theirs: nn.Module, x) -> None:
+    """Same eval output; in train mode (one seed) the same output, and after
+    one SGD step the same parameters and running statistics, key by key."""
+    ours.eval()
+    theirs.eval()
+    with torch.no_grad():
+        assert_close(ours(x), theirs(x), "eval output")
+    outputs, states = [], []
+    for model in (ours, theirs):
+        model.train()
+        optimiser = torch.optim.SGD(model.parameters(), lr=0.01)
+        torch.manual_seed(1)  # dropout draws alike
+        out = model(x)
+        out.square().mean().backward()
+        optimiser.step()
+        outputs.append(out.detach())
+        states.append(model.state_dict())
+    assert_close(outputs[0], outputs[1], "train-mode output")
+    assert list(states[0]) == list(states[1])
+    for key, value in states[1].items():
+        assert_close(states[0][key].double(), value.double(), key)
+
+
+@pytest.mark.parametrize("name", COMPARED)
+def test_resnet_loads_torchvision_checkpoint_by_name(name):
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    ours, theirs = loaded_by_name(name, x)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
+    same_function_after_a_step(ours, theirs, x)
+
+
+def test_alexnet_loads_torchvision_checkpoint_by_name():
+    """An indexed layout: features.N and classifier.N, every layer numbered
+    (the parameter-free ones too), dropout in train mode."""
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    ours, theirs = loaded_by_name("alexnet", x)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    same_function_after_a_step(ours, theirs, x)
+
+
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet"])
+def test_figures_and_paths_are_torchvision_modules(name):
+    """The parameters are torchvision's count, and every layer with weights
+    that `summary` lists is the torchvision module of that path."""
+    analysis = archgen.load(str(spec(name)))
+    theirs = torchvision_model(name)
+    assert analysis.params_total == sum(p.numel() for p in theirs.parameters())
+    modules = dict(theirs.named_modules())
+    torch_class = {"conv": "Conv2d", "bn": "BatchNorm2d", "linear": "Linear"}
+    weighted = [layer for layer in analysis.layers if layer.params]
+    assert len(weighted) == sum(
+        type(m).__name__ in torch_class.values() for m in modules.values()
+    )
+    for layer in weighted:
+        assert type(modules[layer.path]).__name__ == torch_class[layer.op]
+
+
+MOBILENET_V2 = """\
+use "torchvision_mobilenet.arch"
+model MobileNetV2 {
+  input 3x224x224
+  classes 1000
+  stem as features.0 {
+    conv(3, 32, stride=2)
+    bn
+    relu6
+  }
+  stage 16 as features {
+    InvertedResidualBlock1 conv3x3
+  }
+  stage 24 stride 2 as features {
+    InvertedResidualBlock conv3x3 x2
+  }
+  stage 32 stride 2 as features {
+    InvertedResidualBlock conv3x3 x3
+  }
+  stage 64 stride 2 as features {
+    InvertedResidualBlock conv3x3 x4
+  }
+  stage 96 as features {
+    InvertedResidualBlock conv3x3 x3
+  }
+  stage 160 stride 2 as features {
+    InvertedResidualBlock conv3x3 x3
+  }
+  stage 320 as features {
+    InvertedResidualBlock conv3x3
+  }
+  stage 1280 as features {
+    Conv2dNormActivation conv1x1
+  }
+  head avgpool flatten dropout(0.2) as classifier.0 fc as classifier.1
+}
+"""
+
+
+def test_mobilenet_v2_written_with_names_loads_torchvision_checkpoint():
+    """Conv2dNormActivation as a sequential block (features.0.0,
+    features.1.conv.0.0, features.18.1) and stages numbered on in one
+    `features`: mobilenet_v2's keys, loaded by name."""
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(0)
+    theirs = torchvision_model("mobilenet_v2")
+    randomise_norms(theirs, x)
+    analysis = archgen.loads(MOBILENET_V2, path="mobilenet_v2.arch")
+    assert analysis.params_total == sum(p.numel() for p in theirs.parameters())
+    ours = archgen.build(analysis)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    same_function_after_a_step(ours, theirs, x)
