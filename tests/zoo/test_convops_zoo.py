@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 
 from torchvision_oracle import (  # noqa: E402
     archgen_model,
+    one_thread,
     same_function,
     shapes,
     spec,
@@ -25,6 +26,8 @@ from torchvision_oracle import (  # noqa: E402
 )
 
 import archgen  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 # builder -> (its keyword arguments, the input size the spec is written for,
 # a smaller input the default run compares on)
