@@ -70,19 +70,24 @@ def user_cache_dir(tmp_path, monkeypatch):
     formatting._black_cached.cache_clear()
 
 
-@pytest.fixture(autouse=True)
-def zoo_on_one_thread(request):
-    """The zoo's forwards (tests/zoo/) on one thread: on a machine shared with
-    other jobs, torch's two threads wait on each other (a 64x64 MobileNetV2
-    forward took 2 to 7 s instead of 0.06 s). Here, not in a tests/zoo/conftest.py:
-    a second module named `conftest` would shadow this one for the tests that
-    import ROOT from it."""
-    if "zoo" not in Path(str(request.path)).parts or "torch" not in sys.modules:
-        yield
-        return
+@pytest.fixture
+def one_thread():
+    """Forwards on one torch thread: on a machine shared with other jobs, torch's
+    two threads wait on each other (a 64x64 MobileNetV2 forward took 2 to 7 s
+    instead of 0.06 s)."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def zoo_on_one_thread(request):
+    """Every zoo test (tests/zoo/) on one thread. Here, not in a
+    tests/zoo/conftest.py: a second module named `conftest` would shadow this
+    one for the tests that import ROOT from it."""
+    if "zoo" in Path(str(request.path)).parts:
+        request.getfixturevalue("one_thread")
+    yield

@@ -37,13 +37,7 @@ MARKED = WIDE.replace(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Forwards on one thread: torch's two wait on each other on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @functools.cache

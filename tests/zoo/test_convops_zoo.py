@@ -18,7 +18,6 @@ torch = pytest.importorskip("torch")
 
 from torchvision_oracle import (  # noqa: E402
     archgen_model,
-    one_thread,
     same_function,
     shapes,
     spec,
@@ -26,8 +25,6 @@ from torchvision_oracle import (  # noqa: E402
 )
 
 import archgen  # noqa: E402
-
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 # builder -> (its keyword arguments, the input size the spec is written for,
 # a smaller input the default run compares on)

@@ -11,8 +11,8 @@ tests/zoo/ on the path of the tests in it). What it offers:
 - `copy_by_position(source, target)`: every parameter, then every buffer, of
   `source` into `target` in order, each pair of the same shape;
 - `same_function(reference, ours, x)`: eval outputs, train-mode outputs with
-  one seed (dropout) and the BN running statistics after that step, compared;
-- the fixture `one_thread`.
+  one seed (dropout) and the BN running statistics after that step, compared.
+(tests/conftest.py runs every zoo test on one torch thread.)
 
 Generated code never imports torchvision; only tests do.
 """
@@ -23,24 +23,11 @@ import sys
 import types
 from pathlib import Path
 
-import pytest
 import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "specs" / "zoo"
-
-
-@pytest.fixture
-def one_thread():
-    """Forwards on one thread (import it into a test module to use it): on a
-    machine shared with other jobs torch's two threads wait on each other (a
-    64x64 MobileNetV2 forward took 2 to 7 s instead of 0.06 s). Not a
-    conftest.py: a second `conftest` module would hide tests/conftest.py."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def models():
