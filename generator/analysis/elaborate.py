@@ -206,21 +206,6 @@ class Elaborator:
             return False
         return within(path, self.digital) or within(path, self.kept)
 
-    def grouped_kept(self, call: OpCall, path: str) -> bool:
-        """Whether a grouped conv is built digital in both renderings: kept by
-        its block, or marked at or above the block instance it lies in. (The
-        aihwkit rendering builds an instance's layers on tiles and turns the
-        ones marked inside it back into torch layers; aihwkit refuses to build
-        a grouped conv on tiles at all.)"""
-        if call.kept or within(path, self.kept):
-            return True
-        instance = self.open_paths[0] if self.open_paths else None
-        return any(
-            (path == mark or path.startswith(mark + "."))
-            and (instance is None or not mark.startswith(instance + "."))
-            for mark in self.digital
-        )
-
     # -- one layer ---------------------------------------------------------------------
     def op(self, call: OpCall, env: dict, path: str, shape: Shape, labels=None) -> Node:
         op = OPS[call.op]
@@ -263,7 +248,9 @@ class Elaborator:
         weights = op.weights(values, shape)
         analog = op.matrix is not None and not (call.kept or self.kept_digital(path))
         groups = values.get("groups", 1)
-        if op.matrix is not None and groups != 1 and not self.grouped_kept(call, path):
+        if op.matrix is not None and groups != 1 and not _grouped_kept(
+            call, path, self.kept, self.digital, self.open_paths
+        ):
             where = (
                 f"`digital {call.op}(...)` in block {self.open[-1]}, or mark the "
                 f"whole block (`digital {self.open_paths[0]}`): a mark inside a "
@@ -496,3 +483,19 @@ def _moved(node: Node, path: str, span: Span) -> Node:
     top = move(node)
     vars(top)["span"] = span
     return top
+
+
+def _grouped_kept(call: OpCall, path: str, kept, digital, instances) -> bool:
+    """Whether a grouped conv is built digital in both renderings: kept by its
+    block, or marked at or above the block instance it lies in. (The aihwkit
+    rendering builds an instance's layers on tiles and turns the ones marked
+    inside it back into torch layers; aihwkit refuses to build a grouped conv
+    on tiles at all.)"""
+    if call.kept or within(path, kept):
+        return True
+    instance = instances[0] if instances else None
+    return any(
+        (path == mark or path.startswith(mark + "."))
+        and (instance is None or not mark.startswith(instance + "."))
+        for mark in digital
+    )

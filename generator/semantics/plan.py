@@ -287,7 +287,146 @@ class Planner:
         return self.plans
 
 
-class _Builder:
+class _GroupPlanning:
+    """A _Builder's groups: sum, cat, mul and split, their arms (counted,
+    conditional, `inline`) and the join of their results."""
+
+    def group(
+        self, group: Group, width: Expr, source: str, target: str = "out"
+    ) -> tuple[Expr, str]:
+        index = self.groups
+        self.groups += 1
+        terms: list[str] = []
+        labels: list[str] = []
+        present: list[str | None] = []
+        widths: list[tuple[Expr, str]] = []  # (width, "plain" / "if" / "only")
+        if group.arms and all(arm.only for arm in group.arms):
+            self.error(
+                f"every arm of this {group.kind} is `only if`",
+                group.span,
+                "one arm must always be there: drop `only` from one",
+            )
+            return width, source
+        splits = GROUPS[group.kind].splits
+        arm_input = width
+        if splits:
+            arm_input = self.split(group, width, source)
+            if arm_input is None:
+                return width, source
+        inline: set[str] = set()
+        for arm in group.arms:
+            role = ArmRole(
+                index, group.kind, arm.condition is not None, arm.count is not None
+            )
+            read = arm.name if splits else source  # a split's arm: its own part
+            if arm.inline:
+                arm_width, result = self.inline_arm(arm, role, width, source)
+                if self.failed:
+                    continue
+                labels.append(arm.name)
+                terms.append(result)
+                present.append(None)
+                widths.append((arm_width, "plain"))
+                if result != source:
+                    inline.add(result)
+                continue
+            value, arm_width = self.arm_module(arm, arm_input)
+            if self.failed:
+                continue
+            labels.append(arm.name)
+            if value is None:  # an empty arm, or only identities: the input itself
+                terms.append(read)
+                if arm.only:
+                    flag = "use_" + arm.name
+                    self.add(Attribute(flag, Flag(arm.span), arm.condition, arm.span))
+                    present.append(flag)
+                    widths.append((Cond(arm.condition, width, Num(0, arm.span),
+                                        arm.span), "only"))  # fmt: skip
+                else:
+                    present.append(None)
+                    widths.append((arm_input, "plain"))
+                continue
+            self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
+            self.steps.append(
+                Apply(
+                    arm.name,
+                    read,
+                    arm.name,
+                    optional=arm.condition is not None,
+                    each=isinstance(value, Repeated),
+                )
+            )
+            terms.append(arm.name)
+            present.append(arm.name if arm.only else None)
+            if arm.condition is None:
+                widths.append((arm_width, "plain"))
+            else:
+                other = Num(0, arm.span) if arm.only else width
+                kind = "only" if arm.only else "if"
+                widths.append((Cond(arm.condition, arm_width, other, arm.span), kind))
+        if self.failed or not terms:
+            return width, source
+        self.steps.append(
+            Join(group.kind, tuple(terms), target, group.span, tuple(labels),
+                 tuple(present) if any(present) else (), frozenset(inline))  # fmt: skip
+        )
+        if GROUPS[group.kind].width == "shared":
+            # Every arm of a sum or product has one width (the elaborator checks
+            # it): take a plain arm's, else an `if` arm's (it holds either way, the
+            # identity keeping the input's); an `only if` arm's holds only when
+            # the arm is there.
+            for wanted in ("plain", "if"):
+                found = [w for w, kind in widths if kind == wanted]
+                if found:
+                    return found[0], target
+            return widths[0][0], target
+        total = widths[0][0]
+        for w, _ in widths[1:]:
+            total = plus(total, w)
+        return self.capped(total, group.span), target
+
+    def inline_arm(
+        self, arm: Arm, role: ArmRole, width: Expr, source: str
+    ) -> tuple[Expr, str]:
+        """An `inline` arm: its layers are this class's attributes, its result
+        the local named after it (the input itself when it builds nothing)."""
+        first = self.inline.get(arm.name) or next(
+            (a.span for a in self.attributes if a.name == arm.name
+             and a.role is not None and not a.role.inline), None)  # fmt: skip
+        if first is not None:
+            self.clash(arm.name, arm.span, first)
+            return width, source
+        self.inline[arm.name] = arm.span
+        outer, self.role = self.role, replace(role, inline=arm.name)
+        try:
+            return self.sequence(arm.body, width, source, arm.name)
+        finally:
+            self.role = outer
+
+    def split(self, group: Group, width: Expr, source: str) -> Expr | None:
+        """A split's arms each read one part of the input: the step that cuts
+        it, and the width of a part (the elaborator checks it divides)."""
+        arms = group.arms
+        bad = next(
+            (a for a in arms if a.count is not None or a.condition or a.inline), None
+        )
+        if len(arms) < 2 or bad is not None:
+            why = "counted" if bad and bad.count else "inline" if bad and bad.inline else "conditional"
+            self.error(
+                f"an arm of a split cannot be {why}"
+                if bad is not None
+                else "a split needs two arms or more",
+                (bad or group).span,
+                "each arm of a split reads one equal part of the input's channels, "
+                "in order: `split { left { } right { ... } }`",
+            )
+            return None
+        self.steps.append(Split(source, tuple(a.name for a in arms), group.span))
+        parts = Num(len(arms), group.span)
+        return BinOp("//", width, parts, group.span)
+
+
+class _Builder(_GroupPlanning):
     """One class: walks a body, names attributes, writes forward steps."""
 
     def __init__(self, planner: Planner, block: BlockDef, cls: str, arm: Arm | None):
@@ -532,140 +671,6 @@ class _Builder:
         return width
 
     # -- groups --------------------------------------------------------------------
-    def group(
-        self, group: Group, width: Expr, source: str, target: str = "out"
-    ) -> tuple[Expr, str]:
-        index = self.groups
-        self.groups += 1
-        terms: list[str] = []
-        labels: list[str] = []
-        present: list[str | None] = []
-        widths: list[tuple[Expr, str]] = []  # (width, "plain" / "if" / "only")
-        if group.arms and all(arm.only for arm in group.arms):
-            self.error(
-                f"every arm of this {group.kind} is `only if`",
-                group.span,
-                "one arm must always be there: drop `only` from one",
-            )
-            return width, source
-        splits = GROUPS[group.kind].splits
-        arm_input = width
-        if splits:
-            arm_input = self.split(group, width, source)
-            if arm_input is None:
-                return width, source
-        inline: set[str] = set()
-        for arm in group.arms:
-            role = ArmRole(
-                index, group.kind, arm.condition is not None, arm.count is not None
-            )
-            read = arm.name if splits else source  # a split's arm: its own part
-            if arm.inline:
-                arm_width, result = self.inline_arm(arm, role, width, source)
-                if self.failed:
-                    continue
-                labels.append(arm.name)
-                terms.append(result)
-                present.append(None)
-                widths.append((arm_width, "plain"))
-                if result != source:
-                    inline.add(result)
-                continue
-            value, arm_width = self.arm_module(arm, arm_input)
-            if self.failed:
-                continue
-            labels.append(arm.name)
-            if value is None:  # an empty arm, or only identities: the input itself
-                terms.append(read)
-                if arm.only:
-                    flag = "use_" + arm.name
-                    self.add(Attribute(flag, Flag(arm.span), arm.condition, arm.span))
-                    present.append(flag)
-                    widths.append((Cond(arm.condition, width, Num(0, arm.span),
-                                        arm.span), "only"))  # fmt: skip
-                else:
-                    present.append(None)
-                    widths.append((arm_input, "plain"))
-                continue
-            self.add(Attribute(arm.name, value, arm.condition, arm.span, role))
-            self.steps.append(
-                Apply(
-                    arm.name,
-                    read,
-                    arm.name,
-                    optional=arm.condition is not None,
-                    each=isinstance(value, Repeated),
-                )
-            )
-            terms.append(arm.name)
-            present.append(arm.name if arm.only else None)
-            if arm.condition is None:
-                widths.append((arm_width, "plain"))
-            else:
-                other = Num(0, arm.span) if arm.only else width
-                kind = "only" if arm.only else "if"
-                widths.append((Cond(arm.condition, arm_width, other, arm.span), kind))
-        if self.failed or not terms:
-            return width, source
-        self.steps.append(
-            Join(group.kind, tuple(terms), target, group.span, tuple(labels),
-                 tuple(present) if any(present) else (), frozenset(inline))  # fmt: skip
-        )
-        if GROUPS[group.kind].width == "shared":
-            # Every arm of a sum or product has one width (the elaborator checks
-            # it): take a plain arm's, else an `if` arm's (it holds either way, the
-            # identity keeping the input's); an `only if` arm's holds only when
-            # the arm is there.
-            for wanted in ("plain", "if"):
-                found = [w for w, kind in widths if kind == wanted]
-                if found:
-                    return found[0], target
-            return widths[0][0], target
-        total = widths[0][0]
-        for w, _ in widths[1:]:
-            total = plus(total, w)
-        return self.capped(total, group.span), target
-
-    def inline_arm(
-        self, arm: Arm, role: ArmRole, width: Expr, source: str
-    ) -> tuple[Expr, str]:
-        """An `inline` arm: its layers are this class's attributes, its result
-        the local named after it (the input itself when it builds nothing)."""
-        first = self.inline.get(arm.name) or next(
-            (a.span for a in self.attributes if a.name == arm.name
-             and a.role is not None and not a.role.inline), None)  # fmt: skip
-        if first is not None:
-            self.clash(arm.name, arm.span, first)
-            return width, source
-        self.inline[arm.name] = arm.span
-        outer, self.role = self.role, replace(role, inline=arm.name)
-        try:
-            return self.sequence(arm.body, width, source, arm.name)
-        finally:
-            self.role = outer
-
-    def split(self, group: Group, width: Expr, source: str) -> Expr | None:
-        """A split's arms each read one part of the input: the step that cuts
-        it, and the width of a part (the elaborator checks it divides)."""
-        arms = group.arms
-        bad = next(
-            (a for a in arms if a.count is not None or a.condition or a.inline), None
-        )
-        if len(arms) < 2 or bad is not None:
-            why = "counted" if bad and bad.count else "inline" if bad and bad.inline else "conditional"
-            self.error(
-                f"an arm of a split cannot be {why}"
-                if bad is not None
-                else "a split needs two arms or more",
-                (bad or group).span,
-                "each arm of a split reads one equal part of the input's channels, "
-                "in order: `split { left { } right { ... } }`",
-            )
-            return None
-        self.steps.append(Split(source, tuple(a.name for a in arms), group.span))
-        parts = Num(len(arms), group.span)
-        return BinOp("//", width, parts, group.span)
-
     def chain(self, arm: Arm | Section, width: Expr) -> tuple[Module | None, Expr]:
         """The layers of an arm or a section: one module, an nn.Sequential of
         several, or None (only identities)."""

@@ -88,7 +88,7 @@ def test_a_grouped_conv_error_names_its_exact_path_and_both_ways_to_keep_it():
     grouped = BLOCK.replace("conv(kernel, out)\n", "conv(kernel, out, groups=4)\n")
     (error,) = errors(spec(blocks=grouped))
     assert "(stage1.0.residual.3)" in error.message
-    assert "`digital stage1.0.residual.3` in the model" in error.hint
+    assert "`digital stage1.0`" in error.hint  # the whole instance
     assert "`digital conv(...)` in block B" in error.hint
     kept = grouped.replace(
         "conv(kernel, out, groups=4)", "digital conv(kernel, out, groups=4)"
@@ -98,10 +98,9 @@ def test_a_grouped_conv_error_names_its_exact_path_and_both_ways_to_keep_it():
         "stage1.0.residual.3",
         "stage1.1.residual.3",
     )
-    assert (
-        analyse(spec("stage1.0.residual.3 stage1.1.residual.3", grouped)).tiles
-        == analysis.tiles
-    )
+    # A mark inside the instance: the aihwkit module could not build it.
+    inside = errors(spec("stage1.0.residual.3 stage1.1.residual.3", grouped))
+    assert inside and all("groups 4" in e.message for e in inside)
 
 
 def test_digital_in_a_block_needs_crossbar_weights():
