@@ -14,6 +14,7 @@ from .. import __version__
 from ..analysis.result import Analysis
 from ..errors import visible
 from ..options import Limits
+from ..semantics.ops import BN_EPS, BN_MOMENTUM
 
 GROUPS = range(1, 6)
 KEYS = ("out_channel0", "M", *(f"R{m}" for m in GROUPS)) + tuple(
@@ -168,7 +169,7 @@ def from_analysis(analysis: Analysis) -> dict:
         k: stem[0][1][k] for k in ("kernel", "stride", "padding", "groups", "bias")
     } != {"kernel": 7, "stride": 1, "padding": 1, "groups": 1, "bias": False} or (
         stem[1][1].get("eps"), stem[1][1].get("momentum")
-    ) != (1e-5, 0.1):
+    ) != (BN_EPS, BN_MOMENTUM):  # the space's BN is torch's default
         raise NotInSpace("the stem must be `conv(7, C, padding=1)` then `bn`")
     head = [(h.op, dict(h.args)) for h in analysis.head]
     pool = {"kernel": 8, "stride": 1, "padding": 0, "ceil": False}
