@@ -10,6 +10,8 @@ tests/zoo/ on the path of the tests in it). What it offers:
   vanishing through a network of unit norms;
 - `copy_by_position(source, target)`: every parameter, then every buffer, of
   `source` into `target` in order, each pair of the same shape;
+- `load_by_name(source, target)`: `source`'s checkpoint into `target` with
+  `strict=True`, the keys in the same order;
 - `same_function(reference, ours, x)`: eval outputs, train-mode outputs with
   one seed (dropout) and the BN running statistics after that step, compared.
 (tests/conftest.py runs every zoo test on one torch thread.)
@@ -118,6 +120,14 @@ def copy_by_position(source: nn.Module, target: nn.Module) -> int:
     return len(theirs)
 
 
+@torch.no_grad()
+def load_by_name(source: nn.Module, target: nn.Module) -> None:
+    """`source.state_dict()` into `target` by name, strictly: what a user
+    with torchvision's checkpoint does. The keys come in the same order."""
+    target.load_state_dict(source.state_dict(), strict=True)
+    assert list(target.state_dict()) == list(source.state_dict())
+
+
 def assert_close(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> None:
     """Equal up to float rounding (the two may sum or pool in another order)."""
     scale = theirs.abs().max().item() or 1.0
@@ -128,13 +138,18 @@ def assert_close(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> None:
 
 @torch.no_grad()
 def same_function(
-    reference: nn.Module, ours: nn.Module, x: torch.Tensor, train: bool = True
+    reference: nn.Module,
+    ours: nn.Module,
+    x: torch.Tensor,
+    train: bool = True,
+    by_name: bool = True,
 ) -> None:
-    """`ours`, given `reference`'s tensors, computes what `reference` does:
-    in eval mode and (with `train`) in train mode with one seed, after which
-    their BN running statistics agree too."""
+    """`ours`, given `reference`'s tensors (its checkpoint, by name; or, with
+    `by_name=False`, its tensors by position), computes what `reference`
+    does: in eval mode and (with `train`) in train mode with one seed, after
+    which their BN running statistics agree too."""
     randomise_norms(reference, x)
-    copy_by_position(reference, ours)
+    (load_by_name if by_name else copy_by_position)(reference, ours)
     reference.eval()
     ours.eval()
     theirs = reference(x)
