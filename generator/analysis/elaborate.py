@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import Diagnostic, Span
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.groups import GroupError
+from ..semantics.op_base import ChannelsLast
 from ..semantics.ops import OPS, OpError
 from ..semantics.plan import (
     Call,
@@ -434,6 +435,10 @@ class Elaborator:
             self.open.pop()
             self.open_paths.pop()
         self.count()
+        if type(shapes[plan.result]) is ChannelsLast:
+            self.fail(f"{plan.block} ends on a channels-last map "
+                      f"({'x'.join(map(str, shapes[plan.result]))}, H x W x C)",
+                      plan.span, "permute back at its end: permute(0, 3, 1, 2)")  # fmt: skip
         children = tuple(nodes[a.name] for a in plan.attributes if a.name in nodes)
         args = tuple((p.name, env[p.name]) for p in plan.params)
         return Node(path, "class", plan.name, args, shape, shapes[plan.result], span,
@@ -442,7 +447,7 @@ class Elaborator:
     def split(self, step: Split, shape: Shape) -> Shape:
         """One part of a split's input, as `x.chunk(n, dim=1)` cuts it."""
         parts = len(step.targets)
-        if len(shape) != 3:
+        if len(shape) != 3 or type(shape) is ChannelsLast:
             self.fail("a split needs a feature map, but its input is flat", step.span)
         if shape[0] % parts:
             self.fail(
@@ -460,6 +465,10 @@ class Elaborator:
             for label, name, needs in zip(names, step.sources, present)
             if needs is None or built[needs]
         ]
+        last = [label for label, s in outputs if type(s) is ChannelsLast]
+        if last and step.group.name != "sum":  # the others join along channels
+            self.fail(f"the {step.group.name} of arm '{last[0]}' is channels-last",
+                      step.span, "permute it back first: permute(0, 3, 1, 2)")  # fmt: skip
         try:
             return step.group.shape(outputs)
         except GroupError as err:

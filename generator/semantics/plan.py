@@ -21,6 +21,7 @@ from ..syntax.ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Sec
 from .expr import free_names, larger_than, plus, substitute, to_arch
 from .groups import GROUPS, GroupKind
 from .linker import shipped
+from .op_base import not_in_sequential
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.
@@ -689,6 +690,11 @@ class _Builder(_GroupPlanning):
         names: list[str | None] = []
         for node in arm.body:
             module, width = self.layer(node, width)
+            if isinstance(module, OpCall) and OPS[module.op].parameter:
+                what = "arm" if isinstance(arm, Arm) else "section"
+                err = not_in_sequential(module.op, f"{what} '{arm.name}'")
+                self.error(err.message, node.span, err.hint)
+                module = None
             if module is not None:
                 items.append(module)
                 names.append(self.names.get(id(node)))
@@ -869,6 +875,9 @@ def _numbered(body, error) -> dict[int, str | None]:
         if node.name is not None:
             error("the layers of a sequential block are numbered", node.name.span,
                   f"drop `{node.name.text}`")  # fmt: skip
+        if node.op in OPS and OPS[node.op].parameter:
+            err = not_in_sequential(node.op, "a sequential block")
+            error(err.message, node.span, err.hint)
         module = node.op not in OPS or OPS[node.op].module
         names[id(node)] = str(sum(1 for n in names.values() if n)) if module else None
     return names

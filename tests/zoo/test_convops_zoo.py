@@ -43,6 +43,8 @@ MODELS = {
     "regnet_y_400mf": ({}, 224, 64),  # squeeze-and-excitation
     "shufflenet_v2_x1_0": ({}, 224, 64),  # split, shuffle
     "densenet121": ({}, 224, 64),  # a stage that grows
+    # channels-last LayerNorm and MLP, layer scale, stochastic depth
+    "convnext_tiny": ({}, 224, 64),
 }
 # RegNet works its widths out with tensors: built on the CPU, not the meta device.
 ON_THE_CPU = {"regnet_x_400mf", "regnet_y_400mf"}
