@@ -438,7 +438,7 @@ class Elaborator:
         if type(shapes[plan.result]) is ChannelsLast:
             self.fail(f"{plan.block} ends on a channels-last map "
                       f"({'x'.join(map(str, shapes[plan.result]))}, H x W x C)",
-                      plan.span, "permute back at its end: permute(0, 3, 1, 2)")  # fmt: skip
+                      span, "permute back at its end: permute(0, 3, 1, 2)")  # fmt: skip
         children = tuple(nodes[a.name] for a in plan.attributes if a.name in nodes)
         args = tuple((p.name, env[p.name]) for p in plan.params)
         return Node(path, "class", plan.name, args, shape, shapes[plan.result], span,

@@ -76,21 +76,29 @@ def test_alexnet_loads_torchvision_checkpoint_by_name():
     same_function_after_a_step(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name", [*RESNETS, "alexnet"])
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet", "convnext_tiny"])
 def test_figures_and_paths_are_torchvision_modules(name):
     """The parameters are torchvision's count, and every layer with weights
-    that `summary` lists is the torchvision module of that path."""
+    that `summary` lists is the torchvision module of that path (a layer
+    scale: the tensor of that path, of its shape)."""
     analysis = archgen.load(str(spec(name)))
     theirs = torchvision_model(name)
     assert analysis.params_total == sum(p.numel() for p in theirs.parameters())
     modules = dict(theirs.named_modules())
-    torch_class = {"conv": "Conv2d", "bn": "BatchNorm2d", "linear": "Linear"}
+    torch_class = {"conv": "Conv2d", "bn": "BatchNorm2d", "linear": "Linear",
+                   "layernorm2d": "LayerNorm2d", "layernorm": "LayerNorm"}  # fmt: skip
     weighted = [layer for layer in analysis.layers if layer.params]
-    assert len(weighted) == sum(
+    scales = [layer for layer in weighted if layer.op == "layer_scale"]
+    assert len(weighted) - len(scales) == sum(
         type(m).__name__ in torch_class.values() for m in modules.values()
     )
     for layer in weighted:
+        if layer in scales:
+            tensor = theirs.get_parameter(layer.path)
+            assert tensor.numel() == layer.params == layer.out_shape[0]
+            continue
         assert type(modules[layer.path]).__name__ == torch_class[layer.op]
+        assert sum(p.numel() for p in modules[layer.path].parameters()) == layer.params
 
 
 MOBILENET_V2 = """\
