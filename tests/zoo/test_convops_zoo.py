@@ -65,7 +65,6 @@ BY_POSITION = {
     "regnet_y_400mf",
     "shufflenet_v2_x1_0",
     "squeezenet1_0",
-    "vgg16_bn",
 }
 
 

@@ -22,6 +22,11 @@ RESNETS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2")
 # The two largest are compared in CI (and with --long): 25M and 69M parameters.
 COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
                                       for b in RESNETS[2:]))  # fmt: skip
+# Other zoo specs written with torchvision's names (test_convops_zoo.py
+# compares their function, loaded by name).
+BY_NAME = (
+    "vgg16_bn",
+)
 
 
 def loaded_by_name(name: str, x: torch.Tensor) -> tuple[nn.Module, nn.Module]:
@@ -76,7 +81,7 @@ def test_alexnet_loads_torchvision_checkpoint_by_name():
     same_function_after_a_step(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name", [*RESNETS, "alexnet"])
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *BY_NAME])
 def test_figures_and_paths_are_torchvision_modules(name):
     """The parameters are torchvision's count, and every layer with weights
     that `summary` lists is the torchvision module of that path."""
