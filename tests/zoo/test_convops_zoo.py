@@ -64,7 +64,6 @@ BY_POSITION = {
     "regnet_x_400mf",
     "regnet_y_400mf",
     "shufflenet_v2_x1_0",
-    "squeezenet1_0",
 }
 
 

@@ -26,6 +26,7 @@ COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
 # compares their function, loaded by name).
 BY_NAME = (
     "vgg16_bn",
+    "squeezenet1_0",
 )
 
 
