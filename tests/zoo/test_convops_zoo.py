@@ -54,7 +54,6 @@ EVAL_ONLY: set[str] = set()
 # tensors copied by position. Every other spec loads torchvision's checkpoint
 # by name with strict=True (docs/names.md).
 BY_POSITION = {
-    "densenet121",
     "efficientnet_b0",
     "googlenet",
     "inception_v3",

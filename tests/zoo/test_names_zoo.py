@@ -27,6 +27,7 @@ COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
 BY_NAME = (
     "vgg16_bn",
     "squeezenet1_0",
+    "densenet121",
 )
 
 
