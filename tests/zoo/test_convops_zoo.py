@@ -62,7 +62,6 @@ BY_POSITION = {
     "mobilenet_v3_small",
     "regnet_x_400mf",
     "regnet_y_400mf",
-    "shufflenet_v2_x1_0",
 }
 
 

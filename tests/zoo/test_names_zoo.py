@@ -28,6 +28,7 @@ BY_NAME = (
     "vgg16_bn",
     "squeezenet1_0",
     "densenet121",
+    "shufflenet_v2_x1_0",
 )
 
 
