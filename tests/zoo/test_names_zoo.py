@@ -29,6 +29,7 @@ BY_NAME = (
     "squeezenet1_0",
     "densenet121",
     "shufflenet_v2_x1_0",
+    "googlenet",
 )
 
 
