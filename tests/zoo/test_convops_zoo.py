@@ -55,7 +55,6 @@ EVAL_ONLY: set[str] = set()
 # by name with strict=True (docs/names.md).
 BY_POSITION = {
     "efficientnet_b0",
-    "inception_v3",
     "mnasnet1_0",
     "mobilenet_v2",
     "mobilenet_v3_small",

@@ -30,6 +30,7 @@ BY_NAME = (
     "densenet121",
     "shufflenet_v2_x1_0",
     "googlenet",
+    "inception_v3",
 )
 
 
