@@ -1,5 +1,6 @@
 """Zoo specs that load torchvision's checkpoints by name (docs/names.md):
-the ResNets and AlexNet take torchvision's state_dict() with strict=True and
+the ResNets and AlexNet (and, compared in test_convops_zoo.py, the specs of
+BY_NAME) take torchvision's state_dict() with strict=True and
 compute what torchvision's models compute, in eval mode and in train mode,
 where one SGD step leaves the same parameters and running statistics."""
 
