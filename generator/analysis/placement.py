@@ -164,8 +164,10 @@ class Placement:
         parts = (default,) if name is None else name.parts
         container = self.container(parts, span if name is None else name.span)
         at_root = container == ""
-        defaults = _root_names([la for la in layers if la.name is None])
-        unnamed = iter(defaults)
+        # Only the model's own attributes need names; in a container the
+        # unnamed parts take the next index.
+        unnamed = iter(_root_names([la for la in layers if la.name is None])
+                       if at_root else ())  # fmt: skip
         paths = []
         for layer in layers:
             given = None if layer.name is None else layer.name

@@ -11,6 +11,7 @@ a width out, so the counted model is the written one by construction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -184,9 +185,14 @@ class ClassPlan:
     sequential: bool = False  # an nn.Sequential: its attributes are "0", "1", ...
 
     def param(self, name: str) -> ClassParam | None:
-        return next((p for p in self.params if p.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ClassParam]:  # asked per block line
+        return {p.name: p for p in reversed(self.params)}  # the first one wins
 
 
+@functools.lru_cache(maxsize=4096)
 def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
