@@ -20,6 +20,7 @@ from ..semantics.groups import GroupError
 from ..semantics.op_base import ChannelsLast
 from ..semantics.ops import OPS, OpError
 from ..semantics.plan import (
+    TYPES_HINT,
     Call,
     Chain,
     ClassPlan,
@@ -166,7 +167,7 @@ class Elaborator:
                     "write `true` or `false`",
                 )
         else:
-            self.fail(f"unknown type '{kind}'", span, "types are int, float and bool")
+            self.fail(f"unknown type '{kind}'", span, TYPES_HINT)
         return value
 
     def typed_param(self, value, kind: str, name: str, span: Span):
@@ -186,6 +187,12 @@ class Elaborator:
                 self.fail(f"'{name}' is a float, got {value!r}", span,
                           f"write a number, like `{name} 0.5`")  # fmt: skip
             return float(value)
+        if kind == "size":  # a whole number, or one per side: padding (0, 3)
+            sides = value if type(value) is tuple else (value,)
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in sides):
+                self.fail(f"'{name}' is a size, got {value!r}", span,
+                          f"write a whole number or one per side, like `{name} (0, 3)`")  # fmt: skip
+            return self.typed(value, "size", name, span, minimum=-self.max_width)
         if kind == "bool" and not isinstance(value, bool):
             self.fail(f"'{name}' is a bool, got {value!r}", span,
                       f"write `{name} true` or `{name} false`")  # fmt: skip

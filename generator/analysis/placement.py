@@ -180,7 +180,10 @@ class Placement:
                     "a part of the stem or of a stage is named by one name; the "
                     "stem's or the stage's own `as` says where they go",
                 )
-                entry = None
+                # Not placed: an index in its stead would be a second, false error.
+                self.named = True
+                paths.append(_join(default, str(len(paths))))
+                continue
             else:
                 entry = given.parts[0]
             self.named |= given is not None

@@ -26,6 +26,7 @@ from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
     ARM_INPUT,
     IMPLICIT,
+    PARAM_TYPES,
     Apply,
     Call,
     ClassPlan,
@@ -304,7 +305,7 @@ class _ClassWriter:
             p.name: p.type for p in self.analysis.program.blocks[plan.block].params
         }
         for param in plan.params:
-            kind = types.get(param.name, "int")
+            kind = PARAM_TYPES.get(types.get(param.name), "int")
             if param.default is None:
                 text = f"{param.python}: {kind}"
             elif _literal(param.default):

@@ -33,6 +33,11 @@ IMPLICIT = {
     "stride": "stride",
 }
 IMPLICIT_DEFAULTS = {"kernel": 3, "stride": 1}
+# A block parameter's types, each with its annotation in the generated class;
+# a size is a whole number or one per side, as a conv's padding (0, 3).
+PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool",
+               "size": "int | tuple[int, int]"}  # fmt: skip
+TYPES_HINT = "types are int, float, bool and size (one number, or one per side)"
 ARM_INPUT = "@in"  # an arm class's input width; `channels` in Python
 MAX_WIDTH_TERMS = 256  # nodes of one width expression
 

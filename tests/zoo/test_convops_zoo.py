@@ -33,8 +33,8 @@ MODELS = {
     "alexnet": ({}, 224, 64),
     "vgg16_bn": ({}, 224, 32),
     "squeezenet1_0": ({}, 224, 64),
-    "googlenet": ({"aux_logits": False}, 224, 64),
-    "inception_v3": ({"aux_logits": False}, 299, 80),  # 75x75 at least
+    "googlenet": ({}, 224, 64),  # aux_logits=False (the oracle's default)
+    "inception_v3": ({}, 299, 80),  # 75x75 at least; aux_logits=False
     "mobilenet_v2": ({}, 224, 64),
     "mobilenet_v3_small": ({}, 224, 64),
     "mnasnet1_0": ({}, 224, 64),
@@ -56,18 +56,12 @@ EVAL_ONLY: set[str] = set()
 # tensors copied by position. Every other spec loads torchvision's checkpoint
 # by name with strict=True (docs/names.md).
 BY_POSITION = {
-    "densenet121",
     "efficientnet_b0",
-    "googlenet",
-    "inception_v3",
     "mnasnet1_0",
     "mobilenet_v2",
     "mobilenet_v3_small",
     "regnet_x_400mf",
     "regnet_y_400mf",
-    "shufflenet_v2_x1_0",
-    "squeezenet1_0",
-    "vgg16_bn",
 }
 
 

@@ -1,5 +1,6 @@
 """Zoo specs that load torchvision's checkpoints by name (docs/names.md):
-the ResNets and AlexNet take torchvision's state_dict() with strict=True and
+the ResNets and AlexNet (and, compared in test_convops_zoo.py, the specs of
+BY_NAME) take torchvision's state_dict() with strict=True and
 compute what torchvision's models compute, in eval mode and in train mode,
 where one SGD step leaves the same parameters and running statistics."""
 
@@ -22,6 +23,17 @@ RESNETS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2")
 # The two largest are compared in CI (and with --long): 25M and 69M parameters.
 COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
                                       for b in RESNETS[2:]))  # fmt: skip
+# Other zoo specs written with torchvision's names (test_convops_zoo.py
+# compares their function, loaded by name).
+BY_NAME = (
+    "vgg16_bn",
+    "squeezenet1_0",
+    "densenet121",
+    "shufflenet_v2_x1_0",
+    "googlenet",
+    "inception_v3",
+    "convnext_tiny",
+)
 
 
 def loaded_by_name(name: str, x: torch.Tensor) -> tuple[nn.Module, nn.Module]:
@@ -76,7 +88,7 @@ def test_alexnet_loads_torchvision_checkpoint_by_name():
     same_function_after_a_step(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name", [*RESNETS, "alexnet", "convnext_tiny"])
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *BY_NAME])
 def test_figures_and_paths_are_torchvision_modules(name):
     """The parameters are torchvision's count, and every layer with weights
     that `summary` lists is the torchvision module of that path (a layer

@@ -45,9 +45,11 @@ def models():
 
 def torchvision_model(name: str, **kwargs) -> nn.Module:
     """torchvision's `name` builder (`resnet18`, `googlenet`, ...) with no
-    weights; GoogLeNet and Inception v3 skip their slow truncated-normal
+    weights; GoogLeNet and Inception v3 without their auxiliary classifiers
+    (as the zoo's specs are written) and skipping their slow truncated-normal
     init (every tensor is overwritten by the tests anyway)."""
     if name in ("googlenet", "inception_v3"):
+        kwargs.setdefault("aux_logits", False)
         kwargs.setdefault("init_weights", False)
     return getattr(models(), name)(weights=None, **kwargs)
 
