@@ -59,7 +59,6 @@ BY_POSITION = {
     "googlenet",
     "inception_v3",
     "mnasnet1_0",
-    "mobilenet_v2",
     "mobilenet_v3_small",
     "regnet_x_400mf",
     "regnet_y_400mf",
