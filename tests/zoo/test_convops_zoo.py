@@ -58,7 +58,6 @@ BY_POSITION = {
     "efficientnet_b0",
     "googlenet",
     "inception_v3",
-    "mobilenet_v3_small",
     "regnet_x_400mf",
     "regnet_y_400mf",
     "shufflenet_v2_x1_0",
