@@ -55,7 +55,6 @@ EVAL_ONLY: set[str] = set()
 # by name with strict=True (docs/names.md).
 BY_POSITION = {
     "densenet121",
-    "efficientnet_b0",
     "googlenet",
     "inception_v3",
     "regnet_x_400mf",
