@@ -56,10 +56,6 @@ EVAL_ONLY: set[str] = set()
 # tensors copied by position. Every other spec loads torchvision's checkpoint
 # by name with strict=True (docs/names.md).
 BY_POSITION = {
-    "efficientnet_b0",
-    "mnasnet1_0",
-    "mobilenet_v2",
-    "mobilenet_v3_small",
     "regnet_x_400mf",
     "regnet_y_400mf",
 }

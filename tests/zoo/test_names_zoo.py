@@ -88,7 +88,24 @@ def test_alexnet_loads_torchvision_checkpoint_by_name():
     same_function_after_a_step(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *BY_NAME])
+# The mobile and RegNet specs: builder -> the input size compared on.
+MOBILE = {"mobilenet_v2": 64, "mnasnet1_0": 64, "mobilenet_v3_small": 64,
+          "efficientnet_b0": 64}
+
+
+@pytest.mark.parametrize("name", sorted(MOBILE))
+def test_mobile_net_loads_torchvision_checkpoint_by_name(name):
+    """torchvision's Sequential layouts: Conv2dNormActivation as a sequential
+    block (mobilenet_v2's features.0.0, features.1.conv.0.0, features.18.1),
+    stages numbered on in one `features`, head layers in `classifier`."""
+    size = MOBILE[name]
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(4))
+    ours, theirs = loaded_by_name(name, x)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    same_function_after_a_step(ours, theirs, x)
+
+
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *BY_NAME, *MOBILE])
 def test_figures_and_paths_are_torchvision_modules(name):
     """The parameters are torchvision's count, and every layer with weights
     that `summary` lists is the torchvision module of that path (a layer
@@ -111,58 +128,3 @@ def test_figures_and_paths_are_torchvision_modules(name):
             continue
         assert type(modules[layer.path]).__name__ == torch_class[layer.op]
         assert sum(p.numel() for p in modules[layer.path].parameters()) == layer.params
-
-
-MOBILENET_V2 = """\
-use "torchvision_mobilenet.arch"
-model MobileNetV2 {
-  input 3x224x224
-  classes 1000
-  stem as features.0 {
-    conv(3, 32, stride=2)
-    bn
-    relu6
-  }
-  stage 16 as features {
-    InvertedResidualBlock1 conv3x3
-  }
-  stage 24 stride 2 as features {
-    InvertedResidualBlock conv3x3 x2
-  }
-  stage 32 stride 2 as features {
-    InvertedResidualBlock conv3x3 x3
-  }
-  stage 64 stride 2 as features {
-    InvertedResidualBlock conv3x3 x4
-  }
-  stage 96 as features {
-    InvertedResidualBlock conv3x3 x3
-  }
-  stage 160 stride 2 as features {
-    InvertedResidualBlock conv3x3 x3
-  }
-  stage 320 as features {
-    InvertedResidualBlock conv3x3
-  }
-  stage 1280 as features {
-    Conv2dNormActivation conv1x1
-  }
-  head avgpool flatten dropout(0.2) as classifier.0 fc as classifier.1
-}
-"""
-
-
-def test_mobilenet_v2_written_with_names_loads_torchvision_checkpoint():
-    """Conv2dNormActivation as a sequential block (features.0.0,
-    features.1.conv.0.0, features.18.1) and stages numbered on in one
-    `features`: mobilenet_v2's keys, loaded by name."""
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
-    torch.manual_seed(0)
-    theirs = torchvision_model("mobilenet_v2")
-    randomise_norms(theirs, x)
-    analysis = archgen.loads(MOBILENET_V2, path="mobilenet_v2.arch")
-    assert analysis.params_total == sum(p.numel() for p in theirs.parameters())
-    ours = archgen.build(analysis)
-    ours.load_state_dict(theirs.state_dict(), strict=True)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    same_function_after_a_step(ours, theirs, x)
