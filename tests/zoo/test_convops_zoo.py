@@ -57,8 +57,6 @@ BY_POSITION = {
     "densenet121",
     "googlenet",
     "inception_v3",
-    "regnet_x_400mf",
-    "regnet_y_400mf",
     "shufflenet_v2_x1_0",
     "squeezenet1_0",
     "vgg16_bn",
