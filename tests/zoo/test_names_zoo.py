@@ -90,7 +90,7 @@ def test_alexnet_loads_torchvision_checkpoint_by_name():
 
 # The mobile and RegNet specs: builder -> the input size compared on.
 MOBILE = {"mobilenet_v2": 64, "mnasnet1_0": 64, "mobilenet_v3_small": 64,
-          "efficientnet_b0": 64}
+          "efficientnet_b0": 64, "regnet_x_400mf": 64, "regnet_y_400mf": 64}
 
 
 @pytest.mark.parametrize("name", sorted(MOBILE))
