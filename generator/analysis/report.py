@@ -144,10 +144,11 @@ def summary_json(
     return out
 
 
-def summary_table(
-    a: Analysis, count: str = "weights", hw: Profile | None = None
-) -> str:
-    data = summary_json(a, count, hw)
+def summary_rows(
+    a: Analysis, data: dict, hw: Profile | None = None
+) -> list[tuple[str, ...]]:
+    """The summary's header, one row per layer and the total row: the cells
+    `summary` prints and a notebook shows (commands/notebook.py)."""
     header = ["path", "op", "kernel", "stride", "output", "params", "MACs", "runs on",
               "tiles", "used", "MVMs"]  # fmt: skip
     if hw is not None:
@@ -183,6 +184,15 @@ def summary_table(
     if hw is not None:
         total += [_nano(data["energy_pj"]), _micro(data["latency_ns"])]
     rows.append((*total, ""))
+    return rows
+
+
+def summary_table(
+    a: Analysis, count: str = "weights", hw: Profile | None = None
+) -> str:
+    data = summary_json(a, count, hw)
+    rows = summary_rows(a, data, hw)
+    header = rows[0]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {i for i, name in enumerate(header) if name in RIGHT}
     lines = [

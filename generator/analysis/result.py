@@ -136,6 +136,17 @@ class Analysis:
     # what each placed (its layers or blocks): where the spec's names put them.
     parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
+    def __repr__(self) -> str:  # the dataclass's would print the whole spec
+        from ..commands.notebook import one_line
+
+        return one_line(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the summary table and the figure."""
+        from ..commands.notebook import analysis_html
+
+        return analysis_html(self)
+
     def part_nodes(self, part: str) -> tuple[Node, ...]:
         """The layers or blocks the stem, a stage or the head made, in order."""
         paths = next((p for name, p in self.parts if name == part), ())

@@ -143,9 +143,7 @@ def run(args: argparse.Namespace) -> int:
     ):  # dot is None here only when writing .dot (see above)
         data = text.encode("utf-8")
     else:
-        done = subprocess.run(
-            [dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True
-        )
+        done = draw(text, fmt, dot)
         if done.returncode != 0:
             print(
                 "archgen graph: error: dot failed: "
@@ -162,6 +160,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"wrote {visible(str(out))}")
     return 0
+
+
+def draw(text: str, fmt: str, dot: str) -> subprocess.CompletedProcess:
+    """Graphviz's picture (`fmt`: svg or png) of DOT text, on stdout."""
+    return subprocess.run(
+        [dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True, timeout=120
+    )
 
 
 # How graph's pictures are recognised, to be replaced without --force: the DOT
