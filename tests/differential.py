@@ -338,6 +338,18 @@ def tiles_of(module):
     return len(tiles)
 
 
+def tensor_row(model, path, row, expect):
+    """A row that is a tensor of its block, not a module (the layer scale):
+    its size is the row's parameters, and it is on no tile."""
+    try:
+        tensor = model.get_parameter(path)
+    except AttributeError:
+        return False
+    expect(tensor.numel() == row["params"], f"row {path}: {tensor.numel()} values, summary {row['params']}")
+    expect(not row["analog"] and not row["tiles"], f"row {path}: a tensor on tiles in the summary")
+    return True
+
+
 def shape(t):
     return list(t.shape[1:]) if isinstance(t, torch.Tensor) else repr(type(t))
 
@@ -401,6 +413,8 @@ def one(name, s):
         try:
             sub = net.get_submodule(path)
         except AttributeError as err:
+            if tensor_row(net, path, group[0], expect):
+                continue
             problems.append(f"row {path} ({group[0]['op']}, line {group[0].get('line')}): no such submodule ({err})")
             continue
         n = sum(p.numel() for p in sub.parameters())
@@ -434,7 +448,8 @@ def one(name, s):
             try:
                 sub = model.get_submodule(path)
             except AttributeError:
-                problems.append(f"row {path}: no such submodule in {label}")
+                if not tensor_row(model, path, group[0], expect):
+                    problems.append(f"row {path}: no such submodule in {label}")
                 continue
             t = tiles_of(sub)
             expect(t == group[0]["tiles"], f"row {path}: {t} tiles in {label}, summary {group[0]['tiles']}")

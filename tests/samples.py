@@ -129,3 +129,50 @@ model Zoo {
   head avgpool flatten fc
 }
 """
+
+# ConvNeXt's constructs (issue 17): channels-last maps between two permutes,
+# a LayerNorm and an MLP of nn.Linear on them, a layer scale, stochastic
+# depth, LayerNorm2d in the stem, between stages and in the head.
+CONVNEXT = """let blocks = 3
+block CN(sd: float = 0.0) {
+  sum {
+    residual inline {
+      block {
+        digital conv(7, in, groups=in, bias=true)
+        permute(0, 2, 3, 1)
+        layernorm(eps=0.000001)
+        fc(4 * in)
+        gelu
+        fc(in)
+        permute(0, 3, 1, 2)
+      }
+      layer_scale(0.000001)
+      stochastic_depth(sd)
+    }
+    shortcut {
+    }
+  }
+}
+block Down() as sequential {
+  layernorm2d(eps=0.000001)
+  conv(2, out, stride=stride, padding=0, bias=true)
+}
+model Next {
+  input 3x16x16
+  classes 10
+  stem {
+    conv(2, 24, stride=2, padding=0, bias=true)
+    layernorm2d(eps=0.000001)
+  }
+  stage 24 {
+    CN sd (0.1 * index / (blocks - 1)) x2
+  }
+  stage 40 stride 2 {
+    Down
+  }
+  stage 40 {
+    CN sd (0.1 * index / (blocks - 1))
+  }
+  head avgpool layernorm2d(eps=0.000001) flatten fc
+}
+"""

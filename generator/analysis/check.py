@@ -6,6 +6,7 @@ ArchError together, warnings ride along on the Analysis.
 
 from __future__ import annotations
 
+from .. import traversal
 from ..errors import ArchError, Diagnostic, Span
 from ..options import DEFAULT_TILE_SIZE, Options
 from ..semantics.definitions import TOO_DEEP, check_definitions
@@ -109,7 +110,9 @@ def check(spec, options: Options | None = None) -> Analysis:
     _raise(problems, program)
     # Accepted means whole: a part left unbuilt without an error is archgen's
     # bug, and must never become figures that leave it out.
-    built = {node.path for top in nodes for node in top.walk()}
+    built = {  # the top-level modules and what their containers hold
+        node.path for top in nodes for node in traversal.walk(top, _entries)
+    }
     expected = [  # the blocks of every stage, where the spec puts them
         path
         for part, paths in elaborator.placement.parts
@@ -157,6 +160,10 @@ def _options(options: Options | None) -> Options:
     if not isinstance(options, Options):
         raise TypeError(f"options must be an archgen.Options, not {options!r}")
     return options
+
+
+def _entries(node: Node) -> tuple[Node, ...]:
+    return node.children if node.kind == "sequential" else ()
 
 
 def _read(root: Node, plans) -> tuple[tuple[str, ...], frozenset[str]]:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 from ..errors import Diagnostic, Span
 from ..semantics.expr import EvalError, Unknown, evaluate
 from ..semantics.groups import GroupError
+from ..semantics.op_base import ChannelsLast
 from ..semantics.ops import OPS, OpError
 from ..semantics.plan import (
+    TYPES_HINT,
     Call,
     Chain,
     ClassPlan,
@@ -165,7 +167,7 @@ class Elaborator:
                     "write `true` or `false`",
                 )
         else:
-            self.fail(f"unknown type '{kind}'", span, "types are int, float and bool")
+            self.fail(f"unknown type '{kind}'", span, TYPES_HINT)
         return value
 
     def typed_param(self, value, kind: str, name: str, span: Span):
@@ -185,6 +187,12 @@ class Elaborator:
                 self.fail(f"'{name}' is a float, got {value!r}", span,
                           f"write a number, like `{name} 0.5`")  # fmt: skip
             return float(value)
+        if kind == "size":  # a whole number, or one per side: padding (0, 3)
+            sides = value if type(value) is tuple else (value,)
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in sides):
+                self.fail(f"'{name}' is a size, got {value!r}", span,
+                          f"write a whole number or one per side, like `{name} (0, 3)`")  # fmt: skip
+            return self.typed(value, "size", name, span, minimum=-self.max_width)
         if kind == "bool" and not isinstance(value, bool):
             self.fail(f"'{name}' is a bool, got {value!r}", span,
                       f"write `{name} true` or `{name} false`")  # fmt: skip
@@ -434,6 +442,10 @@ class Elaborator:
             self.open.pop()
             self.open_paths.pop()
         self.count()
+        if type(shapes[plan.result]) is ChannelsLast:
+            self.fail(f"{plan.block} ends on a channels-last map "
+                      f"({'x'.join(map(str, shapes[plan.result]))}, H x W x C)",
+                      span, "permute back at its end: permute(0, 3, 1, 2)")  # fmt: skip
         children = tuple(nodes[a.name] for a in plan.attributes if a.name in nodes)
         args = tuple((p.name, env[p.name]) for p in plan.params)
         return Node(path, "class", plan.name, args, shape, shapes[plan.result], span,
@@ -442,7 +454,7 @@ class Elaborator:
     def split(self, step: Split, shape: Shape) -> Shape:
         """One part of a split's input, as `x.chunk(n, dim=1)` cuts it."""
         parts = len(step.targets)
-        if len(shape) != 3:
+        if len(shape) != 3 or type(shape) is ChannelsLast:
             self.fail("a split needs a feature map, but its input is flat", step.span)
         if shape[0] % parts:
             self.fail(
@@ -460,6 +472,10 @@ class Elaborator:
             for label, name, needs in zip(names, step.sources, present)
             if needs is None or built[needs]
         ]
+        last = [label for label, s in outputs if type(s) is ChannelsLast]
+        if last and step.group.name != "sum":  # the others join along channels
+            self.fail(f"the {step.group.name} of arm '{last[0]}' is channels-last",
+                      step.span, "permute it back first: permute(0, 3, 1, 2)")  # fmt: skip
         try:
             return step.group.shape(outputs)
         except GroupError as err:

@@ -8,6 +8,7 @@ import math
 
 from ..errors import Span, did_you_mean
 from ..semantics.expr import EvalError, Unknown, evaluate
+from ..semantics.op_base import not_in_sequential
 from ..semantics.ops import OPS, pair, size_text
 from ..semantics.plan import OpCall, bind
 from ..syntax.ir import Arg, Layer, Model, Num, Pair
@@ -113,6 +114,9 @@ class ModelElaborator(ParameterWidths, BlockLines, DigitalMarks, Elaborator):
                         layer.span,
                         did_you_mean(layer.op, OPS),
                     )
+                if OPS[layer.op].parameter:
+                    err = not_in_sequential(layer.op, "the stem")
+                    self.fail(err.message, layer.span, err.hint)
                 bound = bind(OPS[layer.op], layer, self.fail)
                 if layer.kept and OPS[layer.op].matrix is None:
                     self.fail(

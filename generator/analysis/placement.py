@@ -164,8 +164,10 @@ class Placement:
         parts = (default,) if name is None else name.parts
         container = self.container(parts, span if name is None else name.span)
         at_root = container == ""
-        defaults = _root_names([la for la in layers if la.name is None])
-        unnamed = iter(defaults)
+        # Only the model's own attributes need names; in a container the
+        # unnamed parts take the next index.
+        unnamed = iter(_root_names([la for la in layers if la.name is None])
+                       if at_root else ())  # fmt: skip
         paths = []
         for layer in layers:
             given = None if layer.name is None else layer.name
@@ -178,7 +180,10 @@ class Placement:
                     "a part of the stem or of a stage is named by one name; the "
                     "stem's or the stage's own `as` says where they go",
                 )
-                entry = None
+                # Not placed: an index in its stead would be a second, false error.
+                self.named = True
+                paths.append(_join(default, str(len(paths))))
+                continue
             else:
                 entry = given.parts[0]
             self.named |= given is not None

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from functools import cached_property
 
 from ..errors import Diagnostic
 from ..semantics.linker import Program
+from ..semantics.op_base import positions
 from ..semantics.ops import OPS
 from ..semantics.params import Parametric
 from ..semantics.expr import EvalError, Unknown, evaluate
@@ -318,8 +318,7 @@ def layer_cost(node: Node, crossbar: Crossbar) -> Cost:
 def _layer_cost(op: str, args, in_shape, out_shape, crossbar: Crossbar) -> Cost:
     values = dict(args)
     rows, cols = OPS[op].matrix(values, in_shape)
-    positions = math.prod(out_shape[1:]) if len(out_shape) == 3 else 1
-    return cost(crossbar, rows, cols, positions, bias=values.get("bias") is True)
+    return cost(crossbar, rows, cols, positions(out_shape), bias=values.get("bias") is True)
 
 
 def _plain_args(node: Node) -> tuple[tuple[str, object], ...]:

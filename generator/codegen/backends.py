@@ -92,6 +92,7 @@ OPTIONAL_IMPORTS = (
     ("OrderedDict", "from collections import OrderedDict"),  # named entries
     ("Shift", "from torch.nn import functional as F"),  # an op's helper class
     ("LayerNorm2d", "from torch.nn import functional as F"),
+    ("Permute", "import torch"),
     ("StochasticDepth", "import torch"),
     ("ChannelShuffle", "import torch"),
 )

@@ -26,6 +26,7 @@ from ..semantics.ops import OPS, Classes
 from ..semantics.plan import (
     ARM_INPUT,
     IMPLICIT,
+    PARAM_TYPES,
     Apply,
     Call,
     ClassPlan,
@@ -245,6 +246,12 @@ class _ClassWriter:
                 ]
         forward: list[str] = []
         rename = _identity_locals(plan)
+        # How forward applies each attribute: a call, or a tensor's product.
+        self.applied = {
+            a.name: OPS[a.value.op].applied
+            for a in plan.attributes
+            if isinstance(a.value, OpCall)
+        }
         # The copies' loop variable: `branch`, unless an arm's local is called so
         # (TorchScript refuses a name that is both a local and a loop variable).
         self.taken = (
@@ -298,7 +305,7 @@ class _ClassWriter:
             p.name: p.type for p in self.analysis.program.blocks[plan.block].params
         }
         for param in plan.params:
-            kind = types.get(param.name, "int")
+            kind = PARAM_TYPES.get(types.get(param.name), "int")
             if param.default is None:
                 text = f"{param.python}: {kind}"
             elif _literal(param.default):
@@ -340,6 +347,8 @@ class _ClassWriter:
     def op(self, op: str, args: dict[str, str], classes: Classes, inplace=False) -> str:
         if OPS[op].helper:
             self.uses.add(OPS[op].helper)
+        if OPS[op].imports:
+            self.uses.add(OPS[op].imports)
         if inplace and OPS[op].inplace:
             args = {**args, "inplace": "True"}
         return OPS[op].ctor(args, classes)
@@ -382,7 +391,8 @@ class _ClassWriter:
                 ),
             ]
         else:
-            body = [f"{step.target} = self.{step.attr}({step.source})"]
+            applied = self.applied.get(step.attr, "self.{attr}({x})")
+            body = [f"{step.target} = {applied.format(attr=step.attr, x=step.source)}"]
         if not step.optional:
             return body
         return [

@@ -11,7 +11,7 @@ from ..errors import Diagnostic, Span, did_you_mean
 from ..syntax.ir import Func, Layer, Var, walk, walk_structure
 from .expr import CONSTANTS, FUNCS
 from .linker import Program, shipped
-from .plan import IMPLICIT
+from .plan import IMPLICIT, PARAM_TYPES, TYPES_HINT
 
 if TYPE_CHECKING:
     from ..options import Limits
@@ -34,11 +34,11 @@ def check_definitions(program: Program, limits: Limits) -> list[Diagnostic]:
             continue  # the shipped library is tested
         known = set(IMPLICIT) | lets | set(CONSTANTS)
         for index, param in enumerate(block.params):
-            if param.type not in ("int", "float", "bool"):
+            if param.type not in PARAM_TYPES:
                 error(
                     f"unknown type '{param.type}' of '{param.name}'",
                     param.span,
-                    "types are int, float and bool",
+                    TYPES_HINT,
                 )
             if param.default is not None:
                 _names(walk(param.default), known, error)

@@ -12,6 +12,7 @@ mean by it.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 
 from ..codegen.namespace import namespace
@@ -57,6 +58,7 @@ _SCOPE = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a pure answer, asked per part of every spec
 def problem(name: str, role: str) -> str | None:
     """Why `name` cannot serve as `role`, or None. Roles: a "class" of the module,
     a "parameter" or "local" of a block class, a "model parameter" (of the

@@ -1,161 +1,48 @@
 """Every built-in layer, defined once: its signature and defaults, shape rule,
 cost, crossbar matrix, constructor and label.
 
-Adding an op is one `Op(...)` entry in OPS. The elaborator reads `shape`, `cost`
-and `matrix`; the renderer reads `ctor`; graph and summary read `label`. An op
-that reads its input width (conv, fc, bn) is given it as the argument `in`, so
-the width written into the constructor is the one the elaborator checks
-against the data that really flows in.
+Adding an op is one `Op(...)` entry in OPS (ConvNeXt's ops, the LayerNorms,
+`permute` and `layer_scale`, are in convnext_ops.py; the `Op` record is in
+op_base.py). The elaborator reads `shape`, `cost` and `matrix`; the renderer
+reads `ctor`; graph and summary read `label`. An op that reads its input width
+(conv, fc, bn) is given it as the argument `in`, so the width written into the
+constructor is the one the elaborator checks against the data that really
+flows in.
 
-What the other modules ask of an op is a field here too, never a test of its
-name: whether it sits on crossbars (`analog_capable`), is a convolution or a
+What the other modules ask of an op is a field of `Op` too, never a test of
+its name: whether it sits on crossbars (`analog_capable`), is a convolution or a
 pooling window (`convolution`, `pooling`: drawn by graph, listed by diff),
 is the classifier (`classifier`: the last one takes `classes`), flattens
 (`flattens`), what torch and the summary call it (`torch_name`), how diff
-words it (`words`) and the helper class a generated module defines for it
-(`helper`).
+words it (`words`), the helper class a generated module defines for it
+(`helper`), and whether it is a tensor of its block rather than a module
+(`parameter`, applied by `applied`: the layer scale).
 """
 
 from __future__ import annotations
 
-import functools
-
 import math
-from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import Span
 from ..syntax.ir import BinOp, Num, Pair
-
-Shape = tuple[int, ...]
-Values = dict[str, object]
-REQUIRED = object()  # an argument without a default
-_NOWHERE = Span("<archgen>", 0, 0)
-
-
-class OpError(Exception):
-    """A layer cannot take its input or its arguments: message and hint."""
-
-    def __init__(self, message: str, hint: str | None = None, arg: str | None = None):
-        super().__init__(message)
-        self.message, self.hint, self.arg = message, hint, arg
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: object = REQUIRED  # a value, REQUIRED, or DERIVED (computed by the op)
-    kind: str = "int"  # int (whole), size (an int or a pair of them), bool, or float
-    minimum: int = 1
-    label: str = ""  # what errors call it; the name when empty
-
-
-DERIVED = object()  # a default computed from the other arguments (see Op.derive)
-
-
-@dataclass(frozen=True)
-class Op:
-    name: str
-    params: tuple[Param, ...] = ()
-    positional: int = 0  # how many arguments may be given by position
-    reads_width: bool = False  # takes its input width as the argument `in`
-    module: bool = True  # False: no module of its own (identity)
-    naming: str = "plain"  # "numbered" (conv1, conv2), "shared" (one relu) or "plain"
-    # Its output is a new tensor nobody else holds: an activation after it may
-    # work in place (never on a block's input, nor on what autograd keeps).
-    fresh: bool = False
-    inplace: bool = False  # an activation that can work in place
-    in_head: bool = False
-    shape: Callable[[Values, Shape], Shape] = lambda v, s: s
-    weights: Callable[[Values, Shape], int] = lambda v, s: 0
-    macs: Callable[[Values, Shape, Shape], int] = lambda v, s, o: 0
-    # (rows, columns) of the weight matrix on crossbars; None: never on a crossbar
-    matrix: Callable[[Values, Shape], tuple[int, int]] | None = None
-    ctor: Callable[[dict[str, str], "Classes"], str] = lambda a, c: ""
-    label: Callable[[Values], str] = lambda v: ""
-    # Defaults computed from the other arguments (name -> bound args -> expression).
-    derive: dict[str, Callable] = field(default_factory=dict)
-    check: Callable[[Values, frozenset[str]], None] = lambda v, given: None
-    aliases: tuple[str, ...] = ()  # what people write from PyTorch habit
-    # How other tools count its MACs: counting profile -> (values, input shape,
-    # output shape, its weight MACs) -> MACs. A profile it is not in counts the
-    # weight MACs (analysis/counting.py names the profiles).
-    counts: dict[str, Callable[[Values, Shape, Shape, int], int]] = field(
-        default_factory=dict
-    )
-    # A convolution: a conv box in the figure, one of a block's convs in diff
-    # and graph, counted in `conv_layers`.
-    convolution: bool = False
-    # A pooling window (`kernel`; None: global): drawn among a block's layers.
-    pooling: bool = False
-    # The classifier: in the head, the last one's width (`out`, its first
-    # argument) is the model's `classes`; summary and diff show its features.
-    classifier: bool = False
-    flattens: bool = False  # a C x H x W map in, its C * H * W values out
-    torch_name: str = ""  # what torch (and the summary's rows) call it; "": name
-    # How diff words it among a block's layers; None: as a spec writes it.
-    words: Callable[[Values], str] | None = None
-    # A class the generated module defines for it (codegen/templates/common/
-    # classes.py.jinja) and the optional imports that class needs.
-    helper: str = ""
-
-    @functools.cached_property
-    def param_named(self) -> dict[str, Param]:
-        return {p.name: p for p in self.params}
-
-    @property
-    def analog_capable(self) -> bool:
-        """Its weights are a matrix that sits on crossbar tiles (unless kept
-        digital): the summary's "runs on" column, the profile's digital MACs."""
-        return self.matrix is not None
-
-    @property
-    def called(self) -> str:
-        """Its name in torch and in summary rows: `linear` for `fc`."""
-        return self.torch_name or self.name
-
-
-@dataclass(frozen=True)
-class Classes:
-    """How a backend spells the analog-capable layers (see codegen/backends.py)."""
-
-    conv: str
-    linear: str
-    extra: str  # appended to an analog-capable layer's arguments
-
-
-def _map(name: str, shape: Shape) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise OpError(
-            f"'{name}' needs a feature map, but its input is flat",
-            "keep it before `flatten`",
-        )
-    return shape  # type: ignore[return-value]
-
-
-def _width(values: Values, shape: Shape, what: str) -> None:
-    """The width the constructor was given must be the width that flows in."""
-    got = shape[0] if len(shape) == 3 else math.prod(shape)
-    if values["in"] != got:
-        hint = None
-        if len(shape) == 3 and shape[1:] != (1, 1) and what == "fc":
-            hint = "flatten a pooled map: `avgpool` then `flatten` before `fc`"
-        raise OpError(
-            f"'{what}' is built for {values['in']} input "
-            f"{'features' if what == 'fc' else 'channels'} but receives {got}",
-            hint or "the widths of a block's layers follow from its body; check them",
-        )
-
-
-def pair(size) -> tuple[int, int]:
-    """A size as (height, width): `3` is (3, 3), `(1, 7)` stays."""
-    return size if type(size) is tuple else (size, size)
-
-
-def size_text(size) -> str:
-    """How a kernel or window is named in words: `3x3`, `1x7`."""
-    height, width = pair(size)
-    return f"{height}x{width}"
+from .convnext_ops import CONVNEXT_OPS
+from .op_base import NOWHERE as _NOWHERE
+from .op_base import (  # noqa: F401 (what other modules import from here)
+    DERIVED,
+    REQUIRED,
+    ChannelsLast,
+    Classes,
+    Op,
+    OpError,
+    Param,
+    Shape,
+    Values,
+    _map,
+    _width,
+    pair,
+    positions,
+    size_text,
+)
 
 
 def _side(n: int, k: int, s: int, p: int, ceil: bool) -> int:
@@ -283,6 +170,9 @@ CONV = Op(
 
 
 def _fc_shape(v: Values, shape: Shape) -> Shape:
+    if type(shape) is ChannelsLast:  # each pixel's channels: ConvNeXt's MLP
+        _width(v, shape, "fc")
+        return ChannelsLast((*shape[:-1], v["out"]))
     if len(shape) != 1:
         raise OpError(
             f"'fc' needs a flat input, but gets a {'x'.join(map(str, shape))} feature map",
@@ -301,7 +191,7 @@ FC = Op(
     fresh=True,
     shape=_fc_shape,
     weights=lambda v, s: v["in"] * v["out"] + (v["out"] if v["bias"] else 0),
-    macs=lambda v, s, o: v["in"] * v["out"],
+    macs=lambda v, s, o: positions(s) * v["in"] * v["out"],
     matrix=lambda v, s: (v["in"], v["out"]),
     ctor=lambda a, cls: (
         f"{cls.linear}({a['in']}, {a['out']}"
@@ -309,7 +199,8 @@ FC = Op(
     ),
     label=lambda v: "FC",
     aliases=("linear", "dense"),
-    counts={"torchinfo": lambda v, i, o, m: m + (o[0] if v["bias"] else 0)},
+    # torchinfo: a Linear's parameters once, whatever positions it runs at
+    counts={"torchinfo": lambda v, i, o, m: v["in"] * v["out"] + (v["out"] if v["bias"] else 0)},
     classifier=True,
     torch_name="linear",
     words=lambda v: "fc",  # its widths are the block's fields
@@ -366,40 +257,6 @@ BN = Op(
         "torchinfo": lambda v, i, o, m: 2 * i[0],  # scale and shift, once
         "fvcore": lambda v, i, o, m: 2 * math.prod(i),  # eval, affine
         "thop": lambda v, i, o, m: 4 * math.prod(i),
-    },
-)
-
-def _ln2d_shape(v: Values, shape: Shape) -> Shape:
-    _map("layernorm2d", shape)
-    _width(v, shape, "layernorm2d")
-    return shape
-
-
-def _ln2d_check(v: Values, given: frozenset[str]) -> None:
-    if not v["eps"] > 0:
-        raise OpError(f"LayerNorm eps {v['eps']} is not positive",
-                      "torch divides by sqrt(var + eps): write eps=0.000001", arg="eps")  # fmt: skip
-
-
-LN2D = Op(  # ConvNeXt's LayerNorm2d: each pixel's channels normalised
-    "layernorm2d",
-    params=(Param("eps", BN_EPS, kind="float", label="LayerNorm eps"),),
-    reads_width=True,
-    fresh=True,
-    in_head=True,
-    shape=_ln2d_shape,
-    weights=lambda v, s: 2 * v["in"],
-    check=_ln2d_check,
-    ctor=lambda a, c: (
-        f"LayerNorm2d({a['in']}"
-        f"{'' if a.get('eps', repr(BN_EPS)) == repr(BN_EPS) else ', eps=' + a['eps']})"
-    ),
-    label=lambda v: "LayerNorm2d",
-    aliases=("ln2d",),
-    helper="LayerNorm2d",
-    counts={
-        "torchinfo": lambda v, i, o, m: 2 * i[0],  # scale and shift, once
-        "fvcore": lambda v, i, o, m: 5 * math.prod(i),  # layer_norm, affine
     },
 )
 
@@ -568,7 +425,7 @@ OPS: dict[str, Op] = {
         CONV,
         FC,
         BN,
-        LN2D,
+        *CONVNEXT_OPS,
         *(_activation(name, cls) for name, cls in ACTIVATIONS.items()),
         _pool("avgpool", "AvgPool2d"),
         _pool("maxpool", "MaxPool2d"),

@@ -11,6 +11,7 @@ a width out, so the counted model is the written one by construction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from ..syntax.ir import Arm, BinOp, BlockDef, Cond, Expr, Group, Layer, Num, Sec
 from .expr import free_names, larger_than, plus, substitute, to_arch
 from .groups import GROUPS, GroupKind
 from .linker import shipped
+from .op_base import not_in_sequential
 from .ops import ALIASES, DERIVED, OPS, REQUIRED
 
 # The names every block body knows, and their names in generated Python.
@@ -31,6 +33,11 @@ IMPLICIT = {
     "stride": "stride",
 }
 IMPLICIT_DEFAULTS = {"kernel": 3, "stride": 1}
+# A block parameter's types, each with its annotation in the generated class;
+# a size is a whole number or one per side, as a conv's padding (0, 3).
+PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool",
+               "size": "int | tuple[int, int]"}  # fmt: skip
+TYPES_HINT = "types are int, float, bool and size (one number, or one per side)"
 ARM_INPUT = "@in"  # an arm class's input width; `channels` in Python
 MAX_WIDTH_TERMS = 256  # nodes of one width expression
 
@@ -179,9 +186,14 @@ class ClassPlan:
     sequential: bool = False  # an nn.Sequential: its attributes are "0", "1", ...
 
     def param(self, name: str) -> ClassParam | None:
-        return next((p for p in self.params if p.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ClassParam]:  # asked per block line
+        return {p.name: p for p in reversed(self.params)}  # the first one wins
 
 
+@functools.lru_cache(maxsize=4096)
 def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
@@ -689,6 +701,11 @@ class _Builder(_GroupPlanning):
         names: list[str | None] = []
         for node in arm.body:
             module, width = self.layer(node, width)
+            if isinstance(module, OpCall) and OPS[module.op].parameter:
+                what = "arm" if isinstance(arm, Arm) else "section"
+                err = not_in_sequential(module.op, f"{what} '{arm.name}'")
+                self.error(err.message, node.span, err.hint)
+                module = None
             if module is not None:
                 items.append(module)
                 names.append(self.names.get(id(node)))
@@ -869,6 +886,9 @@ def _numbered(body, error) -> dict[int, str | None]:
         if node.name is not None:
             error("the layers of a sequential block are numbered", node.name.span,
                   f"drop `{node.name.text}`")  # fmt: skip
+        if node.op in OPS and OPS[node.op].parameter:
+            err = not_in_sequential(node.op, "a sequential block")
+            error(err.message, node.span, err.hint)
         module = node.op not in OPS or OPS[node.op].module
         names[id(node)] = str(sum(1 for n in names.values() if n)) if module else None
     return names

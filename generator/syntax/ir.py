@@ -446,9 +446,10 @@ _IR_TYPES = (
 _TYPE_NAMES = {t.__name__ for t in _IR_TYPES} | {"Expr", "Node", "Statement", "Item"}
 
 
-# What only holds expressions: a walk over the structure skips these fields.
+# What holds no layers (only expressions, or a part's name): a walk over the
+# structure skips these fields.
 _EXPRESSION_NAMES = {"Expr", "Num", "Var", "BinOp", "Unary", "Func", "Cond", "Arg",
-                     "Param", "Option"}  # fmt: skip
+                     "Param", "Option", "Name"}  # fmt: skip
 
 
 def _child_fields(kind: type, names: set[str]) -> tuple[str, ...]:
@@ -471,8 +472,11 @@ STRUCTURE_FIELDS: dict[type, tuple[str, ...]] = {
 
 
 def _held(node, table: dict[type, tuple[str, ...]]) -> tuple:
+    names = table[type(node)]
+    if not names:  # a leaf: most nodes of a walk
+        return ()
     out = []
-    for name in table[type(node)]:
+    for name in names:
         value = getattr(node, name)
         if type(value) is tuple:
             out.extend(value)

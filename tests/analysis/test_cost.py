@@ -179,8 +179,11 @@ def analog_model(name: str, crossbar: Crossbar):
 @pytest.mark.parametrize("crossbar", GEOMETRIES, ids=lambda c: f"{c.label}-{c.mapping}")
 @pytest.mark.parametrize("name", ["resnet32", "t500", "inception"])
 def test_tiles_per_layer_equal_aihwkit_for_every_geometry(name, crossbar):
-    a = analysis_of(name, crossbar)
-    model = analog_model(name, crossbar)
+    assert_tiles_are_aihwkits(analysis_of(name, crossbar), analog_model(name, crossbar))
+
+
+def assert_tiles_are_aihwkits(a, model) -> None:
+    """The model's tiles and each analog layer's are what `a` counts."""
     assert len(list(model.analog_tiles())) == a.tiles
     for layer in a.layers:
         if layer.analog:
@@ -197,8 +200,11 @@ def test_tiles_per_layer_equal_aihwkit_for_every_geometry(name, crossbar):
      ("mobilenetv2", Crossbar(256, 256)), ("inception", Crossbar(200, 0 + 300, mapping="inputs"))],
 )  # fmt: skip
 def test_mvms_and_conversions_are_what_aihwkits_tiles_receive(name, crossbar):
-    a = analysis_of(name, crossbar)
-    model = analog_model(name, crossbar)
+    assert_vectors_are_aihwkits(analysis_of(name, crossbar), analog_model(name, crossbar))
+
+
+def assert_vectors_are_aihwkits(a, model) -> None:
+    """The MVMs and conversions of one inference are what `a` counts."""
     seen = {"mvms": 0, "dac": 0, "adc": 0}
 
     def hook(tile, inputs, output):

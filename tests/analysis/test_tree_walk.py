@@ -46,12 +46,12 @@ def test_a_tree_deeper_than_the_stack():
 
 
 @pytest.mark.parametrize("spec", MODELS, ids=lambda p: p.name)
-def test_the_structure_walk_is_the_walk_without_expressions(spec):
+def test_the_structure_walk_is_the_walk_without_expressions_and_names(spec):
     from archgen.syntax import ir
     from archgen.syntax.lower import parse
 
     expressions = (ir.Num, ir.Var, ir.BinOp, ir.Unary, ir.Func, ir.Cond, ir.Arg,
-                   ir.Param, ir.Option)  # fmt: skip
+                   ir.Param, ir.Option, ir.Name)  # fmt: skip
     tree = parse(spec.read_text(encoding="utf-8"), str(spec))
     library = [b for b in load(str(spec)).program.blocks.values()]
     for root in [tree, *library]:

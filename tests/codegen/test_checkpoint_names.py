@@ -368,6 +368,16 @@ def test_bad_names_are_located_errors(text, message, line):
     assert any(message in m and at == line for m, at in found), found
 
 
+def test_a_path_on_a_part_of_an_inline_stem_is_one_error():
+    """`conv(3, 8) as conv1.0` in an inline stem: "is a path", and no second
+    error about an index put in its stead ("'0' cannot name a part")."""
+    text = _model("  stem inline {\n    conv(3, 8) as conv1.0\n    bn as conv1.1\n  }")
+    with pytest.raises(ArchError) as err:
+        archgen.loads(text, path="bad.arch")
+    found = [(d.message, d.span.line) for d in err.value.diagnostics]
+    assert found == [("'conv1.0' is a path", 5), ("'conv1.1' is a path", 6)]
+
+
 def test_an_inline_stem_names_each_layer_its_own_module():
     """At the model's top every layer is a module of its own: activations
     that repeat are numbered, not shared as in a block."""

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import archgen
-from samples import MIXED_BLOCKS
+from samples import CONVNEXT, MIXED_BLOCKS
 from conftest import ROOT, SHIPPED
 
 torch = pytest.importorskip("torch")
@@ -112,6 +112,7 @@ SPECS = {
     "mixed": MIXED,
     "activations": ACTIVATIONS,
     "analognas": NAS,
+    "convnext": CONVNEXT,  # permutes, nn.LayerNorm, a layer scale tensor
 }
 
 

@@ -77,6 +77,35 @@ def test_a_user_block_counts_like_torch(tmp_path, monkeypatch):
     assert len(list(analog.analog_tiles())) == a.tiles
 
 
+def test_a_size_parameter_takes_one_number_or_one_per_side(tmp_path, monkeypatch):
+    """`padding: size`: a block passes torchvision's per-side padding on
+    (Inception's 1x7 convs, padded (0, 3)); the class annotates it."""
+    blocks = (
+        "block P(padding: size = 0) {\n  conv(kernel, out, padding=padding) as conv\n}\n"
+        "block Q() {\n  P(kernel=(1, 7), padding=(0, 3))\n  P(kernel=3, padding=1)\n}\n"
+    )
+    source = model("  stage 8 {\n    P conv1x7 padding (0, 3)\n    P\n    Q\n  }", blocks)
+    a = analyse(source)
+    shapes = [(layer.path, layer.out_shape) for layer in a.layers if layer.op == "conv"]
+    assert shapes == [
+        ("stage1.0.conv", (8, 16, 16)),  # (0, 3): 'same' for 1x7
+        ("stage1.1.conv", (8, 14, 14)),  # the default, 0
+        ("stage1.2.p1.conv", (8, 14, 14)),
+        ("stage1.2.p2.conv", (8, 14, 14)),
+    ]
+    spec = tmp_path / "sized.arch"
+    spec.write_text(source)
+    assert main([str(spec), "-o", str(tmp_path / "gsize")]) == 0
+    text = (tmp_path / "gsize" / "sized.py").read_text()
+    assert "padding: int | tuple[int, int] = 0" in text
+    assert "kernel_size=(1, 7), padding=(0, 3)" in text
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch = pytest.importorskip("torch")
+    net = importlib.import_module("gsize.sized").build().eval()
+    assert net(torch.randn(1, 3, 16, 16)).shape == (1, 10)
+    assert net.stage1[0].conv.padding == (0, 3)
+
+
 def test_blocks_may_use_blocks():
     blocks = TWIN + "block Pair() {\n  Twin\n  Twin(stride=1, branches=1)\n}\n"
     a = analyse(model("  stage 8 stride 2 {\n    Pair\n  }", blocks))
@@ -167,6 +196,12 @@ ERRORS = {
         (1, 9),
         "unknown type 'str'",
         None,
+    ),
+    "not a size": (
+        model("  stage 8 {\n    P padding 0.5\n  }", "block P(padding: size = 0) {\n  conv(3, out, padding=padding)\n}\n"),
+        (8, 7),
+        "'padding' is a size, got 0.5",
+        "one per side, like `padding (0, 3)`",
     ),
     "unknown block in a body": (
         model("  stage 8 {\n    K\n  }", "block K() {\n  Twn\n}\n" + TWIN),

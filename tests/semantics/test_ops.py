@@ -15,6 +15,7 @@ import pytest
 
 from archgen.errors import Span
 from archgen.semantics.expr import evaluate
+from archgen.semantics.op_base import ChannelsLast, channels
 from archgen.semantics.ops import ALIASES, OPS, Classes, OpError, bind_defaults
 from archgen.semantics.plan import bind
 from archgen.syntax.ir import Arg, Layer, Num, Pair, Var
@@ -48,7 +49,7 @@ def values_of(op_name: str, shape, **given):
     assert names == frozenset(given)
     values = {k: evaluate(e, {}) for k, e in exprs.items()}
     if op.reads_width:
-        values = {"in": shape[0] if len(shape) == 3 else math.prod(shape), **values}
+        values = {"in": channels(shape), **values}
     return values, names
 
 
@@ -127,6 +128,15 @@ CASES = [
     ("shuffle", dict(groups=3), (6, 2, 5)),
     ("layernorm2d", {}, (6, 4, 5)),
     ("layernorm2d", dict(eps=1e-6), (3, 1, 1)),
+    # ConvNeXt's: channels-last maps (H x W x C) between the permutes
+    ("permute", dict(d0=0, d1=2, d2=3, d3=1), (6, 4, 5)),
+    ("permute", dict(d0=0, d1=3, d2=1, d3=2), ChannelsLast((4, 5, 6))),
+    ("layernorm", {}, ChannelsLast((4, 5, 6))),
+    ("layernorm", dict(eps=1e-6), (10,)),
+    ("fc", dict(out=8), ChannelsLast((3, 4, 6))),  # each pixel's channels
+    ("fc", dict(out=5, bias=False), ChannelsLast((1, 1, 7))),
+    ("layer_scale", {}, (6, 4, 5)),
+    ("layer_scale", dict(init=0.5), (3, 1, 1)),
 ]
 
 
@@ -148,6 +158,12 @@ def test_op_agrees_with_torch(op_name, given, shape):
         assert op.module is False
         assert out == shape and weights == 0 and macs == 0 and op.matrix is None
         return
+    if op_name == "permute":  # as torch.permute moves the dimensions
+        dims = [values[d] for d in ("d0", "d1", "d2", "d3")]
+        assert tuple(torch.empty(1, *shape).permute(dims).shape[1:]) == tuple(out)
+        assert type(out) is (tuple if type(shape) is ChannelsLast else ChannelsLast)
+        assert weights == 0 and macs == 0 and op.matrix is None
+        return
     if op.helper:  # archgen's own class (tests/semantics/test_zoo_language.py
         # checks stochastic depth, the shuffle and LayerNorm2d against torchvision's)
         assert op.ctor({k: repr(v) for k, v in values.items()}, TORCH).startswith(
@@ -155,13 +171,22 @@ def test_op_agrees_with_torch(op_name, given, shape):
         )
         assert out == shape and macs == 0 and op.matrix is None
         return
+    if op.parameter:  # a tensor of the block: forward multiplies by it
+        text = op.ctor({k: repr(v) for k, v in values.items()}, TORCH)
+        tensor = eval(text, {"nn": nn, "torch": torch, "__builtins__": {}})
+        x = torch.randn(2, *shape)
+        assert isinstance(tensor, nn.Parameter) and weights == tensor.numel()
+        assert tuple((tensor * x).shape[1:]) == out == shape
+        assert torch.all(tensor == values["init"])
+        assert macs == 0 and op.matrix is None
+        return
     text, module = torch_module(op_name, values)
     torch.manual_seed(0)
     x = torch.randn(2, *shape)
     module.eval()
     with torch.no_grad():
         y = module(x)
-    assert tuple(y.shape[1:]) == out, text
+    assert tuple(y.shape[1:]) == tuple(out), text  # whatever its layout
     assert weights == sum(p.numel() for p in module.parameters()), text
     if op_name == "bn":  # eps and momentum reach the module
         assert (module.eps, module.momentum) == (values["eps"], values["momentum"])

@@ -33,8 +33,8 @@ MODELS = {
     "alexnet": ({}, 224, 64),
     "vgg16_bn": ({}, 224, 32),
     "squeezenet1_0": ({}, 224, 64),
-    "googlenet": ({"aux_logits": False}, 224, 64),
-    "inception_v3": ({"aux_logits": False}, 299, 80),  # 75x75 at least
+    "googlenet": ({}, 224, 64),  # aux_logits=False (the oracle's default)
+    "inception_v3": ({}, 299, 80),  # 75x75 at least; aux_logits=False
     "mobilenet_v2": ({}, 224, 64),
     "mobilenet_v3_small": ({}, 224, 64),
     "mnasnet1_0": ({}, 224, 64),
@@ -43,6 +43,8 @@ MODELS = {
     "regnet_y_400mf": ({}, 224, 64),  # squeeze-and-excitation
     "shufflenet_v2_x1_0": ({}, 224, 64),  # split, shuffle
     "densenet121": ({}, 224, 64),  # a stage that grows
+    # channels-last LayerNorm and MLP, layer scale, stochastic depth
+    "convnext_tiny": ({}, 224, 64),
 }
 # RegNet works its widths out with tensors: built on the CPU, not the meta device.
 ON_THE_CPU = {"regnet_x_400mf", "regnet_y_400mf"}
@@ -53,14 +55,7 @@ EVAL_ONLY: set[str] = set()
 # Specs whose parts do not carry torchvision's names yet: compared with the
 # tensors copied by position. Every other spec loads torchvision's checkpoint
 # by name with strict=True (docs/names.md).
-BY_POSITION = {
-    "densenet121",
-    "googlenet",
-    "inception_v3",
-    "shufflenet_v2_x1_0",
-    "squeezenet1_0",
-    "vgg16_bn",
-}
+BY_POSITION: set[str] = set()
 
 
 def _reference(name: str):

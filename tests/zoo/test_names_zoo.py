@@ -1,5 +1,6 @@
 """Zoo specs that load torchvision's checkpoints by name (docs/names.md):
-the ResNets and AlexNet take torchvision's state_dict() with strict=True and
+the ResNets, AlexNet and MOBILE's specs (and, compared in
+test_convops_zoo.py, the specs of BY_NAME) take torchvision's state_dict() with strict=True and
 compute what torchvision's models compute, in eval mode and in train mode,
 where one SGD step leaves the same parameters and running statistics."""
 
@@ -22,6 +23,17 @@ RESNETS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2")
 # The two largest are compared in CI (and with --long): 25M and 69M parameters.
 COMPARED = ("resnet18", "resnet50", *(pytest.param(b, marks=pytest.mark.long)
                                       for b in RESNETS[2:]))  # fmt: skip
+# Other zoo specs written with torchvision's names (test_convops_zoo.py
+# compares their function, loaded by name).
+BY_NAME = (
+    "vgg16_bn",
+    "squeezenet1_0",
+    "densenet121",
+    "shufflenet_v2_x1_0",
+    "googlenet",
+    "inception_v3",
+    "convnext_tiny",
+)
 
 
 def loaded_by_name(name: str, x: torch.Tensor) -> tuple[nn.Module, nn.Module]:
@@ -85,7 +97,8 @@ MOBILE = {"mobilenet_v2": 64, "mnasnet1_0": 64, "mobilenet_v3_small": 64,
 def test_mobile_net_loads_torchvision_checkpoint_by_name(name):
     """torchvision's Sequential layouts: Conv2dNormActivation as a sequential
     block (mobilenet_v2's features.0.0, features.1.conv.0.0, features.18.1),
-    stages numbered on in one `features`, head layers in `classifier`."""
+    stages numbered on in one `features` (mnasnet1_0's `layers`), head layers
+    in `classifier`; RegNet's trunk_output.block1."block1-0".f.a.0."""
     size = MOBILE[name]
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(4))
     ours, theirs = loaded_by_name(name, x)
@@ -93,18 +106,26 @@ def test_mobile_net_loads_torchvision_checkpoint_by_name(name):
     same_function_after_a_step(ours, theirs, x)
 
 
-@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *MOBILE])
+@pytest.mark.parametrize("name", [*RESNETS, "alexnet", *BY_NAME, *MOBILE])
 def test_figures_and_paths_are_torchvision_modules(name):
     """The parameters are torchvision's count, and every layer with weights
-    that `summary` lists is the torchvision module of that path."""
+    that `summary` lists is the torchvision module of that path (a layer
+    scale: the tensor of that path, of its shape)."""
     analysis = archgen.load(str(spec(name)))
     theirs = torchvision_model(name)
     assert analysis.params_total == sum(p.numel() for p in theirs.parameters())
     modules = dict(theirs.named_modules())
-    torch_class = {"conv": "Conv2d", "bn": "BatchNorm2d", "linear": "Linear"}
+    torch_class = {"conv": "Conv2d", "bn": "BatchNorm2d", "linear": "Linear",
+                   "layernorm2d": "LayerNorm2d", "layernorm": "LayerNorm"}  # fmt: skip
     weighted = [layer for layer in analysis.layers if layer.params]
-    assert len(weighted) == sum(
+    scales = [layer for layer in weighted if layer.op == "layer_scale"]
+    assert len(weighted) - len(scales) == sum(
         type(m).__name__ in torch_class.values() for m in modules.values()
     )
     for layer in weighted:
+        if layer in scales:
+            tensor = theirs.get_parameter(layer.path)
+            assert tensor.numel() == layer.params == layer.out_shape[0]
+            continue
         assert type(modules[layer.path]).__name__ == torch_class[layer.op]
+        assert sum(p.numel() for p in modules[layer.path].parameters()) == layer.params

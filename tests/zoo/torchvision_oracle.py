@@ -45,9 +45,11 @@ def models():
 
 def torchvision_model(name: str, **kwargs) -> nn.Module:
     """torchvision's `name` builder (`resnet18`, `googlenet`, ...) with no
-    weights; GoogLeNet and Inception v3 skip their slow truncated-normal
+    weights; GoogLeNet and Inception v3 without their auxiliary classifiers
+    (as the zoo's specs are written) and skipping their slow truncated-normal
     init (every tensor is overwritten by the tests anyway)."""
     if name in ("googlenet", "inception_v3"):
+        kwargs.setdefault("aux_logits", False)
         kwargs.setdefault("init_weights", False)
     return getattr(models(), name)(weights=None, **kwargs)
 
@@ -85,6 +87,10 @@ def randomise_norms(model: nn.Module, x: torch.Tensor, seed: int = 0) -> None:
             m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
         if getattr(m, "bias", None) is not None:
             m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2)
+    # ConvNeXt's layer scales too: at 1e-6 a block's branch would not show.
+    for name, p in model.named_parameters():
+        if name.rpartition(".")[2] == "layer_scale":
+            p.copy_(torch.rand(p.shape, generator=g) + 0.5)
     bns = batch_norms(model)
     saved = [m.momentum for m in bns]
     for m in bns:
