@@ -2,9 +2,9 @@
 
 Each spec in specs/zoo/ named after a torchvision builder has that builder's
 exact parameter count and tensor shapes, in torchvision's order (checked on the
-meta device, which holds no memory), and, with torchvision's checkpoint loaded
-by name with strict=True (BY_POSITION: its tensors copied in by position, until
-the spec names its parts), computes torchvision's function: eval outputs, train-mode outputs
+meta device, which holds no memory) and its state_dict keys in torchvision's
+order, and, with torchvision's checkpoint loaded by name with strict=True,
+computes torchvision's function: eval outputs, train-mode outputs
 with one seed (dropout) and the BN running statistics after that step. The
 larger models compare at full size only in the long run (`--long`, CI); the
 default run compares every model on a smaller input, which the fully
@@ -52,10 +52,6 @@ ON_THE_CPU = {"regnet_x_400mf", "regnet_y_400mf"}
 # in the long run only; squeezenet1_0 and the mobile nets cover their constructs.
 HEAVY = {"alexnet", "vgg16_bn", "googlenet", "inception_v3", "densenet121"}
 EVAL_ONLY: set[str] = set()
-# Specs whose parts do not carry torchvision's names yet: compared with the
-# tensors copied by position. Every other spec loads torchvision's checkpoint
-# by name with strict=True (docs/names.md).
-BY_POSITION: set[str] = set()
 
 
 def _reference(name: str):
@@ -74,8 +70,7 @@ def test_parameters_and_their_order_are_torchvisions(name):
     assert analysis.params_total == count
     assert sum(p.numel() for p in ours.parameters()) == count
     assert shapes(ours) == shapes(reference)
-    if name not in BY_POSITION:
-        assert list(ours.state_dict()) == list(reference.state_dict())
+    assert list(ours.state_dict()) == list(reference.state_dict())
     assert analysis.model.input == (3, MODELS[name][1], MODELS[name][1])
 
 
@@ -87,7 +82,6 @@ def _compare(name: str, size: int) -> None:
         archgen_model(name),
         x,
         train=name not in EVAL_ONLY,
-        by_name=name not in BY_POSITION,
     )
 
 

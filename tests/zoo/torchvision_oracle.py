@@ -8,8 +8,6 @@ tests/zoo/ on the path of the tests in it). What it offers:
 - `randomise_norms(model, x)`: random affine parameters on every norm and
   running statistics measured on `x`, so activations stay O(1) instead of
   vanishing through a network of unit norms;
-- `copy_by_position(source, target)`: every parameter, then every buffer, of
-  `source` into `target` in order, each pair of the same shape;
 - `load_by_name(source, target)`: `source`'s checkpoint into `target` with
   `strict=True`, the keys in the same order;
 - `same_function(reference, ours, x)`: eval outputs, train-mode outputs with
@@ -115,18 +113,6 @@ def shapes(model: nn.Module) -> list[tuple[int, ...]]:
 
 
 @torch.no_grad()
-def copy_by_position(source: nn.Module, target: nn.Module) -> int:
-    """Copy every tensor of `source` into `target` by position; the two lists
-    must have one length and, pair by pair, one shape. Returns how many."""
-    theirs, ours = tensors(source), tensors(target)
-    assert len(theirs) == len(ours), (len(theirs), len(ours))
-    for (name, t), (mine, o) in zip(theirs, ours):
-        assert t.shape == o.shape, f"{name} {tuple(t.shape)} vs {mine} {tuple(o.shape)}"
-        o.copy_(t)
-    return len(theirs)
-
-
-@torch.no_grad()
 def load_by_name(source: nn.Module, target: nn.Module) -> None:
     """`source.state_dict()` into `target` by name, strictly: what a user
     with torchvision's checkpoint does. The keys come in the same order."""
@@ -148,14 +134,12 @@ def same_function(
     ours: nn.Module,
     x: torch.Tensor,
     train: bool = True,
-    by_name: bool = True,
 ) -> None:
-    """`ours`, given `reference`'s tensors (its checkpoint, by name; or, with
-    `by_name=False`, its tensors by position), computes what `reference`
-    does: in eval mode and (with `train`) in train mode with one seed, after
+    """`ours`, given `reference`'s checkpoint by name, computes what
+    `reference` does: in eval mode and (with `train`) in train mode with one seed, after
     which their BN running statistics agree too."""
     randomise_norms(reference, x)
-    (load_by_name if by_name else copy_by_position)(reference, ours)
+    load_by_name(reference, ours)
     reference.eval()
     ours.eval()
     theirs = reference(x)
