@@ -1,6 +1,6 @@
 """Zoo specs that load torchvision's checkpoints by name (docs/names.md):
-the ResNets and AlexNet (and, compared in test_convops_zoo.py, the specs of
-BY_NAME) take torchvision's state_dict() with strict=True and
+the ResNets, AlexNet and MOBILE's specs (and, compared in
+test_convops_zoo.py, the specs of BY_NAME) take torchvision's state_dict() with strict=True and
 compute what torchvision's models compute, in eval mode and in train mode,
 where one SGD step leaves the same parameters and running statistics."""
 
@@ -97,7 +97,8 @@ MOBILE = {"mobilenet_v2": 64, "mnasnet1_0": 64, "mobilenet_v3_small": 64,
 def test_mobile_net_loads_torchvision_checkpoint_by_name(name):
     """torchvision's Sequential layouts: Conv2dNormActivation as a sequential
     block (mobilenet_v2's features.0.0, features.1.conv.0.0, features.18.1),
-    stages numbered on in one `features`, head layers in `classifier`."""
+    stages numbered on in one `features` (mnasnet1_0's `layers`), head layers
+    in `classifier`; RegNet's trunk_output.block1."block1-0".f.a.0."""
     size = MOBILE[name]
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(4))
     ours, theirs = loaded_by_name(name, x)
