@@ -81,6 +81,17 @@ class Placement:
         self.items.add(path)
         return path
 
+    def unused(self, default: str | None) -> str | None:
+        """A name archgen makes up for a model attribute, numbered on past one
+        already taken (a second inline stage of one kind, a stem's `avgpool`
+        and the head's): the user named neither, so neither is an error."""
+        taken = self.containers[""].entries
+        if default is None or default not in taken:
+            return default
+        stem = f"{default}_" if default[-1].isdigit() else default  # b1_2, not b12
+        return next(f"{stem}{n}" for n in range(2, len(taken) + 3)
+                    if f"{stem}{n}" not in taken)  # fmt: skip
+
     def entry(self, container: str, name: str, span: Span) -> bool:
         """Whether `name` may be the next entry of `container` (reported if not)."""
         box = self.containers[container]
@@ -172,7 +183,7 @@ class Placement:
         for layer in layers:
             given = None if layer.name is None else layer.name
             if given is None:
-                entry = next(unnamed) if at_root else None
+                entry = self.unused(next(unnamed)) if at_root else None
             elif len(given.parts) != 1:
                 self.error(
                     f"'{given.text[3:]}' is a path",
@@ -209,7 +220,7 @@ class Placement:
             )
             path = None
             if layer.name is None:
-                path = self.item("", default, layer.span)
+                path = self.item("", self.unused(default), layer.span)
             elif not layer.name.parts:
                 self.error("a head layer is named, not `inline`", layer.name.span,
                            "write `as NAME`")  # fmt: skip
