@@ -118,7 +118,9 @@ class Placement:
                 "a name in quotes holds letters, digits, '_' and '-'",
             )
             return False
-        why = problem(name.replace("-", "_"), "attribute")
+        # A '-' keeps a name off every attribute; a letter in its stead (not '_',
+        # which would call "-1" private) leaves the other rules to check.
+        why = problem(name.replace("-", "x"), "attribute")
         if why and why != "not a Python name":
             self.error(f"'{name}' cannot name an entry of '{container}': it is {why}",
                        span, "choose another name")  # fmt: skip

@@ -52,3 +52,12 @@ def test_a_checkpoint_of_nan_or_complex_tensors_is_refused(tmp_path, bad):
                else sd[key].to(torch.complex64))  # fmt: skip
     with pytest.raises(ValueError, match=key):
         archgen.build(str(path), state_dict=sd)
+
+
+def test_a_quoted_entry_starting_with_a_dash_is_not_called_private(tmp_path):
+    """`B x2 as "-{i}"` names entries "-0", "-1": refused as "a name starting
+    with '_'", which it is not (the check read '-' as '_'); torch takes it."""
+    path = _spec(tmp_path, '  stage 16 as s {\n    B x2 as "-{i}"\n  }\n')
+    assert main(["check", str(path)]) == 0
+    keys = archgen.build(str(path)).state_dict()
+    assert "s.-0.conv1.weight" in keys and "s.-1.conv1.weight" in keys
