@@ -214,7 +214,8 @@ def training_rpu_config():
 def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
     """`model` with the tensors of `state_dict`, a checkpoint of the digital
     model, loaded strictly (as `model.load_state_dict`): every key missing,
-    unexpected or of another shape is named in one ValueError."""
+    unexpected, of another shape, complex or not finite is named in one
+    ValueError."""
     if not isinstance(state_dict, Mapping):
         kind = type(state_dict).__name__
         raise TypeError(f"state_dict must be a mapping of names to tensors, not {kind}")
@@ -233,6 +234,17 @@ def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Mo
             for key, tensor in own.items()
             if key in state_dict and state_dict[key].shape != tensor.shape
         ],
+        # torch would drop an imaginary part (with a warning) or load the NaNs
+        "complex": [
+            key
+            for key, tensor in own.items()
+            if key in state_dict
+            and state_dict[key].is_complex()
+            and not tensor.is_complex()
+        ],
+        "not finite": [
+            key for key in own if key in state_dict and not _finite(state_dict[key])
+        ],
     }
     for keys in problems.values():
         if len(keys) > 5:
@@ -248,6 +260,17 @@ def load_checkpoint(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Mo
     except RuntimeError as error:  # what the checks cannot see: a meta tensor
         raise ValueError(f"state_dict does not load into {name}: {error}") from None
     return model
+
+
+def _finite(tensor: Tensor) -> bool:
+    """Whether a float tensor holds no NaN or infinity (True for what cannot be
+    read here, a meta or sparse tensor: load_state_dict judges those)."""
+    if not tensor.is_floating_point():
+        return True
+    try:
+        return bool(tensor.isfinite().all())
+    except (RuntimeError, NotImplementedError):
+        return True
 
 
 def build_analog(

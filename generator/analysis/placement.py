@@ -40,6 +40,7 @@ class Placement:
         # Logical part ("stem", "stage1", ..., "head") -> the paths of its parts.
         self.parts: list[tuple[str, list[str]]] = []
         self.named = False  # the spec wrote a name somewhere in the model
+        self.made_up: set[str] = set()  # model attributes archgen named
 
     # -- containers and entries ----------------------------------------------------
     def container(self, parts: tuple[str, ...], span: Span) -> str | None:
@@ -83,14 +84,17 @@ class Placement:
 
     def unused(self, default: str | None) -> str | None:
         """A name archgen makes up for a model attribute, numbered on past one
-        already taken (a second inline stage of one kind, a stem's `avgpool`
-        and the head's): the user named neither, so neither is an error."""
+        it made up before (a second inline stage of one kind, a stem's
+        `avgpool` and the head's): the user named neither, so neither is an
+        error. A name the user gave stays theirs: the clash is reported."""
         taken = self.containers[""].entries
-        if default is None or default not in taken:
-            return default
-        stem = f"{default}_" if default[-1].isdigit() else default  # b1_2, not b12
-        return next(f"{stem}{n}" for n in range(2, len(taken) + 3)
-                    if f"{stem}{n}" not in taken)  # fmt: skip
+        if default is not None and default in self.made_up:
+            stem = f"{default}_" if default[-1].isdigit() else default  # b1_2, not b12
+            default = next(f"{stem}{n}" for n in range(2, len(taken) + 3)
+                           if f"{stem}{n}" not in taken)  # fmt: skip
+        if default is not None and default not in taken:
+            self.made_up.add(default)
+        return default
 
     def entry(self, container: str, name: str, span: Span) -> bool:
         """Whether `name` may be the next entry of `container` (reported if not)."""

@@ -38,13 +38,11 @@ def test_an_inline_stem_pool_and_the_head_pool_do_not_collide(tmp_path):
     assert model(torch.randn(2, 3, 5, 5)).shape == (2, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="the check belongs in the generated "
-                   "load_checkpoint, whose change would rewrite ResNet32's and "
-                   "T500's generated modules (which must not change)")  # fmt: skip
 @pytest.mark.parametrize("bad", ["nan", "complex"])
 def test_a_checkpoint_of_nan_or_complex_tensors_is_refused(tmp_path, bad):
     """A state_dict whose tensors are NaN, or complex (torch drops the imaginary
-    part with a warning), loaded silently instead of a ValueError naming it."""
+    part with a warning), loaded silently instead of a ValueError naming it;
+    the generated load_checkpoint now names such keys."""
     path = _spec(tmp_path, "  stage 16 {\n    B\n  }\n")
     sd = archgen.build(str(path)).state_dict()
     key = "stage1.0.conv1.weight"
