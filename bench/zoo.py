@@ -21,7 +21,7 @@ import archgen
 
 SECTION = "zoo"
 BATCH = 4
-ROUNDS = 12
+ROUNDS = 4
 INSTANCES = 2
 CHECKS = 20  # loads() per spec; the median is the figure
 
