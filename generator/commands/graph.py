@@ -162,10 +162,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def draw(text: str, fmt: str, dot: str) -> subprocess.CompletedProcess:
+def draw(
+    text: str, fmt: str, dot: str, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Graphviz's picture (`fmt`: svg or png) of DOT text, on stdout."""
     return subprocess.run(
-        [dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True, timeout=120
+        [dot, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True,
+        timeout=timeout,
     )
 
 

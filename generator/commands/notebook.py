@@ -9,7 +9,13 @@ import html
 import shutil
 import subprocess
 
-from ..analysis.report import percent, short, summary_json, summary_rows, tiles_label
+from ..analysis.report import (
+    analog_line,
+    summary_json,
+    summary_rows,
+    tiles_label,
+    totals_line,
+)
 from ..analysis.result import Analysis
 
 def one_line(a: Analysis) -> str:
@@ -22,11 +28,7 @@ def table_html(a: Analysis) -> str:
     """The summary's table (the cells `summary` prints) in HTML, its totals
     in the caption."""
     header, *rows = summary_rows(a, summary_json(a))
-    caption = (
-        f"{a.name}: {a.params_total:,} params ({a.params_analog:,} on crossbars), "
-        f"{short(a.macs)} MACs ({percent(a.analog_ratio())} on crossbars), "
-        f"{a.tiles:,} tiles of {tiles_label(a)}"
-    )
+    caption = f"{totals_line(a)}; {analog_line(a)}"  # the lines under `check`
 
     def row(cells, tag: str) -> str:
         return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
@@ -46,7 +48,7 @@ def figure_svg(a: Analysis) -> str | None:
     if dot is None:
         return None
     try:
-        done = draw(to_dot([a]), "svg", dot)
+        done = draw(to_dot([a]), "svg", dot, timeout=120)  # a cell must not hang
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
